@@ -1,0 +1,66 @@
+# Taller: `make run` starts the portal on the embedded default; `make test` runs the whole suite.
+SHELL := /bin/bash
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# The services the tests use: the machine's PostgreSQL and Redis.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/taller
+TEST_REDIS ?= redis://127.0.0.1:6379
+
+.PHONY: run test bench install install-test var services browser migrate lint messages clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+var:
+	mkdir -p var/celery/queue var/celery/processed var/jobs var/mlartifacts var/cache
+
+migrate: install var
+	$(BIN)/python manage.py migrate --noinput
+
+# The embedded default: SQLite, a filesystem broker and a local MLflow server under var/. Ctrl-C stops all.
+run: migrate
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/honcho start -f Procfile
+
+# PostgreSQL and Redis: start them where the machine has them and they are down.
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 \
+		--save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
+	@for i in $$(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && exit 0; sleep 1; done; \
+		echo "PostgreSQL or Redis did not start" >&2; exit 1
+
+# Debian's Chromium for the browser tests (Playwright cannot download its own here).
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test: install-test services browser
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_REDIS)/0 CACHE_URL=$(TEST_REDIS)/1 \
+		$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install-test services
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_REDIS)/0 CACHE_URL=$(TEST_REDIS)/1 \
+		$(BIN)/python -m bench
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Regenerate the translation catalogues (needs GNU gettext); the compiled .mo files are committed.
+messages: install
+	$(BIN)/python manage.py makemessages -l es --ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*'
+	$(BIN)/python manage.py compilemessages --ignore '.venv/*'
+
+clean:
+	rm -rf var

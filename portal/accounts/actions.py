@@ -1,0 +1,42 @@
+"""Writes on accounts: creating and revoking API tokens."""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import ApiToken, User, hash_token
+
+
+@transaction.atomic
+def create_token(
+    user: User, name: str, *, project=None, expires_at: datetime | None = None
+) -> tuple[ApiToken, str]:
+    """Create a token and return it with its key, which is never stored and cannot be shown again."""
+    key = ApiToken.generate_key()
+    token = ApiToken.objects.create(
+        user=user,
+        name=name,
+        prefix=key[:12],
+        key_hash=hash_token(key),
+        project=project,
+        expires_at=expires_at,
+    )
+    return token, key
+
+
+def revoke_token(token: ApiToken) -> None:
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def authenticate_token(key: str) -> ApiToken | None:
+    """The active token for a key, or None. Records its last use at most once a minute."""
+    if not key:
+        return None
+    token = ApiToken.objects.active().select_related("user").filter(key_hash=hash_token(key)).first()
+    if token is None or not token.user.is_active:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token

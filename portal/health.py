@@ -1,0 +1,43 @@
+"""Health of the services the portal needs, for load balancers and probes: one bounded call each."""
+
+import requests
+from django.conf import settings
+from django.db import connection
+
+
+def database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def broker() -> None:
+    from portal.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+        if conn.transport_cls == "filesystem":
+            from pathlib import Path
+
+            folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+            if not folder.is_dir():
+                raise ConnectionError(f"broker folder {folder} is missing")
+
+
+def mlflow() -> None:
+    response = requests.get(f"{settings.MLFLOW_TRACKING_URI.rstrip('/')}/health", timeout=2)
+    response.raise_for_status()
+
+
+CHECKS = {"database": database, "broker": broker, "mlflow": mlflow}
+
+
+def report() -> tuple[bool, dict[str, str]]:
+    states = {}
+    for name, check in CHECKS.items():
+        try:
+            check()
+        except Exception as error:  # noqa: BLE001 - any failure is a "down" to a probe
+            states[name] = f"down: {type(error).__name__}: {error}"[:300]
+        else:
+            states[name] = "ok"
+    return all(state == "ok" for state in states.values()), states

@@ -1,0 +1,169 @@
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from . import actions
+from .access import Need, can, get_project_for_user
+from .forms import MemberForm, ProjectForm, RejectForm, RoleForm
+from .models import Membership, Project
+
+
+def apply_errors(form, error: ValidationError) -> None:
+    """Put an action's ValidationError on the form: on its field where the form has one."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error.messages)
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    projects = Project.objects.filter(memberships__user=request.user).order_by("name")
+    page = Paginator(projects, 25).get_page(request.GET.get("page"))
+    return render(request, "projects/dashboard.html", {"page": page})
+
+
+@login_required
+def register(request: HttpRequest) -> HttpResponse:
+    form = ProjectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            project = actions.register_project(request.user, **form.cleaned_data)
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(request, _("Project registered. A site admin will review it."))
+            return redirect("projects:detail", slug=project.slug)
+    return render(request, "projects/register.html", {"form": form})
+
+
+def _members_context(request: HttpRequest, project: Project, member_form=None) -> dict:
+    memberships = project.memberships.select_related("user").order_by("user__username")
+    return {
+        "project": project,
+        "page": Paginator(memberships, 50).get_page(request.GET.get("page")),
+        "member_form": member_form or MemberForm(),
+        "can_manage": can(request.user, project, Need.MANAGE),
+        "can_change": can(request.user, project, Need.CHANGE),
+    }
+
+
+@login_required
+def detail(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug)
+    return render(request, "projects/detail.html", _members_context(request, project))
+
+
+def _member_response(request: HttpRequest, project: Project, form=None) -> HttpResponse:
+    if request.htmx:
+        return render(request, "projects/detail.html#members", _members_context(request, project, form))
+    return redirect("projects:detail", slug=project.slug)
+
+
+@login_required
+@require_POST
+def add_member(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug, Need.MANAGE)
+    form = MemberForm(request.POST)
+    if form.is_valid():
+        try:
+            actions.add_member(request.user, project, form.cleaned_data["user"], form.cleaned_data["role"])
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(request, _("Member added."))
+            form = None
+    if form is not None and not request.htmx:
+        for error in form.errors.values():
+            messages.error(request, " ".join(error))
+    return _member_response(request, project, form)
+
+
+def _membership(request: HttpRequest, slug: str, pk: int) -> tuple[Project, Membership]:
+    project = get_project_for_user(request.user, slug, Need.MANAGE)
+    return project, get_object_or_404(Membership, pk=pk, project=project)
+
+
+@login_required
+@require_POST
+def change_role(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    project, membership = _membership(request, slug, pk)
+    form = RoleForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ValidationError({"role": _("Choose owner, member or viewer.")})
+        actions.change_role(request.user, membership, form.cleaned_data["role"])
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return _member_response(request, project)
+
+
+@login_required
+@require_POST
+def remove_member(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    project, membership = _membership(request, slug, pk)
+    try:
+        actions.remove_member(request.user, membership)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        if membership.user_id == request.user.pk and not request.user.is_site_admin:
+            messages.success(request, _("You left the project."))
+            return redirect("dashboard")
+    return _member_response(request, project)
+
+
+@login_required
+@require_POST
+def archive(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug, Need.MANAGE)
+    try:
+        actions.archive_project(request.user, project)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("Project archived."))
+    return redirect("projects:detail", slug=project.slug)
+
+
+@staff_member_required
+def review(request: HttpRequest) -> HttpResponse:
+    """Site admins: the projects waiting for a decision, and the latest decisions."""
+    pending = Project.objects.filter(status=Project.Status.PENDING).select_related("requested_by")
+    decided = (
+        Project.objects.exclude(status=Project.Status.PENDING)
+        .select_related("requested_by", "decided_by")
+        .order_by("-decided_at", "-created_at")
+    )
+    return render(
+        request,
+        "projects/review.html",
+        {
+            "pending": Paginator(pending.order_by("created_at"), 25).get_page(request.GET.get("page")),
+            "decided": decided[:20],
+            "reject_form": RejectForm(),
+        },
+    )
+
+
+@staff_member_required
+@require_POST
+def decide(request: HttpRequest, slug: str, decision: str) -> HttpResponse:
+    project = get_object_or_404(Project, slug=slug)
+    try:
+        if decision == "approve":
+            actions.approve_project(request.user, project, request.POST.get("reason", ""))
+            messages.success(request, _("“%(name)s” approved.") % {"name": project.name})
+        else:
+            actions.reject_project(request.user, project, request.POST.get("reason", ""))
+            messages.success(request, _("“%(name)s” rejected.") % {"name": project.name})
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect("projects:review")
