@@ -1,12 +1,21 @@
 """Personas shared by every test: alice owns the project, bob is a member, vera a viewer,
 charlie has no access, and root is a site admin."""
 
+import os
+import socket
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+import requests
 from django.test import Client
 
 from portal.projects.models import Project, Role
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API beside live_server
 
 from .factories import MembershipFactory, ProjectFactory, UserFactory
 
@@ -44,3 +53,111 @@ def personas(db) -> Personas:
     charlie = UserFactory(username="charlie")
     root = UserFactory(username="root", is_staff=True, is_superuser=True)
     return Personas(project=project, alice=alice, bob=bob, vera=vera, charlie=charlie, root=root)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout: float, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with {process.returncode} before {url} answered")
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+# A real Chromium (Debian's), headless, for the browser tests.
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "headless": True,
+        "args": [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
+
+
+def start_mlflow_server(folder: Path, *extra_args: str) -> tuple[str, subprocess.Popen]:
+    """A real `mlflow server` with a SQLite store and artifacts served through it, on a free port."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    log = open(folder / "mlflow.log", "wb")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("mlflow")),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{folder / 'mlflow.sqlite3'}",
+            "--artifacts-destination",
+            str(folder / "artifacts"),
+            *extra_args,
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/health", timeout=120, process=process)
+    except RuntimeError:
+        process.kill()
+        raise
+    return url, process
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory) -> str:
+    """The URL of a real MLflow tracking server, shared by the whole session."""
+    url, process = start_mlflow_server(tmp_path_factory.mktemp("mlflow"))
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture
+def mlflow_uri(mlflow_server, settings) -> str:
+    """Point the portal at the session's MLflow server for one test."""
+    settings.MLFLOW_TRACKING_URI = mlflow_server
+    return mlflow_server
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real Celery worker, in this process, consuming the real broker (Redis under `make test`)."""
+    from celery.contrib.testing.worker import start_worker
+
+    from portal.celery import app
+
+    app.control.purge()
+    with start_worker(
+        app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=30
+    ) as worker:
+        yield worker

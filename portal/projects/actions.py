@@ -76,10 +76,13 @@ def archive_project(actor: User, project: Project) -> Project:
 
 def find_user(username_or_email: str) -> User:
     value = username_or_email.strip()
-    matches = list(User.objects.filter(Q(username__iexact=value) | Q(email__iexact=value), is_active=True)[:2])
+    matches = list(
+        User.objects.filter(Q(username__iexact=value) | Q(email__iexact=value), is_active=True)[:2]
+    )
     if len(matches) != 1:
-        raise ValidationError({"user": _("No single active user has the username or email “%(value)s”.")
-                               % {"value": value}})
+        raise ValidationError(
+            {"user": _("No single active user has the username or email “%(value)s”.") % {"value": value}}
+        )
     return matches[0]
 
 

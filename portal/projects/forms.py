@@ -7,9 +7,21 @@ from .models import Project, Role
 class ProjectForm(forms.ModelForm):
     class Meta:
         model = Project
-        fields = ["name", "slug", "description", "principal_investigator", "field_of_research", "expected_needs"]
-        help_texts = {"slug": _("Short name for URLs, the cluster namespace and MLflow: e.g. protein-folding.")}
-        widgets = {"description": forms.Textarea(attrs={"rows": 3}), "expected_needs": forms.Textarea(attrs={"rows": 3})}
+        fields = [
+            "name",
+            "slug",
+            "description",
+            "principal_investigator",
+            "field_of_research",
+            "expected_needs",
+        ]
+        help_texts = {
+            "slug": _("Short name for URLs, the cluster namespace and MLflow: e.g. protein-folding.")
+        }
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "expected_needs": forms.Textarea(attrs={"rows": 3}),
+        }
 
     def validate_unique(self) -> None:
         # Uniqueness is checked (under the transaction) by register_project, with its own message.

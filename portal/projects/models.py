@@ -40,7 +40,9 @@ class Project(models.Model):
     principal_investigator = models.CharField(_("principal investigator"), max_length=200)
     field_of_research = models.CharField(_("field of research"), max_length=200, blank=True)
     expected_needs = models.TextField(
-        _("expected needs"), blank=True, help_text=_("GPUs, CPU hours, storage: what the group expects to use.")
+        _("expected needs"),
+        blank=True,
+        help_text=_("GPUs, CPU hours, storage: what the group expects to use."),
     )
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     decision_reason = models.TextField(_("reason"), blank=True)
@@ -88,7 +90,9 @@ class AuditEvent(models.Model):
     """Who did what to a project, when and why: decisions, members, quotas."""
 
     project = models.ForeignKey(Project, null=True, on_delete=models.CASCADE, related_name="audit_events")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     verb = models.CharField(max_length=40)
     message = models.TextField(blank=True)
     at = models.DateTimeField(default=timezone.now, db_index=True)

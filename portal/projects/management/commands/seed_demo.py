@@ -8,7 +8,9 @@ from portal.projects.models import Project
 
 
 class Command(BaseCommand):
-    help = "Create the local demo: admin/admin, demo/demo and the active project 'demo' (embedded default only)."
+    help = (
+        "Create the local demo: admin/admin, demo/demo and the active project 'demo' (embedded default only)."
+    )
 
     def handle(self, *args, **options) -> None:
         if not settings.TALLER_EMBEDDED:
