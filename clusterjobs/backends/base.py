@@ -1,0 +1,97 @@
+"""The interface every execution backend implements. Backends know nothing of Django models:
+they take plain specs and return plain statuses, so they are tested on their own."""
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from threading import Event
+
+
+class BackendError(Exception):
+    """A backend call failed. ``permanent`` says whether retrying can help
+    (a refused manifest is permanent; a timeout or a 5xx is not)."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    job_id: int
+    project: str  # project slug
+    uid: str  # unique per job, recorded on the backend object to recognise it on a retried dispatch
+    image: str
+    command: list[str]
+    env: dict[str, str]
+    cpu: Decimal
+    memory_mib: int
+    gpus: int = 0
+    gpu_type: str = ""
+    time_limit_seconds: int = 3600
+    backoff_limit: int = 0
+    volumes: tuple[str, ...] = ()  # names of the project's PersistentVolumeClaims, mounted at /data/<name>
+
+    @property
+    def name(self) -> str:
+        return f"taller-{self.job_id}"
+
+
+@dataclass(frozen=True)
+class ProjectLimits:
+    """What a project may hold at once on the backend (mirrors the portal's quota)."""
+
+    project: str
+    max_gpus: int
+    max_cpu: Decimal
+    max_memory_mib: int
+    max_running_jobs: int
+    max_time_limit_minutes: int
+
+
+@dataclass
+class BackendStatus:
+    """What the backend says about one job.
+
+    phase: "pending" (accepted, not running yet), "running", "succeeded", "failed", or
+    "missing" (the backend has no such job).
+    """
+
+    job_id: int
+    phase: str
+    reason: str = ""
+    exit_code: int | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    image_digest: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+class Backend(ABC):
+    name: str
+
+    @abstractmethod
+    def submit(self, spec: JobSpec) -> None:
+        """Start the job. Idempotent: a job already there with this spec's uid counts as success;
+        one there with another uid raises a permanent BackendError."""
+
+    @abstractmethod
+    def cancel(self, job_id: int, project: str) -> None:
+        """Stop the job and what it started. A job that is already gone is not an error."""
+
+    @abstractmethod
+    def logs(self, job_id: int, project: str, tail: int | None = None) -> list[str]:
+        """The last ``tail`` lines of the job's output (all of it when None)."""
+
+    @abstractmethod
+    def status(self, job_id: int, project: str) -> BackendStatus:
+        """One look at a job, for the periodic reconcile."""
+
+    @abstractmethod
+    def watch(self, stop: Event) -> Iterator[BackendStatus]:
+        """Statuses as they change, until ``stop`` is set. Survives reconnects on its own."""
+
+    def ensure_project(self, limits: ProjectLimits) -> None:  # noqa: B027 - optional for backends
+        """Prepare what the project needs on the backend (a namespace, its quota). Idempotent."""

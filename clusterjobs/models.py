@@ -1,0 +1,167 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    DISPATCHING = "dispatching", _("dispatching")
+    PENDING = "pending", _("pending")
+    RUNNING = "running", _("running")
+    SUCCEEDED = "succeeded", _("succeeded")
+    FAILED = "failed", _("failed")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+# Jobs that hold (or are about to hold) cluster resources: what the quota counts as in use.
+ACTIVE = frozenset({JobStatus.DISPATCHING, JobStatus.PENDING, JobStatus.RUNNING})
+
+# The lifecycle of DESIGN.md: which states each state may come from.
+ALLOWED_FROM: dict[str, frozenset[str]] = {
+    JobStatus.QUEUED: frozenset(),
+    JobStatus.DISPATCHING: frozenset({JobStatus.QUEUED}),
+    JobStatus.PENDING: frozenset({JobStatus.DISPATCHING}),
+    JobStatus.RUNNING: frozenset({JobStatus.DISPATCHING, JobStatus.PENDING}),
+    JobStatus.SUCCEEDED: frozenset({JobStatus.DISPATCHING, JobStatus.PENDING, JobStatus.RUNNING}),
+    JobStatus.FAILED: frozenset(
+        {JobStatus.QUEUED, JobStatus.DISPATCHING, JobStatus.PENDING, JobStatus.RUNNING}
+    ),
+    JobStatus.CANCELLED: frozenset(
+        {JobStatus.QUEUED, JobStatus.DISPATCHING, JobStatus.PENDING, JobStatus.RUNNING}
+    ),
+}
+
+
+class JobQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "JobQuerySet":
+        """Jobs of the projects the user may see (every job for a site admin)."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_site_admin:
+            return self.all()
+        return self.filter(project__memberships__user=user)
+
+    def active(self) -> "JobQuerySet":
+        return self.filter(status__in=ACTIVE)
+
+
+class Job(models.Model):
+    project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="jobs")
+    submitter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="jobs")
+    name = models.CharField(_("name"), max_length=100)
+    image = models.CharField(_("image"), max_length=500)
+    command = models.JSONField(_("command"), help_text=_("A list of arguments; no shell."))
+    # Environment variables: {"NAME": "value"}; the names in secret_env_names are never shown back.
+    env = models.JSONField(_("environment"), default=dict, blank=True)
+    secret_env_names = models.JSONField(default=list, blank=True)
+    cpu = models.DecimalField(
+        _("CPU cores"),
+        max_digits=7,
+        decimal_places=3,
+        default=Decimal("1"),
+        validators=[MinValueValidator(0)],
+    )
+    memory_mib = models.PositiveIntegerField(_("memory (MiB)"), default=2048)
+    gpus = models.PositiveIntegerField(_("GPUs"), default=0)
+    gpu_type = models.CharField(_("GPU type"), max_length=100, blank=True)
+    time_limit_minutes = models.PositiveIntegerField(_("time limit (minutes)"), default=60)
+    backoff_limit = models.PositiveSmallIntegerField(_("retries on failure"), default=0)
+    experiment_name = models.CharField(_("MLflow experiment"), max_length=200, default="default")
+
+    status = models.CharField(
+        _("status"), max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
+    )
+    status_reason = models.TextField(_("status reason"), blank=True)
+    exit_code = models.IntegerField(_("exit code"), null=True, blank=True)
+    backend = models.CharField(_("backend"), max_length=20, blank=True)
+    image_digest = models.CharField(_("image digest"), max_length=300, blank=True)
+    mlflow_experiment_id = models.CharField(max_length=64, blank=True)
+    mlflow_run_id = models.CharField(max_length=64, blank=True, db_index=True)
+    final_log = models.TextField(blank=True)
+    # The job-scoped portal token the job uses for MLflow through the proxy; revoked when the job ends.
+    mlflow_token = models.ForeignKey(
+        "accounts.ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    rerun_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["project", "status", "created_at"], name="job_project_status"),
+            models.Index(fields=["submitter", "-created_at"], name="job_submitter_recent"),
+        ]
+        verbose_name = _("job")
+        verbose_name_plural = _("jobs")
+
+    def __str__(self) -> str:
+        return f"{self.backend_name} {self.name}"
+
+    @property
+    def backend_name(self) -> str:
+        """The job's name on its backend, derived from its id so a retried dispatch finds it again."""
+        return f"taller-{self.pk}"
+
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+    def shown_env(self) -> dict[str, str]:
+        """The environment as it may be shown back: secret values masked."""
+        secret = set(self.secret_env_names)
+        return {name: ("••••••" if name in secret else value) for name, value in self.env.items()}
+
+
+class JobTransition(models.Model):
+    """One move of a job through its lifecycle, with when and why."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="transitions")
+    from_status = models.CharField(max_length=16, choices=JobStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=JobStatus.choices)
+    reason = models.TextField(blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: {self.from_status or '∅'} → {self.to_status}"
+
+
+class JobTemplate(models.Model):
+    """A job spec curated by site admins that prefills the submission form."""
+
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    image = models.CharField(_("image"), max_length=500)
+    command = models.JSONField(_("command"))
+    env = models.JSONField(_("environment"), default=dict, blank=True)
+    cpu = models.DecimalField(_("CPU cores"), max_digits=7, decimal_places=3, default=Decimal("1"))
+    memory_mib = models.PositiveIntegerField(_("memory (MiB)"), default=2048)
+    gpus = models.PositiveIntegerField(_("GPUs"), default=0)
+    gpu_type = models.CharField(_("GPU type"), max_length=100, blank=True)
+    time_limit_minutes = models.PositiveIntegerField(_("time limit (minutes)"), default=60)
+    is_active = models.BooleanField(_("offered"), default=True)
+
+    class Meta:
+        ordering = ["title"]
+        verbose_name = _("job template")
+        verbose_name_plural = _("job templates")
+
+    def __str__(self) -> str:
+        return self.title
