@@ -3,17 +3,29 @@
 The views answer 404 unless OIDC is configured, so an unconfigured portal never fails on them.
 """
 
+import logging
 from collections.abc import Callable
 from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from mozilla_django_oidc import views as oidc_views
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
+logger = logging.getLogger(__name__)
+
 
 class UniversityOIDCBackend(OIDCAuthenticationBackend):
+    def authenticate(self, request, **kwargs):
+        """A token that fails verification is a failed sign-in (back to the login page), not a 400."""
+        try:
+            return super().authenticate(request, **kwargs)
+        except SuspiciousOperation as error:
+            logger.warning("single sign-on refused: %s", error)
+            return None
+
     def create_user(self, claims):
         user = super().create_user(claims)
         return self._update_names(user, claims)
