@@ -3,6 +3,7 @@ from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from . import actions
 from .forms import RejectForm
@@ -57,7 +58,8 @@ class ProjectAdmin(admin.ModelAdmin):
             else:
                 done += 1
         if done:
-            self.message_user(request, _("%(count)d project(s) decided.") % {"count": done}, messages.SUCCESS)
+            message = ngettext("%(count)d project decided.", "%(count)d projects decided.", done)
+            self.message_user(request, message % {"count": done}, messages.SUCCESS)
 
 
 @admin.register(AuditEvent)
