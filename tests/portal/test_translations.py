@@ -65,11 +65,11 @@ def test_pages_speak_spanish(personas):
     assert "Mis proyectos" in dashboard and "Registrar un proyecto" in dashboard and 'lang="es"' in dashboard
     detail = client.get(reverse("projects:detail", args=["genomics"])).content.decode()
     assert "Miembros" in detail and "Investigador principal" in detail and "propietario" in detail
-    register = client.post(reverse("projects:register"), {"name": "", "slug": "genomics"}).content.decode()
-    assert (
-        "Ya existe un proyecto con este identificador." in register
-        or "Este campo es obligatorio." in register
-    )
+    url = reverse("projects:register")
+    taken = client.post(url, {"name": "G", "slug": "genomics", "principal_investigator": "X"})
+    assert "Ya existe un proyecto con este identificador." in taken.content.decode()
+    empty = client.post(url, {"name": "", "slug": "new-one", "principal_investigator": "X"})
+    assert "Este campo es requerido." in empty.content.decode()
     assert (
         "Iniciar sesión"
         in personas.client(None).get(reverse("accounts:login"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
