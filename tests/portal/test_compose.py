@@ -3,7 +3,9 @@ command names something that exists in this repository."""
 
 import importlib
 import json
+import os
 import re
+import subprocess
 import sys
 from importlib.resources import files
 from pathlib import Path
@@ -146,3 +148,25 @@ def test_dockerfile_builds_the_portal_image():
     assert "\nUSER taller\n" in dockerfile
     cmd = json.loads(re.search(r"^CMD (.+)$", dockerfile, re.M).group(1))
     assert _command_target(cmd) == "gunicorn"
+
+
+def test_docker_compose_reads_the_file():
+    """Debian's docker-compose (installed by `make test`) interpolates and checks the file as Compose does."""
+    env = {"PATH": os.environ["PATH"], "SECRET_KEY": "k" * 60, "POSTGRES_PASSWORD": "pw"}
+    result = subprocess.run(
+        ["docker-compose", "--file", str(ROOT / "docker-compose.yml"), "config", "--quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    del env["SECRET_KEY"]
+    result = subprocess.run(
+        ["docker-compose", "--file", str(ROOT / "docker-compose.yml"), "config", "--quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0 and "set SECRET_KEY" in result.stderr
