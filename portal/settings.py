@@ -151,6 +151,9 @@ OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_OP_JWKS_ENDPOINT", "")
 OIDC_RP_SCOPES = os.environ.get("OIDC_RP_SCOPES", "openid email profile")
 OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "University single sign-on")
 OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
+OIDC_TIMEOUT = envint("OIDC_TIMEOUT", "5")
+OIDC_CREATE_USER = envbool("OIDC_CREATE_USER", "true")
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/"
 if OIDC_ENABLED:
     AUTHENTICATION_BACKENDS.append("portal.accounts.oidc.UniversityOIDCBackend")
 
@@ -162,7 +165,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -181,7 +184,7 @@ SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", str(not DEBUG))
 CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", str(not DEBUG))
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000")
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", str(not DEBUG))
-SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "false")
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", str(not DEBUG))
 X_FRAME_OPTIONS = "DENY"
 
 # Celery: Redis in production, a filesystem broker under var/ on the embedded default.
@@ -202,10 +205,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict = {}
 
 # MLflow: the upstream tracking server the portal talks to.
-MLFLOW_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+# On the embedded default it is the Procfile's `mlflow server`, on TALLER_MLFLOW_PORT (5000).
+MLFLOW_TRACKING_URI = os.environ.get(
+    "MLFLOW_TRACKING_URI", f"http://127.0.0.1:{envint('TALLER_MLFLOW_PORT', '5000')}"
+)
 MLFLOW_TIMEOUT_SECONDS = envint("MLFLOW_TIMEOUT_SECONDS", "5")
 # The address at which jobs reach the portal (and its /mlflow/ proxy).
-TALLER_PUBLIC_URL = os.environ.get("TALLER_PUBLIC_URL", "http://127.0.0.1:8000")
+TALLER_PUBLIC_URL = os.environ.get("TALLER_PUBLIC_URL", f"http://127.0.0.1:{envint('TALLER_PORT', '8000')}")
 TALLER_EXECUTOR = os.environ.get("TALLER_EXECUTOR", "local")
 if TALLER_EXECUTOR not in {"local", "kubernetes"}:
     raise ImproperlyConfigured(f"TALLER_EXECUTOR must be local or kubernetes, not {TALLER_EXECUTOR!r}")

@@ -10,7 +10,7 @@ urlpatterns = [
     path("", project_views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("portal.accounts.urls")),
-    path("oidc/", include("mozilla_django_oidc.urls")),
+    path("oidc/", include("portal.accounts.oidc_urls")),
     path("projects/", include("portal.projects.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
