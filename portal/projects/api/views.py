@@ -155,7 +155,8 @@ class MemberViewSet(viewsets.GenericViewSet):
         project = self.project(Need.MANAGE)
         serializer = MemberCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        membership = actions.add_member(request.user, project, **serializer.validated_data)
+        data = serializer.validated_data
+        membership = actions.add_member(request.user, project, data["user"], data["role"])
         return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Show one member")
