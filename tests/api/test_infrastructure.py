@@ -5,6 +5,7 @@ import re
 import pytest
 from django.contrib.staticfiles import finders
 from django.core.cache import cache
+from django.test import Client
 from django.utils import timezone
 from rest_framework.throttling import UserRateThrottle
 
@@ -44,10 +45,11 @@ def test_inactive_user_token_is_401(client, personas):
 @pytest.mark.parametrize(
     "path", ["/api/v1/nothing/", "/api/v2/projects/", "/api/", "/api/v1/projects/UPPER/"]
 )
-def test_unknown_api_addresses_are_json_404(client, path):
-    response = client.get(path)
-    assert response.status_code == 404
-    assert response.json() == {"detail": "No such API endpoint."}
+def test_unknown_api_addresses_are_json_404(path):
+    for method in ("get", "post", "delete"):
+        response = getattr(Client(enforce_csrf_checks=True), method)(path)
+        assert response.status_code == 404
+        assert response.json() == {"detail": "No such API endpoint."}
 
 
 def test_throttled_requests_are_429_with_retry_after(api, monkeypatch):
