@@ -11,8 +11,10 @@ from ..models import Membership, Project, Role
 class ProjectSerializer(serializers.ModelSerializer):
     """A research project and your role in it."""
 
-    requested_by = serializers.SlugRelatedField(
-        slug_field="username", read_only=True, help_text=_("Username of the person who registered it.")
+    requested_by = serializers.CharField(
+        source="requested_by_username",
+        read_only=True,
+        help_text=_("Username of the person who registered it."),
     )
     role = serializers.ChoiceField(
         source="caller_role",

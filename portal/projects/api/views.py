@@ -6,7 +6,7 @@ a 403; site admins see every project and alone approve or reject.
 
 import django_filters
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -42,13 +42,14 @@ class ProjectFilter(django_filters.FilterSet):
 
 
 def with_caller_role(projects: QuerySet, user) -> QuerySet:
-    """Annotate each project with the caller's role in one query, whatever the page size."""
+    """Annotate each project with what the serializer shows beyond its columns, in the same query."""
     role = Membership.objects.filter(project=OuterRef("pk"), user_id=user.pk).values("role")[:1]
-    return projects.select_related("requested_by").annotate(caller_role=Subquery(role))
+    return projects.annotate(caller_role=Subquery(role), requested_by_username=F("requested_by__username"))
 
 
 def _detail(request: Request, project: Project) -> dict:
     project.caller_role = role_of(request.user, project)
+    project.requested_by_username = project.requested_by.username
     return ProjectSerializer(project).data
 
 
