@@ -1,6 +1,7 @@
 """The portal's settings, production-like, with the bench's baseline views mounted (bench/urls.py)."""
 
 import secrets
+import warnings
 
 from portal.settings import *  # noqa: F403
 
@@ -15,3 +16,5 @@ LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "E
 # The throttle runs as in production, with a history of its own in each run.
 for _cache in CACHES.values():  # noqa: F405
     _cache["KEY_PREFIX"] = "taller-bench-" + secrets.token_hex(4)
+# The bench serves no static files; whitenoise need not warn that it has none.
+warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")

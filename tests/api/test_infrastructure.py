@@ -81,6 +81,8 @@ def test_schema_documents_errors_and_closed_request_bodies(client):
             assert status in op["responses"], (path, method, status)
         assert op.get("summary"), (path, method)
         assert {"tokenAuth": []} in op["security"]
+        for parameter in op.get("parameters", []):
+            assert parameter.get("description"), (path, method, parameter["name"])
     components = schema["components"]["schemas"]
     assert components["ProjectCreateRequest"]["additionalProperties"] is False
     assert components["Project"]["description"] == "A research project and your role in it."

@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -53,6 +53,18 @@ def _detail(request: Request, project: Project) -> dict:
     return ProjectSerializer(project).data
 
 
+SLUG = OpenApiParameter("slug", str, OpenApiParameter.PATH, description=_("Slug of the project."))
+PROJECT_SLUG = OpenApiParameter(
+    "project_slug", str, OpenApiParameter.PATH, description=_("Slug of the project.")
+)
+USERNAME = OpenApiParameter("username", str, OpenApiParameter.PATH, description=_("Username of the member."))
+
+
+@extend_schema_view(
+    retrieve=extend_schema(parameters=[SLUG]),
+    approve=extend_schema(parameters=[SLUG]),
+    reject=extend_schema(parameters=[SLUG]),
+)
 class ProjectViewSet(viewsets.GenericViewSet):
     serializer_class = ProjectSerializer
     filterset_class = ProjectFilter
@@ -115,6 +127,13 @@ class ProjectViewSet(viewsets.GenericViewSet):
         return self._decision(request, slug, RejectSerializer, actions.reject_project)
 
 
+@extend_schema_view(
+    list=extend_schema(parameters=[PROJECT_SLUG]),
+    create=extend_schema(parameters=[PROJECT_SLUG]),
+    retrieve=extend_schema(parameters=[PROJECT_SLUG, USERNAME]),
+    partial_update=extend_schema(parameters=[PROJECT_SLUG, USERNAME]),
+    destroy=extend_schema(parameters=[PROJECT_SLUG, USERNAME]),
+)
 class MemberViewSet(viewsets.GenericViewSet):
     """Members of one project: everyone in it reads, owners (and site admins) write."""
 
