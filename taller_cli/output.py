@@ -9,7 +9,7 @@ import click
 MAX_WIDTH = 48
 
 
-def cell(value: Any) -> str:
+def cell(value: Any, cut: bool = True) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
@@ -17,7 +17,7 @@ def cell(value: Any) -> str:
     if isinstance(value, (dict, list)):
         value = json.dumps(value, separators=(",", ":"))
     text = " ".join(str(value).split())
-    return text if len(text) <= MAX_WIDTH else text[: MAX_WIDTH - 1] + "…"
+    return text if not cut or len(text) <= MAX_WIDTH else text[: MAX_WIDTH - 1] + "…"
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -34,10 +34,10 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
 
 def fields(pairs: Iterable[tuple[str, Any]]) -> str:
-    """`key: value` lines, keys aligned."""
+    """`key: value` lines, keys aligned, values whole."""
     pairs = list(pairs)
     width = max((len(key) for key, _value in pairs), default=0)
-    return "\n".join(f"{key + ':':<{width + 1}} {cell(value)}" for key, value in pairs)
+    return "\n".join(f"{key + ':':<{width + 1}} {cell(value, cut=False)}" for key, value in pairs)
 
 
 def flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:

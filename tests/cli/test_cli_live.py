@@ -65,6 +65,17 @@ def test_login_checks_the_token_and_saves_it_for_the_user_alone(live_server, key
     assert lines[1].split() == ["genomics", "Genomics", "active", "member"]
 
 
+def test_config_shows_where_settings_come_from_but_not_the_token(live_server, key, monkeypatch):
+    assert taller("login", "--url", live_server.url, "--token", key).exit_code == 0
+    shown = taller("config")
+    assert shown.exit_code == 0
+    assert live_server.url in shown.stdout
+    assert str(config_path()) in shown.stdout
+    assert key not in shown.stdout
+    monkeypatch.setenv("TALLER_URL", "http://elsewhere.example")
+    assert "environment" in taller("config").stdout
+
+
 def test_login_prompts_for_what_is_missing_and_tightens_an_existing_file(live_server, key):
     path = config_path()
     path.parent.mkdir(parents=True)

@@ -4,7 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 from taller_cli.client import flatten_errors
-from taller_cli.main import cli, job_request, metrics_of, run_row
+from taller_cli.main import TallerError, cli, finish, job_request, metrics_of, run_row
 from taller_cli.output import fields, flatten, table
 from taller_cli.parsing import new_log_lines, parse_cpu, parse_env, parse_memory_mib, parse_minutes
 
@@ -196,3 +196,11 @@ def test_help_and_no_arguments_exit_0(tmp_path):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0
         assert "Usage:" in result.stdout
+
+
+def test_finish_exits_with_the_jobs_result():
+    finish({"id": 7, "status": "succeeded"}, as_json=False)
+    with pytest.raises(TallerError, match=r"^job 7 failed \(exit code 3\): OOMKilled$"):
+        finish({"id": 7, "status": "failed", "exit_code": 3, "status_reason": "OOMKilled"}, as_json=False)
+    with pytest.raises(TallerError, match=r"^job 8 cancelled: no reason given$"):
+        finish({"id": 8, "status": "cancelled", "status_reason": ""}, as_json=False)
