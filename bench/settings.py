@@ -17,4 +17,4 @@ LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "E
 for _cache in CACHES.values():  # noqa: F405
     _cache["KEY_PREFIX"] = "taller-bench-" + secrets.token_hex(4)
 # The bench serves no static files; whitenoise need not warn that it has none.
-warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+warnings.filterwarnings("ignore", message="No directory at")
