@@ -2,6 +2,7 @@
 
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -97,10 +98,15 @@ def throughput(url: str, headers: dict, seconds: float = 4.0, concurrency: int =
     return sum(counts) / (time.monotonic() - started)
 
 
-def best_of(rounds: int, measures: dict) -> dict:
-    """Alternate the measures ``rounds`` times (so drift hits each alike) and keep each one's best."""
-    best = dict.fromkeys(measures, 0.0)
-    for _ in range(rounds):
-        for name, measure in measures.items():
-            best[name] = max(best[name], measure())
-    return best
+def paired(rounds: int, baseline, ours) -> tuple[float, float, float]:
+    """Measure baseline and ours back to back ``rounds`` times; medians of each and of their ratios.
+
+    On a shared machine the load drifts; a ratio of two measures taken moments apart, and the
+    median over rounds, is steadier than comparing the best of each.
+    """
+    pairs = [(baseline(), ours()) for _ in range(rounds)]
+    return (
+        statistics.median(b for b, _o in pairs),
+        statistics.median(o for _b, o in pairs),
+        statistics.median(o / b for b, o in pairs),
+    )
