@@ -230,6 +230,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "portal.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("TALLER_API_RATE", "10000/hour")},
+    # The API speaks JSON only: form encodings cannot carry its nested objects and lists.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Taller API",
@@ -240,6 +242,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # Document the 400/401/403/404/429 answers of every operation (portal/api.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "portal.api.postprocess_error_responses",
+    ],
+    # Enums that share a field name across apps get their own names here.
+    "ENUM_NAME_OVERRIDES": {
+        "ProjectStatusEnum": "portal.projects.models.Project.Status",
+        "RoleEnum": "portal.projects.models.Role",
+    },
 }
 
 LOGGING = {
