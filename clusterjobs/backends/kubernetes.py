@@ -390,7 +390,16 @@ TRANSPORT_ERRORS = (urllib3.exceptions.HTTPError, OSError, ConfigException)
 
 
 def _read(response) -> dict:
-    return json.loads(response.data or b"{}")
+    """The JSON body of a raw (not preloaded) response; the connection goes back to the pool."""
+    try:
+        return json.loads(response.data or b"{}")
+    finally:
+        response.release_conn()
+
+
+def _drain(response) -> None:
+    response.data  # noqa: B018 - read the body, so the kept-alive connection is clean for the next call
+    response.release_conn()
 
 
 def _same(current, desired) -> bool:
@@ -468,9 +477,11 @@ class KubernetesBackend(Backend):
             batch = self._batch()
             for attempt in range(2):
                 try:
-                    batch.create_namespaced_job(
-                        namespace, body, _request_timeout=self._timeout(), _preload_content=False
-                    ).release_conn()
+                    _drain(
+                        batch.create_namespaced_job(
+                            namespace, body, _request_timeout=self._timeout(), _preload_content=False
+                        )
+                    )
                     return
                 except ApiException as exc:
                     reason = _status_of(exc).get("reason")
@@ -524,9 +535,7 @@ class KubernetesBackend(Backend):
         name = desired["metadata"]["name"]
         core = self._core()
         try:
-            core.create_namespace(
-                desired, _request_timeout=self._timeout(), _preload_content=False
-            ).release_conn()
+            _drain(core.create_namespace(desired, _request_timeout=self._timeout(), _preload_content=False))
             return
         except ApiException as exc:
             if exc.status != 409:
@@ -536,9 +545,9 @@ class KubernetesBackend(Backend):
         if _same(labels, desired["metadata"]["labels"]):
             return
         current["metadata"]["labels"] = {**labels, **desired["metadata"]["labels"]}
-        core.replace_namespace(
-            name, current, _request_timeout=self._timeout(), _preload_content=False
-        ).release_conn()
+        _drain(
+            core.replace_namespace(name, current, _request_timeout=self._timeout(), _preload_content=False)
+        )
 
     def _apply(self, desired: dict, create: Callable, read: Callable, replace: Callable) -> None:
         """Create the object, or replace it when what the cluster holds differs; idempotent."""
@@ -546,7 +555,7 @@ class KubernetesBackend(Backend):
         timeout = self._timeout()
         for _attempt in range(3):
             try:
-                create(namespace, desired, _request_timeout=timeout, _preload_content=False).release_conn()
+                _drain(create(namespace, desired, _request_timeout=timeout, _preload_content=False))
                 return
             except ApiException as exc:
                 if exc.status != 409:
@@ -564,9 +573,7 @@ class KubernetesBackend(Backend):
                 },
             }
             try:
-                replace(
-                    name, namespace, body, _request_timeout=timeout, _preload_content=False
-                ).release_conn()
+                _drain(replace(name, namespace, body, _request_timeout=timeout, _preload_content=False))
                 return
             except ApiException as exc:
                 if exc.status != 409:  # 409 Conflict: changed under us; read it again
@@ -597,13 +604,15 @@ class KubernetesBackend(Backend):
 
     def cancel(self, job_id: int, project: str) -> None:
         try:
-            self._batch().delete_namespaced_job(
-                job_name(job_id),
-                namespace_name(project),
-                propagation_policy="Background",
-                _request_timeout=self._timeout(),
-                _preload_content=False,
-            ).release_conn()
+            _drain(
+                self._batch().delete_namespaced_job(
+                    job_name(job_id),
+                    namespace_name(project),
+                    propagation_policy="Background",
+                    _request_timeout=self._timeout(),
+                    _preload_content=False,
+                )
+            )
         except ApiException as exc:
             if exc.status == 404:
                 return
@@ -636,7 +645,10 @@ class KubernetesBackend(Backend):
                 _preload_content=False,
                 **kwargs,
             )
-            return response.data.decode("utf-8", errors="replace").splitlines()
+            try:
+                return response.data.decode("utf-8", errors="replace").splitlines()
+            finally:
+                response.release_conn()
         except ApiException as exc:
             if exc.status in (400, 404):  # not started yet, or already gone
                 return []
