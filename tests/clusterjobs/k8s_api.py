@@ -270,6 +270,7 @@ class FakeKubernetes:
     def compact(self) -> None:
         """Forget the change history: a watch from any earlier resourceVersion gets 410 Gone."""
         with self.lock:
+            self.rv += 1  # as on a busy cluster, the store has moved on since anyone last looked
             for plural in KINDS:
                 self.history[plural].clear()
                 self.compacted[plural] = self.rv
