@@ -690,7 +690,10 @@ class KubernetesBackend(Backend):
         yielded when they change."""
         changes: queue.Queue = queue.Queue()
         done = threading.Event()
-        core, batch = self._core(), self._batch()
+        try:
+            core, batch = self._core(), self._batch()
+        except TRANSPORT_ERRORS as exc:  # an unreadable kubeconfig, no in-cluster account
+            raise _error(exc, _("connecting to the cluster")) from exc
         followers = [
             _Follower("jobs", batch.list_job_for_all_namespaces, {"label_selector": LABEL_JOB}),
             _Follower("pods", core.list_pod_for_all_namespaces, {"label_selector": LABEL_JOB}),

@@ -682,7 +682,12 @@ class FakeKubernetes:
                 )
         return None
 
+    def _has_quota(self, namespace: str) -> bool:
+        return any(ns == namespace for (ns, _n) in self.objects["resourcequotas"])
+
     def _admit_job(self, namespace: str, name: str) -> None:
+        if not self._has_quota(namespace):
+            return
         count = sum(1 for (ns, _n) in self.objects["jobs"] if ns == namespace)
         refusal = self._quota_refusal(namespace, {"count/jobs.batch": Decimal(1)}, lambda key: Decimal(count))
         if refusal:
@@ -699,11 +704,13 @@ class FakeKubernetes:
         namespace = meta["namespace"]
         template = copy.deepcopy(job["spec"]["template"])
         pod_name = f"{meta['name']}-{secrets.token_hex(3)[:5]}"
-        active = [
-            pod
-            for (ns, _n), pod in self.objects["pods"].items()
-            if ns == namespace and pod.get("status", {}).get("phase") not in ("Succeeded", "Failed")
-        ]
+
+        def active() -> list[dict]:
+            return [
+                pod
+                for (ns, _n), pod in self.objects["pods"].items()
+                if ns == namespace and pod.get("status", {}).get("phase") not in ("Succeeded", "Failed")
+            ]
 
         def pod_requests(pod_spec: dict) -> dict[str, Decimal]:
             total: dict[str, Decimal] = {"pods": Decimal(1), "count/pods": Decimal(1)}
@@ -715,10 +722,12 @@ class FakeKubernetes:
             return total
 
         requested = pod_requests(template["spec"])
-        used = [pod_requests(pod["spec"]) for pod in active]
-        refusal = self._quota_refusal(
-            namespace, requested, lambda key: sum((u.get(key, Decimal(0)) for u in used), Decimal(0))
-        )
+        refusal = None
+        if self._has_quota(namespace):
+            used = [pod_requests(pod["spec"]) for pod in active()]
+            refusal = self._quota_refusal(
+                namespace, requested, lambda key: sum((u.get(key, Decimal(0)) for u in used), Decimal(0))
+            )
         if refusal:  # the lock is reentrant
             self.add_event(
                 namespace,
@@ -782,6 +791,7 @@ def _fmt_quantity(value) -> str:
 class _Handler(BaseHTTPRequestHandler):
     server_state: FakeKubernetes
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
 
     def log_message(self, format, *args) -> None:  # noqa: A002 - the base class's name
         return

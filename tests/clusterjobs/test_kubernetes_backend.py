@@ -304,3 +304,13 @@ def test_namespace_quota_refuses_the_pod_and_the_job_says_why(cluster):
     assert status.reason == (
         "the cluster did not create the pod: exceeded quota: taller-quota, requested: pods=1, used: pods=1, limited: pods=1"
     )
+
+
+def test_unreadable_kubeconfig_is_a_clear_retryable_error(cluster, settings, tmp_path):
+    settings.TALLER_KUBECONFIG = str(tmp_path / "missing.yaml")
+
+    with pytest.raises(BackendError) as raised:
+        cluster.backend.submit(make_spec())
+    assert not raised.value.permanent
+    with pytest.raises(BackendError):
+        next(cluster.backend.watch(threading.Event()))
