@@ -274,3 +274,29 @@ TALLER_DEFAULT_QUOTA = {
     "cpu_hours_per_period": envint("TALLER_DEFAULT_CPU_HOURS", "2000"),
     "period": os.environ.get("TALLER_DEFAULT_QUOTA_PERIOD", "monthly"),
 }
+
+
+def envmapping(name: str) -> dict[str, tuple[str, ...]]:
+    """``key:a|b,key2:c`` -> {"key": ("a", "b"), "key2": ("c",)}."""
+    mapping: dict[str, tuple[str, ...]] = {}
+    for item in envlist(name):
+        key, sep, values = item.partition(":")
+        names = tuple(value.strip() for value in values.split("|") if value.strip())
+        if not sep or not key.strip() or not names:
+            raise ImproperlyConfigured(
+                f"{name} must look like 'project:pvc-a|pvc-b,other:pvc-c', not {item!r}"
+            )
+        mapping[key.strip()] = names
+    return mapping
+
+
+# Kubernetes execution backend (TALLER_EXECUTOR=kubernetes).
+TALLER_KUBECONFIG = os.environ.get("TALLER_KUBECONFIG", "")  # empty: the in-cluster service account
+TALLER_K8S_CONTEXT = os.environ.get("TALLER_K8S_CONTEXT", "")  # empty: the kubeconfig's current context
+TALLER_K8S_TIMEOUT_SECONDS = envint("TALLER_K8S_TIMEOUT_SECONDS", "10")  # every API call
+TALLER_K8S_WATCH_SECONDS = envint("TALLER_K8S_WATCH_SECONDS", "60")  # one watch request, then resume
+TALLER_GPU_PRODUCT_LABEL = os.environ.get("TALLER_GPU_PRODUCT_LABEL", "nvidia.com/gpu.product")
+TALLER_JOB_TTL_SECONDS = envint("TALLER_JOB_TTL_SECONDS", "3600")
+TALLER_RUN_AS_USER = envint("TALLER_RUN_AS_USER", "1000")
+# PersistentVolumeClaims mounted at /data/<name> in every job of a project: "proj1:pvc-a|pvc-b,proj2:pvc-c".
+TALLER_PROJECT_VOLUMES = envmapping("TALLER_PROJECT_VOLUMES")
