@@ -35,7 +35,9 @@ def _client() -> MlflowClient:
     # One bounded call: no page waits on MLflow for more than the configured timeout.
     os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(settings.MLFLOW_TIMEOUT_SECONDS)
     os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
-    return MlflowClient(tracking_uri=settings.MLFLOW_TRACKING_URI)
+    # The registry explicitly too: otherwise a process-wide registry URI (or env) could win.
+    uri = settings.MLFLOW_TRACKING_URI
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def _error(error: MlflowException) -> GatewayError:
@@ -417,8 +419,21 @@ def open_artifact(run: dict, path: str) -> Artifact:
 # Registered models -------------------------------------------------------------------------------
 
 
+# MLflow refuses '/' in registered model names, so models take `<slug>.<name>` (slugs have no dots).
+MODEL_SEPARATOR = "."
+
+
+def model_name(project: str, name: str) -> str:
+    return f"{project}{MODEL_SEPARATOR}{name}"
+
+
 def model_project(name: str) -> str:
-    """The project a registered model's name claims (its `<slug>/` prefix)."""
+    """The project a registered model's name claims (its `<slug>.` prefix)."""
+    return name.split(MODEL_SEPARATOR, 1)[0] if MODEL_SEPARATOR in name else ""
+
+
+def experiment_name_project(name: str) -> str:
+    """The project an experiment's name claims (its `<slug>/` prefix)."""
     return name.split("/", 1)[0] if "/" in name else ""
 
 
@@ -441,7 +456,7 @@ def _model(model) -> dict:
     aliases = dict(sorted((model.aliases or {}).items()))
     return {
         "name": model.name,
-        "short_name": model.name.split("/", 1)[-1],
+        "short_name": model.name.split(MODEL_SEPARATOR, 1)[-1],
         "description": model.description or "",
         "tags": dict(sorted((model.tags or {}).items())),
         "aliases": {alias: str(version) for alias, version in aliases.items()},
@@ -453,7 +468,7 @@ def _model(model) -> dict:
 
 def list_models(project: str, *, max_results: int = 50, page_token: str | None = None) -> dict:
     """One page of the project's registered models (tag and name prefix both match)."""
-    filter_string = _and(f"name LIKE {_quote(project + '/%')}", _project_filter(project))
+    filter_string = _and(f"name LIKE {_quote(model_name(project, '%'))}", _project_filter(project))
     with _calling():
         page = _client().search_registered_models(
             filter_string=filter_string,

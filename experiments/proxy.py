@@ -208,12 +208,12 @@ def _refuse_reserved_tags(call: Call) -> None:
         raise Refused(403, "PERMISSION_DENIED", _("Tags starting with 'taller.' are set by the portal."))
 
 
-def _slug_of_name(name: str, what: str) -> str:
-    slug = gateway.model_project(name)
-    if not slug or not name.split("/", 1)[1]:
+def _slug_of_name(name: str, what: str, separator: str) -> str:
+    slug = name.split(separator, 1)[0] if separator in name else ""
+    if not slug or not name.split(separator, 1)[1]:
         raise _bad(
-            _("The %(what)s name must start with the project: '<project>/%(name)s'.")
-            % {"what": what, "name": name}
+            _("The %(what)s name must start with the project: '<project>%(sep)s%(name)s'.")
+            % {"what": what, "name": name, "sep": separator}
         )
     return slug
 
@@ -227,7 +227,7 @@ def _with_project_tag(call: Call, slug: str) -> None:
 
 
 def _create_experiment(call: Call) -> None:
-    slug = _slug_of_name(_param(call, "name"), _("experiment"))
+    slug = _slug_of_name(_param(call, "name"), _("experiment"), "/")
     call.scope.require(slug, Need.CHANGE)
     _with_project_tag(call, slug)
 
@@ -237,7 +237,7 @@ def _update_experiment(call: Call) -> None:
     slug = _gateway(gateway.experiment_project, experiment_id)
     call.scope.require(slug, Need.CHANGE)
     new_name = call.params.get("new_name")
-    if new_name and gateway.model_project(new_name) != slug:
+    if new_name and gateway.experiment_name_project(new_name) != slug:
         raise Refused(403, "PERMISSION_DENIED", _("An experiment keeps its project prefix."))
 
 
@@ -248,7 +248,7 @@ def _experiment_tag(call: Call) -> None:
 
 def _experiment_by_name(call: Call) -> None:
     name = _param(call, "experiment_name")
-    slug = gateway.model_project(name)
+    slug = gateway.experiment_name_project(name)
     call.scope.require(slug, Need.VIEW)
 
     def check(answer: dict) -> dict:
@@ -310,7 +310,7 @@ def _narrow_models(key: str):
 
 
 def _create_model(call: Call) -> None:
-    slug = _slug_of_name(_param(call, "name"), _("model"))
+    slug = _slug_of_name(_param(call, "name"), _("model"), gateway.MODEL_SEPARATOR)
     call.scope.require(slug, Need.CHANGE)
     _with_project_tag(call, slug)
 

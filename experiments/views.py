@@ -377,7 +377,7 @@ def model_list(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _full_name(project: Project, name: str) -> str:
-    return name if name.startswith(f"{project.slug}/") else f"{project.slug}/{name}"
+    return gateway.model_name(project.slug, name)
 
 
 @mlflow_page
@@ -400,7 +400,7 @@ def _version_context(request: HttpRequest, project: Project, full_name: str, ver
     return {
         "project": project,
         "model_name": full_name,
-        "short_name": full_name.split("/", 1)[1],
+        "short_name": full_name.split(gateway.MODEL_SEPARATOR, 1)[1],
         "version": data,
         "job": job,
         "can_change": can(request.user, project, Need.CHANGE),
@@ -433,7 +433,8 @@ def _version_write(write):
             for field_errors in errors.values():
                 for message in field_errors:
                     messages.error(request, message)
-            url = reverse("experiments:version", args=[project.slug, full_name.split("/", 1)[1], version])
+            short_name = full_name.split(gateway.MODEL_SEPARATOR, 1)[1]
+            url = reverse("experiments:version", args=[project.slug, short_name, version])
             return redirect(url)
         context = _version_context(request, project, full_name, version)
         context["errors"] = errors
