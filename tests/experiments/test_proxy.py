@@ -263,7 +263,10 @@ def test_searches_are_narrowed_to_the_tokens_projects(tokens, call, two_projects
 def test_a_version_source_must_be_of_the_models_project(tokens, call, two_projects):
     genomics, physics = two_projects
     stolen = {"name": genomics.model, "source": f"runs:/{physics.run_id}/notes"}
-    assert call(tokens.bob, "POST", "api/2.0/mlflow/model-versions/create", json=stolen).status_code in {403, 404}
+    assert call(tokens.bob, "POST", "api/2.0/mlflow/model-versions/create", json=stolen).status_code in {
+        403,
+        404,
+    }
     local = {"name": genomics.model, "source": "/etc"}
     assert call(tokens.bob, "POST", "api/2.0/mlflow/model-versions/create", json=local).status_code == 403
 
