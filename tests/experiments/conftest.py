@@ -10,6 +10,7 @@ from django.core.cache import cache
 from experiments import gateway
 from portal.accounts.actions import create_token
 from portal.projects.models import Role
+
 from ..factories import MembershipFactory, ProjectFactory
 
 
