@@ -97,6 +97,7 @@ class Logged:
     experiment_id: str
     run_id: str
     model: str
+    logged_model_id: str
 
 
 def log_example(
@@ -125,4 +126,7 @@ def log_example(
     except Exception:  # noqa: BLE001 - created by an earlier test of the session
         pass
     client.create_model_version(model, f"runs:/{run_id}/notes", run_id=run_id)
-    return Logged(experiment_id=experiment_id, run_id=run_id, model=model)
+    logged_model = client.create_logged_model(experiment_id, name="net", source_run_id=run_id)
+    return Logged(
+        experiment_id=experiment_id, run_id=run_id, model=model, logged_model_id=logged_model.model_id
+    )

@@ -109,7 +109,7 @@ def two_projects(personas, physics, mlflow_uri):
 
 def _routes(target):
     """Every proxied route the tests use, aimed at one project's objects: (method, route, kwargs, writes)."""
-    exp, run, model = target.experiment_id, target.run_id, target.model
+    exp, run, model, logged = target.experiment_id, target.run_id, target.model, target.logged_model_id
     artifact_root = f"{exp}/{run}/artifacts"
     return [
         ("GET", "api/2.0/mlflow/experiments/get", {"params": {"experiment_id": exp}}, False),
@@ -137,6 +137,21 @@ def _routes(target):
         ("GET", "api/2.0/mlflow-artifacts/artifacts", {"params": {"path": f"{artifact_root}/notes"}}, False),
         ("GET", f"api/2.0/mlflow-artifacts/artifacts/{artifact_root}/notes/readme.txt", {}, False),
         ("GET", "api/2.0/mlflow/registered-models/get", {"params": {"name": model}}, False),
+        ("GET", f"api/2.0/mlflow/logged-models/{logged}", {}, False),
+        ("POST", "api/2.0/mlflow/logged-models/search", {"json": {"experiment_ids": [exp]}}, False),
+        ("POST", "api/2.0/mlflow/logged-models", {"json": {"experiment_id": exp, "name": "other"}}, True),
+        (
+            "POST",
+            f"api/2.0/mlflow/logged-models/{logged}/params",
+            {"json": {"model_id": logged, "params": [{"key": "k", "value": "v"}]}},
+            True,
+        ),
+        (
+            "PATCH",
+            f"api/2.0/mlflow/logged-models/{logged}/tags",
+            {"json": {"model_id": logged, "tags": [{"key": "k", "value": "v"}]}},
+            True,
+        ),
         ("GET", "api/2.0/mlflow/model-versions/get", {"params": {"name": model, "version": "1"}}, False),
         (
             "POST",
@@ -242,6 +257,11 @@ def test_searches_are_narrowed_to_the_tokens_projects(tokens, call, two_projects
         tokens.alice, "POST", "api/2.0/mlflow/experiments/search", json={"filter": "name LIKE 'physics/%'"}
     )
     assert sneaky.json().get("experiments", []) == []
+    # A token of several projects (a site admin: all) sees each of them, and nothing untagged.
+    everything = call(tokens.root, "POST", "api/2.0/mlflow/experiments/search", json={"max_results": 1000})
+    assert everything.status_code == 200, everything.text
+    prefixes = {e["name"].split("/")[0] for e in everything.json()["experiments"]}
+    assert prefixes == {"genomics", "physics"}
     versions = call(
         tokens.alice,
         "GET",
