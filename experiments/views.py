@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from clusterjobs.models import Job
@@ -31,10 +32,10 @@ from .templatetags.mlflow_extras import ms_datetime
 PAGE_SIZES = (25, 50, 100)
 DEFAULT_COLUMNS = 6
 RUN_ATTRIBUTES = [
-    ("attributes.start_time", _("Started")),
-    ("attributes.run_name", _("Run")),
-    ("attributes.status", _("Status")),
-    ("attributes.user_id", _("User")),
+    ("attributes.start_time", gettext_lazy("Started")),
+    ("attributes.run_name", gettext_lazy("Run")),
+    ("attributes.status", gettext_lazy("Status")),
+    ("attributes.user_id", gettext_lazy("User")),
 ]
 TEXT_TYPES = {"application/json", "application/x-yaml", "application/yaml", "application/xml"}
 TEXT_NAMES = {"MLmodel", "requirements.txt", "conda.yaml", "python_env.yaml", "Dockerfile", "LICENSE"}
