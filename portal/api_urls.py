@@ -4,7 +4,5 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("portal.projects.api.urls")),
-    # path("", include("clusterjobs.api.urls")),        jobs
-    # path("", include("portal.quotas.api.urls")),      quota and usage
-    # path("", include("experiments.api.urls")),        experiments, runs, models
+    path("", include("experiments.api.urls")),
 ]

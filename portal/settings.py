@@ -210,6 +210,9 @@ MLFLOW_TRACKING_URI = os.environ.get(
     "MLFLOW_TRACKING_URI", f"http://127.0.0.1:{envint('TALLER_MLFLOW_PORT', '5000')}"
 )
 MLFLOW_TIMEOUT_SECONDS = envint("MLFLOW_TIMEOUT_SECONDS", "5")
+# Artifact previews in the run page: larger text files (or images) are offered for download only.
+TALLER_PREVIEW_MAX_BYTES = envint("TALLER_PREVIEW_MAX_BYTES", str(256 * 1024))
+TALLER_IMAGE_PREVIEW_MAX_BYTES = envint("TALLER_IMAGE_PREVIEW_MAX_BYTES", str(5 * 1024 * 1024))
 # The address at which jobs reach the portal (and its /mlflow/ proxy).
 TALLER_PUBLIC_URL = os.environ.get("TALLER_PUBLIC_URL", f"http://127.0.0.1:{envint('TALLER_PORT', '8000')}")
 TALLER_EXECUTOR = os.environ.get("TALLER_EXECUTOR", "local")
