@@ -558,6 +558,13 @@ def dispatch(job_id: int) -> str:
         backend = get_backend(job.backend or None)
         found = backend.status(job.pk, job.project.slug)
         if found.phase != "missing":
+            theirs = found.extra.get("uid")
+            if theirs and theirs != job_uid(job):
+                raise BackendError(
+                    _("%(name)s already exists on the backend for another job (uid %(uid)s)")
+                    % {"name": job.backend_name, "uid": theirs},
+                    permanent=True,
+                )
             move_job(
                 job.pk,
                 JobStatus.PENDING,

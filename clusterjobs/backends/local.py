@@ -181,7 +181,9 @@ class LocalBackend(Backend):
                 launcher.kill()
                 raise BackendError("the local job runner did not start within 60 s") from error
         if code != 0 or not (control / "runner.json").exists():
-            raise BackendError(f"the local job runner failed to start (exit {code}); see {control / 'runner.log'}")
+            raise BackendError(
+                f"the local job runner failed to start (exit {code}); see {control / 'runner.log'}"
+            )
 
     def cancel(self, job_id: int, project: str) -> None:
         control = self.control(job_id)
@@ -222,7 +224,7 @@ class LocalBackend(Backend):
         common = {
             "job_id": job_id,
             "started_at": _time(state.get("started_at")),
-            "extra": {"image": spec.get("image", ""), "pid": state.get("pid")},
+            "extra": {"uid": spec.get("uid", ""), "image": spec.get("image", ""), "pid": state.get("pid")},
         }
         if phase in TERMINAL_PHASES:
             return BackendStatus(

@@ -69,7 +69,9 @@ class Runner:
         signal.signal(signal.SIGTERM, self.on_sigterm)
         spec = self.spec
         if (self.control / "cancel").exists():
-            self.status(phase="failed", reason="cancelled before it started", exit_code=None, finished_at=now())
+            self.status(
+                phase="failed", reason="cancelled before it started", exit_code=None, finished_at=now()
+            )
             return
         log = open(self.control / "output.log", "ab")  # noqa: SIM115 - open for the job's life
         started = now()
