@@ -1,6 +1,7 @@
 """One filterset for the job lists: the pages and the API filter the same way."""
 
 import django_filters
+from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from .models import Job, JobStatus
@@ -11,7 +12,10 @@ class JobFilterSet(django_filters.FilterSet):
         field_name="project__slug", label=_("Project"), help_text=_("The project's slug.")
     )
     status = django_filters.MultipleChoiceFilter(
-        choices=JobStatus.choices, label=_("Status"), help_text=_("One or more statuses.")
+        choices=JobStatus.choices,
+        label=_("Status"),
+        help_text=_("One or more statuses."),
+        widget=forms.CheckboxSelectMultiple,
     )
     submitter = django_filters.CharFilter(
         field_name="submitter__username", label=_("Submitted by"), help_text=_("A username.")
