@@ -278,8 +278,9 @@ def submit_job(user, project: Project, *, rerun_of: Job | None = None, **spec) -
                 % {"error": error}
             ) from error
         Job.objects.filter(pk=job.pk).update(mlflow_experiment_id=experiment_id, mlflow_run_id=run_id)
+        # The job as submitted (queued): admission may move it as soon as the transaction commits.
+        job.refresh_from_db()
         transaction.on_commit(lambda: admit_and_dispatch(project.pk))
-    job.refresh_from_db()
     return job
 
 

@@ -83,7 +83,7 @@ class JobViewSet(
         job = self.get_queryset().prefetch_related("transitions").get(pk=job.pk)
         return Response(JobDetailSerializer(job, context=self.get_serializer_context()).data, status=code)
 
-    @extend_schema(request=JobSubmitSerializer, responses={201: JobDetailSerializer, 503: None})
+    @extend_schema(request=JobSubmitSerializer, responses={201: JobSerializer, 503: None})
     def create(self, request: Request) -> Response:
         body = JobSubmitSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -98,7 +98,8 @@ class JobViewSet(
             raise exceptions.ValidationError(_nest_resource_errors(error)) from error
         except actions.ServiceUnavailable as error:
             raise ServiceUnavailable(str(error)) from error
-        return self._detail(job, status.HTTP_201_CREATED)
+        # The job as submitted: queued (admission may already have moved it after the commit).
+        return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: JobDetailSerializer, 503: None})
     @action(detail=True, methods=["post"])
@@ -111,7 +112,7 @@ class JobViewSet(
             raise ServiceUnavailable(str(error)) from error
         return self._detail(job)
 
-    @extend_schema(request=None, responses={201: JobDetailSerializer, 503: None})
+    @extend_schema(request=None, responses={201: JobSerializer, 503: None})
     @action(detail=True, methods=["post"])
     def rerun(self, request: Request, pk: str) -> Response:
         """Submit a new job with the same spec; answers with the new job."""
@@ -122,7 +123,7 @@ class JobViewSet(
             raise exceptions.ValidationError(_nest_resource_errors(error)) from error
         except actions.ServiceUnavailable as error:
             raise ServiceUnavailable(str(error)) from error
-        return self._detail(new, status.HTTP_201_CREATED)
+        return Response(JobSerializer(new).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         parameters=[

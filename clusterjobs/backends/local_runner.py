@@ -108,8 +108,8 @@ class Runner:
             except subprocess.TimeoutExpired:
                 pass
             if not self.stop_reason and time.monotonic() > deadline:
-                minutes = limit / 60
-                amount = f"{minutes:g} minutes" if limit >= 60 else f"{limit} seconds"
+                amount = f"{limit / 60:g} minutes" if limit >= 60 else f"{limit} seconds"
+                amount = amount.replace("1 minutes", "1 minute").replace("1 seconds", "1 second")
                 self.stop_reason = f"time limit of {amount} exceeded"
             if self.stop_reason and term_sent_at is None:
                 kill_group(process.pid, signal.SIGTERM)

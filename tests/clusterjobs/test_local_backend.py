@@ -82,7 +82,7 @@ def test_time_limit_polite_job_stops_on_sigterm(backend):
     backend.submit(spec(5, ["sleep", "60"], time_limit_seconds=1))
     status = backend.wait(5, 30)
     assert (status.phase, status.exit_code) == ("failed", 143)
-    assert status.reason.startswith("time limit of 1 seconds exceeded (killed by SIGTERM")
+    assert status.reason.startswith("time limit of 1 second exceeded (killed by SIGTERM")
 
 
 def test_cancel_stops_the_process_group(backend, tmp_path):

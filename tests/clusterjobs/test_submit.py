@@ -35,8 +35,8 @@ def test_member_submits_a_queued_job_with_its_mlflow_run(
     assert data["project"] == "genomics"
     assert data["env"] == {"SEED": "7", "API_KEY": "••••••"}
     assert "s3cr3t" not in response.content.decode()
-    assert data["transitions"][0]["to_status"] == "queued"
-    assert data["transitions"][0]["reason"] == "submitted by bob"
+    detail = api(personas.bob).get(f"{URL}{data['id']}/").json()
+    assert [(t["to_status"], t["reason"]) for t in detail["transitions"]] == [("queued", "submitted by bob")]
     job = Job.objects.get(pk=data["id"])
     assert job.env["API_KEY"] == "s3cr3t" and job.submitter == personas.bob
     assert job.command == body["command"]
