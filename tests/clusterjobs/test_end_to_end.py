@@ -102,7 +102,8 @@ def test_train_cancel_and_time_limit(personas, settings, mlflow_uri, celery_work
     assert trained.status == JobStatus.SUCCEEDED, (trained.status_reason, trained.final_log)
     assert trained.exit_code == 0 and trained.started_at and trained.finished_at
     history = [t.to_status for t in trained.transitions.all()]
-    assert history[:3] == ["queued", "dispatching", "pending"] and history[-1] == "succeeded"
+    # pending may be skipped: the watcher can see the process run before dispatch records it.
+    assert history[:2] == ["queued", "dispatching"] and history[-2:] == ["running", "succeeded"]
     assert "epoch 3/3" in trained.final_log
     logs = client.get(f"/api/v1/jobs/{train}/logs/?tail=5").json()
     assert logs["complete"] and len(logs["lines"]) == 5
