@@ -12,6 +12,8 @@ urlpatterns = [
     path("accounts/", include("portal.accounts.urls")),
     path("oidc/", include("mozilla_django_oidc.urls")),
     path("projects/", include("portal.projects.urls")),
+    path("", include("portal.quotas.urls")),
+    path("api/v1/", include("portal.quotas.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),

@@ -77,7 +77,7 @@ REQUESTABLE_FIELDS = QUOTA_FIELDS[:-1]
 
 def _plain(value):
     if isinstance(value, Decimal):
-        return str(value.normalize()) if value == value.to_integral() else str(value)
+        return str(int(value)) if value == value.to_integral() else format(value.normalize(), "f")
     return value
 
 

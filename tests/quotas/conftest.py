@@ -34,3 +34,9 @@ def set_quota(project, **values) -> Quota:
 @pytest.fixture
 def job_factory():
     return make_job
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """The personas' passwords are never checked here: hash them cheaply."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
