@@ -36,12 +36,12 @@ class QuotaUpdateSerializer(serializers.Serializer):
     """The fields to change (any of them) and why. Values are checked by the action (400 per field)."""
 
     max_gpus = serializers.IntegerField(required=False)
-    max_cpu = serializers.DecimalField(max_digits=12, decimal_places=3, required=False)
+    max_cpu = serializers.DecimalField(max_digits=None, decimal_places=None, required=False)
     max_memory_mib = serializers.IntegerField(required=False)
     max_running_jobs = serializers.IntegerField(required=False)
     max_time_limit_minutes = serializers.IntegerField(required=False)
-    gpu_hours_per_period = serializers.DecimalField(max_digits=14, decimal_places=2, required=False)
-    cpu_hours_per_period = serializers.DecimalField(max_digits=14, decimal_places=2, required=False)
+    gpu_hours_per_period = serializers.DecimalField(max_digits=None, decimal_places=None, required=False)
+    cpu_hours_per_period = serializers.DecimalField(max_digits=None, decimal_places=None, required=False)
     period = serializers.CharField(required=False)
     reason = serializers.CharField(help_text="Recorded in the quota's history.")
 

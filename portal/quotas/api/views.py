@@ -134,7 +134,12 @@ class UsageView(GenericAPIView):
 class QuotaChangeList(GenericAPIView):
     serializer_class = QuotaChangeSerializer
 
-    @extend_schema(summary="The history of a project's quota", description="Paged, newest first.")
+    @extend_schema(
+        summary="The history of a project's quota",
+        description="Paged, newest first.",
+        operation_id="projects_quota_changes_list",
+        responses={200: QuotaChangeSerializer(many=True)},
+    )
     def get(self, request: Request, slug: str) -> Response:
         project = project_for_request(request, slug)
         changes = QuotaChange.objects.filter(project=project).select_related("actor").order_by("-at", "-pk")
@@ -148,7 +153,12 @@ class QuotaRequestList(GenericAPIView):
     def get_queryset(self):
         return QuotaRequest.objects.none()
 
-    @extend_schema(summary="A project's quota requests", description="Paged, newest first.")
+    @extend_schema(
+        summary="A project's quota requests",
+        description="Paged, newest first.",
+        operation_id="projects_quota_requests_list",
+        responses={200: QuotaRequestSerializer(many=True)},
+    )
     def get(self, request: Request, slug: str) -> Response:
         project = project_for_request(request, slug)
         requests = (
