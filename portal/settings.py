@@ -263,7 +263,7 @@ TALLER_CLUSTER_MEMORY_MIB = envint("TALLER_CLUSTER_MEMORY_MIB", "0")
 # Upper bounds a site admin may set in a quota; beyond these a value is taken for a typo.
 TALLER_QUOTA_MAXIMA = {
     "max_gpus": envint("TALLER_QUOTA_MAX_GPUS", "1024"),
-    "max_cpu": envint("TALLER_QUOTA_MAX_CPU", "100000"),
+    "max_cpu": envint("TALLER_QUOTA_MAX_CPU", "99999"),
     "max_memory_mib": envint("TALLER_QUOTA_MAX_MEMORY_MIB", str(1024 * 1024 * 1024)),
     "max_running_jobs": envint("TALLER_QUOTA_MAX_RUNNING_JOBS", "10000"),
     "max_time_limit_minutes": envint("TALLER_QUOTA_MAX_TIME_LIMIT_MINUTES", str(60 * 24 * 366)),
