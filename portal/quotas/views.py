@@ -68,11 +68,13 @@ def _page_context(request: HttpRequest, project: Project, **forms) -> dict:
         "caps": caps[:200],
         "is_admin": is_admin,
         "can_manage": can_manage,
-        "quota_form": forms.get("quota_form") or (QuotaForm(initial=quota.limits()) if is_admin else None),
-        "request_form": forms.get("request_form") or (QuotaRequestForm() if can_manage else None),
-        "cap_form": forms.get("cap_form") or (MemberCapForm() if can_manage else None),
+        "quota_form": forms.get("quota_form")
+        or (QuotaForm(initial=quota.limits(), auto_id="quota-%s") if is_admin else None),
+        "request_form": forms.get("request_form")
+        or (QuotaRequestForm(auto_id="request-%s") if can_manage else None),
+        "cap_form": forms.get("cap_form") or (MemberCapForm(auto_id="cap-%s") if can_manage else None),
         "decision_form": DecisionForm(),
-        "preview_form": PreviewForm(),
+        "preview_form": PreviewForm(auto_id="preview-%s"),
     }
 
 
@@ -92,7 +94,7 @@ def edit_quota(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
     if not request.user.is_site_admin:
         raise PermissionDenied(_("Only a site admin can change a quota."))
-    form = QuotaForm(request.POST)
+    form = QuotaForm(request.POST, auto_id="quota-%s")
     if form.is_valid():
         values = {name: form.cleaned_data[name] for name in QUOTA_FIELDS}
         try:
@@ -111,7 +113,7 @@ def edit_quota(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def request_quota(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, Need.MANAGE)
-    form = QuotaRequestForm(request.POST)
+    form = QuotaRequestForm(request.POST, auto_id="request-%s")
     if form.is_valid():
         try:
             actions.request_quota(request.user, project, form.cleaned_data["reason"], **form.values())
@@ -151,7 +153,7 @@ def decide_request(request: HttpRequest, slug: str, pk: int, decision: str) -> H
 @require_POST
 def set_member_cap(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, Need.MANAGE)
-    form = MemberCapForm(request.POST)
+    form = MemberCapForm(request.POST, auto_id="cap-%s")
     if form.is_valid():
         membership = (
             Membership.objects.filter(project=project, user__username=form.cleaned_data["username"])

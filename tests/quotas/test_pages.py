@@ -202,3 +202,18 @@ def test_csv_export_per_period(personas):
     )
     bad = personas.client("root").get(reverse("quotas:export"), {"period": "last year"})
     assert bad.status_code == 400 and "YYYY-MM" in bad.content.decode()
+
+
+def test_django_admin_change_is_validated_and_recorded(personas):
+    quota = Quota.objects.get(project=personas.project)
+    url = reverse("admin:quotas_quota_change", args=[quota.pk])
+    client = personas.client("root")
+    assert client.get(url).status_code == 200
+    data = {**quota.limits(), "max_gpus": 5000, "reason": "typo"}
+    response = client.post(url, data)
+    assert response.status_code == 200 and "more than any project may have" in response.content.decode()
+    response = client.post(url, {**data, "max_gpus": 3, "reason": "grant 42"})
+    assert response.status_code == 302
+    change = QuotaChange.objects.get()
+    assert (change.actor, change.reason, change.new_values["max_gpus"]) == (personas.root, "grant 42", 3)
+    assert personas.client("alice").get(url).status_code == 302  # not staff: sent to the admin login
