@@ -396,7 +396,13 @@ def _queues(project_ids: list[int]) -> dict[int, _Queue]:
 
 
 def _take_admission_lock() -> None:
-    if not AdmissionLock.objects.select_for_update().filter(pk=1).exists():
+    """Hold the admission row until the transaction ends. On SQLite (the embedded default), where
+    FOR UPDATE does not exist, an UPDATE takes the database's write lock at once instead."""
+    if connection.vendor == "postgresql":
+        locked = AdmissionLock.objects.select_for_update().filter(pk=1).exists()
+    else:
+        locked = AdmissionLock.objects.filter(pk=1).update(id=1) == 1
+    if not locked:
         AdmissionLock.objects.bulk_create([AdmissionLock(pk=1)], ignore_conflicts=True)
         AdmissionLock.objects.select_for_update().filter(pk=1).exists()
 

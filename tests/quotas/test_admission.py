@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
@@ -187,19 +187,13 @@ def test_holdings_rows_match_the_jobs(personas):
     Job.objects.filter(pk=jobs[5].pk).delete()
     Job.objects.filter(pk=jobs[6].pk).update(status=JobStatus.CANCELLED)
     for p in (project, other):
-        active = (
-            Job.objects.filter(project=p)
-            .active()
-            .aggregate(n=Count("pk"), g=Sum("gpus"), c=Sum("cpu"), m=Sum("memory_mib"))
-        )
-        row = Holding.objects.get(project=p)
-        assert (row.jobs, row.gpus, row.cpu, row.memory_mib) == (
-            active["n"],
-            active["g"] or 0,
-            active["c"] or 0,
-            active["m"] or 0,
-        )
-        assert row.queued_jobs == Job.objects.filter(project=p, status=JobStatus.QUEUED).count()
+        active = Job.objects.filter(project=p).active().aggregate(n=Count("pk"), g=Sum("gpus"), c=Sum("cpu"), m=Sum("memory_mib"))
+        expected = {"jobs": active["n"], "gpus": active["g"] or 0, "cpu": active["c"] or 0, "memory_mib": active["m"] or 0}
+        assert admission.holdings([p.pk])[p.pk] == expected
+        if connection.vendor == "postgresql":  # where the trigger keeps the rows
+            row = Holding.objects.get(project=p)
+            assert row.queued_jobs == Job.objects.filter(project=p, status=JobStatus.QUEUED).count()
+            assert {"jobs": row.jobs, "gpus": row.gpus, "cpu": row.cpu, "memory_mib": row.memory_mib} == expected
     assert admission.cluster_in_use()["gpus"] == Job.objects.active().aggregate(g=Sum("gpus"))["g"]
 
 
