@@ -188,7 +188,11 @@ def preview(request: HttpRequest, slug: str) -> HttpResponse:
     context: dict = {"project": project, "form": form}
     if form.is_valid():
         quota = actions.ensure_quota(project)
-        context["result"] = admission.preview(quota, submitter=request.user, **form.cleaned_data)
+        result = admission.preview(quota, submitter=request.user, **form.cleaned_data)
+        if not project.is_active():
+            result["outcome"] = "rejected"
+            result["errors"] = {"project": [_("Only an active project runs jobs.")]}
+        context["result"] = result
     template = "quotas/preview.html#result" if request.htmx else "quotas/preview.html"
     return render(request, template, context)
 

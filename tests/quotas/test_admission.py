@@ -187,13 +187,27 @@ def test_holdings_rows_match_the_jobs(personas):
     Job.objects.filter(pk=jobs[5].pk).delete()
     Job.objects.filter(pk=jobs[6].pk).update(status=JobStatus.CANCELLED)
     for p in (project, other):
-        active = Job.objects.filter(project=p).active().aggregate(n=Count("pk"), g=Sum("gpus"), c=Sum("cpu"), m=Sum("memory_mib"))
-        expected = {"jobs": active["n"], "gpus": active["g"] or 0, "cpu": active["c"] or 0, "memory_mib": active["m"] or 0}
+        active = (
+            Job.objects.filter(project=p)
+            .active()
+            .aggregate(n=Count("pk"), g=Sum("gpus"), c=Sum("cpu"), m=Sum("memory_mib"))
+        )
+        expected = {
+            "jobs": active["n"],
+            "gpus": active["g"] or 0,
+            "cpu": active["c"] or 0,
+            "memory_mib": active["m"] or 0,
+        }
         assert admission.holdings([p.pk])[p.pk] == expected
         if connection.vendor == "postgresql":  # where the trigger keeps the rows
             row = Holding.objects.get(project=p)
             assert row.queued_jobs == Job.objects.filter(project=p, status=JobStatus.QUEUED).count()
-            assert {"jobs": row.jobs, "gpus": row.gpus, "cpu": row.cpu, "memory_mib": row.memory_mib} == expected
+            assert {
+                "jobs": row.jobs,
+                "gpus": row.gpus,
+                "cpu": row.cpu,
+                "memory_mib": row.memory_mib,
+            } == expected
     assert admission.cluster_in_use()["gpus"] == Job.objects.active().aggregate(g=Sum("gpus"))["g"]
 
 

@@ -217,3 +217,17 @@ def test_django_admin_change_is_validated_and_recorded(personas):
     change = QuotaChange.objects.get()
     assert (change.actor, change.reason, change.new_values["max_gpus"]) == (personas.root, "grant 42", 3)
     assert personas.client("alice").get(url).status_code == 302  # not staff: sent to the admin login
+
+
+def test_preview_of_an_inactive_project_says_rejected(personas):
+    from portal.projects.models import Project
+
+    Project.objects.filter(pk=personas.project.pk).update(status=Project.Status.ARCHIVED)
+    url = reverse("quotas:preview", args=["genomics"])
+    response = personas.client("bob").get(
+        url, {"cpu": 1, "memory_mib": 1, "gpus": 0, "time_limit_minutes": 1}
+    )
+    assert (
+        'data-outcome="rejected"' in response.content.decode()
+        and "active project" in response.content.decode()
+    )
