@@ -6,6 +6,7 @@ queues are drained, since a raised quota may let waiting jobs start. Lowering a 
 is in use is allowed: running jobs keep running, new ones wait.
 """
 
+import logging
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -22,6 +23,8 @@ from .models import QUOTA_FIELDS, REQUESTABLE_FIELDS, MemberCap, Period, Quota, 
 INTEGER_FIELDS = {"max_gpus", "max_memory_mib", "max_running_jobs", "max_time_limit_minutes"}
 DECIMAL_PLACES = {"max_cpu": 3, "gpu_hours_per_period": 2, "cpu_hours_per_period": 2}
 # Settings that bound what one project may hold: the cluster itself.
+log = logging.getLogger(__name__)
+
 CLUSTER_LIMITS = {
     "max_gpus": "TALLER_CLUSTER_GPUS",
     "max_cpu": "TALLER_CLUSTER_CPU",
@@ -97,17 +100,27 @@ def clean_values(values: dict, *, fields=QUOTA_FIELDS) -> dict:
 
 def _after_change(project_id: int) -> None:
     """After commit: mirror the quota on the cluster, and let waiting jobs start if they now fit."""
+    transaction.on_commit(lambda: _enqueue_mirror(project_id))
+    transaction.on_commit(drain_queues_soon)
+
+
+def _enqueue_mirror(project_id: int) -> None:
     from .tasks import mirror_quota
 
-    transaction.on_commit(lambda: mirror_quota.delay(project_id))
-    transaction.on_commit(drain_queues_soon)
+    try:
+        mirror_quota.delay(project_id)
+    except Exception:  # the broker is down: the hourly mirror_all_quotas repairs it
+        log.exception("could not enqueue the quota mirror of project %s", project_id)
 
 
 def drain_queues_soon() -> None:
     """Ask the workers to admit and dispatch what fits now (the jobs app owns the queue task)."""
     from clusterjobs.tasks import drain_queues
 
-    drain_queues.delay()
+    try:
+        drain_queues.delay()
+    except Exception:  # the broker is down: the periodic drain of the queues repairs it
+        log.exception("could not enqueue a drain of the queues")
 
 
 def _apply(
