@@ -6,8 +6,10 @@ BIN := $(VENV)/bin
 # The services the tests use: the machine's PostgreSQL and Redis.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/taller
 TEST_REDIS ?= redis://127.0.0.1:6379
+# Where the embedded default keeps its SQLite files, broker folders and MLflow store.
+VAR := $(or $(TALLER_VAR_DIR),var)
 
-.PHONY: run test bench install install-test var services browser migrate lint messages clean
+.PHONY: run test bench install install-test var services browser compose-tool migrate lint messages clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -23,15 +25,17 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 var:
-	mkdir -p var/celery/queue var/celery/processed var/jobs var/mlartifacts var/cache
+	mkdir -p $(VAR)/celery/queue $(VAR)/celery/processed $(VAR)/jobs $(VAR)/mlartifacts $(VAR)/cache
 
 migrate: install var
 	$(BIN)/python manage.py migrate --noinput
 
 # The embedded default: SQLite, a filesystem broker and a local MLflow server under var/. Ctrl-C stops all.
+# The Procfile's commands find python, celery and mlflow on PATH; TALLER_PORT and TALLER_MLFLOW_PORT
+# move the web server (8000) and MLflow (5000).
 run: migrate
 	$(BIN)/python manage.py seed_demo
-	$(BIN)/honcho start -f Procfile
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 # PostgreSQL and Redis: start them where the machine has them and they are down.
 services:
@@ -45,7 +49,11 @@ services:
 browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-test: install-test services browser
+# Debian's docker-compose, which checks docker-compose.yml as Compose reads it (no Docker engine needed).
+compose-tool:
+	@command -v docker-compose >/dev/null || (apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null)
+
+test: install-test services browser compose-tool
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_REDIS)/0 CACHE_URL=$(TEST_REDIS)/1 \
 		$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -1,5 +1,6 @@
-"""Speed targets, run by `make bench` as `python -m bench`.
+"""Speed targets, measured as ratios against a baseline measured in the same run (`make bench`).
 
-Each ``bench_*.py`` module has ``run() -> list[dict]``; a row is ``{name, baseline, ours, ratio,
-target, ok}``, where ``ratio`` compares ours to a baseline measured in the same run (never an
-absolute time), and ``ok`` says whether the target is met."""
+`python -m bench` prepares a database of its own, then runs every module ``bench/bench_*.py``
+that defines ``run() -> list[dict]`` and prints one table. Each row is a dict with ``name``,
+``baseline``, ``ours``, ``ratio``, ``target`` (text) and ``pass`` (bool; ``ok`` is read the same), and optionally ``unit``.
+"""

@@ -6,11 +6,16 @@ Projects are scoped by MLflow's own naming and tags: a project's experiments are
 experimental in the 3.x line; names and tags work with every tracking store.)
 """
 
+import hashlib
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import quote, urlparse
 
+import requests
 from django.conf import settings
+from django.core.cache import cache
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -31,7 +36,9 @@ def _client() -> MlflowClient:
     # One bounded call: no page waits on MLflow for more than the configured timeout.
     os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(settings.MLFLOW_TIMEOUT_SECONDS)
     os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
-    return MlflowClient(tracking_uri=settings.MLFLOW_TRACKING_URI)
+    # The registry explicitly too: otherwise a process-wide registry URI (or env) could win.
+    uri = settings.MLFLOW_TRACKING_URI
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def _error(error: MlflowException) -> GatewayError:
@@ -108,3 +115,515 @@ def log_text_artifact(run_id: str, text: str, artifact_file: str) -> None:
     """Attach text (a job's final log) to a run as an artifact."""
     with _calling():
         _client().log_text(run_id, text, artifact_file)
+
+
+# ---------------------------------------------------------------------------------------------
+# Browsing: experiments, runs, metrics, artifacts and registered models of one project.
+# Everything below returns plain dicts and raises GatewayError; nothing loads more than a page.
+
+SCOPE_CACHE_SECONDS = 3600
+
+
+def _cache_key(kind: str, object_id: str) -> str:
+    """Scope cache keys by tracking server: ids are only unique within one."""
+    server = hashlib.sha1(settings.MLFLOW_TRACKING_URI.encode()).hexdigest()[:10]
+    return f"mlflow:{server}:{kind}:{object_id}"
+
+
+def _quote(value: str) -> str:
+    """A string literal for MLflow's filter syntax."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _project_filter(project: str) -> str:
+    return f"tags.`{PROJECT_TAG}` = {_quote(project)}"
+
+
+def _and(*clauses: str | None) -> str:
+    return " and ".join(f"{clause}" for clause in clauses if clause and clause.strip())
+
+
+def _experiment(experiment) -> dict:
+    return {
+        "experiment_id": experiment.experiment_id,
+        "name": experiment.name,
+        "short_name": experiment.name.split("/", 1)[-1],
+        "project": experiment.tags.get(PROJECT_TAG, ""),
+        "artifact_location": experiment.artifact_location,
+        "lifecycle_stage": experiment.lifecycle_stage,
+        "tags": {k: v for k, v in experiment.tags.items() if not k.startswith("mlflow.")},
+        "creation_time": experiment.creation_time,
+        "last_update_time": experiment.last_update_time,
+    }
+
+
+def list_experiments(project: str, *, max_results: int = 50, page_token: str | None = None) -> dict:
+    """One page of the project's experiments: {"experiments": [...], "next_page_token": str|None}."""
+    name_filter = f"name LIKE {_quote(project + '/%')}"
+    with _calling():
+        page = _client().search_experiments(
+            max_results=max_results,
+            filter_string=_and(_project_filter(project), name_filter),
+            order_by=["name ASC"],
+            page_token=page_token or None,
+        )
+    return {"experiments": [_experiment(e) for e in page], "next_page_token": page.token or None}
+
+
+def experiment_project(experiment_id: str) -> str:
+    """The project an experiment belongs to ('' for none). Cached: the project tag never moves."""
+    key = _cache_key("exp", experiment_id)
+    project = cache.get(key)
+    if project is None:
+        with _calling():
+            experiment = _client().get_experiment(str(experiment_id))
+        project = _owner_of(experiment.name, experiment.tags.get(PROJECT_TAG, ""))
+        cache.set(key, project, SCOPE_CACHE_SECONDS)
+    return project
+
+
+def _owner_of(name: str, tag: str) -> str:
+    """An experiment belongs to a project only when its tag and its name prefix agree."""
+    return tag if tag and name.startswith(f"{tag}/") else ""
+
+
+EXPERIMENT_CACHE_SECONDS = 60
+
+
+def get_experiment(project: str, experiment_id: str) -> dict:
+    """One experiment of the project; 404 for an experiment of another project.
+
+    Cached for a minute, so that a page of runs costs MLflow one call (the search), not two.
+    """
+    key = _cache_key("experiment", experiment_id)
+    data = cache.get(key)
+    if data is None:
+        with _calling():
+            experiment = _client().get_experiment(str(experiment_id))
+        data = _experiment(experiment)
+        data["owner"] = _owner_of(experiment.name, data["project"])
+        cache.set(key, data, EXPERIMENT_CACHE_SECONDS)
+        cache.set(_cache_key("exp", experiment_id), data["owner"], SCOPE_CACHE_SECONDS)
+    if data["owner"] != project:
+        raise GatewayError(f"No experiment {experiment_id} in this project.", status=404)
+    return data
+
+
+def _run(run) -> dict:
+    info, data = run.info, run.data
+    tags = dict(data.tags)
+    return {
+        "run_id": info.run_id,
+        "run_name": info.run_name or tags.get("mlflow.runName", ""),
+        "experiment_id": info.experiment_id,
+        "status": info.status,
+        "start_time": info.start_time,
+        "end_time": info.end_time,
+        "user": info.user_id or tags.get("mlflow.user", ""),
+        "artifact_uri": info.artifact_uri,
+        "lifecycle_stage": info.lifecycle_stage,
+        "params": dict(sorted(data.params.items())),
+        "metrics": dict(sorted(data.metrics.items())),
+        "tags": dict(sorted(tags.items())),
+        "job_id": tags.get(JOB_TAG, ""),
+    }
+
+
+def search_runs(
+    experiment_ids: list[str],
+    *,
+    filter_string: str = "",
+    order_by: list[str] | None = None,
+    max_results: int = 50,
+    page_token: str | None = None,
+) -> dict:
+    """One page of runs (server-side paging). The caller has checked the experiments' project.
+
+    A malformed filter or order_by is a 400 with MLflow's own message.
+    """
+    # The REST call itself, not MlflowClient: the page needs JSON, and skipping the protobuf
+    # round trip keeps the portal's overhead over MLflow's own search small (see bench/).
+    body = {
+        "experiment_ids": [str(e) for e in experiment_ids],
+        "filter": filter_string or "",
+        "max_results": max_results,
+        "order_by": [o for o in (order_by or []) if o],
+        "run_view_type": "ACTIVE_ONLY",
+    }
+    if page_token:
+        body["page_token"] = page_token
+    answer = _request_json("POST", "api/2.0/mlflow/runs/search", json=body)
+    return {
+        "runs": [_run_json(r) for r in answer.get("runs", [])],
+        "next_page_token": answer.get("next_page_token") or None,
+    }
+
+
+def _run_json(run: dict) -> dict:
+    """A run of MLflow's REST answer as the same plain dict as ``_run``."""
+    info, data = run.get("info", {}), run.get("data", {})
+    tags = {t["key"]: t.get("value", "") for t in data.get("tags", [])}
+    return {
+        "run_id": info.get("run_id") or info.get("run_uuid", ""),
+        "run_name": info.get("run_name") or tags.get("mlflow.runName", ""),
+        "experiment_id": info.get("experiment_id", ""),
+        "status": info.get("status", ""),
+        "start_time": _int(info.get("start_time")),
+        "end_time": _int(info.get("end_time")),
+        "user": info.get("user_id") or tags.get("mlflow.user", ""),
+        "artifact_uri": info.get("artifact_uri", ""),
+        "lifecycle_stage": info.get("lifecycle_stage", ""),
+        "params": dict(sorted((p["key"], p.get("value", "")) for p in data.get("params", []))),
+        "metrics": dict(sorted((m["key"], _float(m.get("value"))) for m in data.get("metrics", []))),
+        "tags": dict(sorted(tags.items())),
+        "job_id": tags.get(JOB_TAG, ""),
+    }
+
+
+def _int(value) -> int | None:
+    return int(value) if value not in (None, "") else None
+
+
+def _float(value) -> float | None:
+    if value in (None, ""):
+        return None
+    return float(value)  # also 'NaN' and 'Infinity', as MLflow writes them
+
+
+def run_project(run_id: str) -> tuple[str, str]:
+    """(project, experiment_id) of a run, cached: a run never changes experiment."""
+    key = _cache_key("run", run_id)
+    experiment_id = cache.get(key)
+    if experiment_id is None:
+        with _calling():
+            experiment_id = _client().get_run(run_id).info.experiment_id
+        cache.set(key, experiment_id, SCOPE_CACHE_SECONDS)
+    return experiment_project(experiment_id), experiment_id
+
+
+def get_run(project: str, run_id: str) -> dict:
+    """A run with its params, latest metrics and tags; 404 unless its experiment is the project's."""
+    if not _looks_like_id(run_id):
+        raise GatewayError(f"Run '{run_id}' not found.", status=404)
+    with _calling():
+        run = _client().get_run(run_id)
+    if experiment_project(run.info.experiment_id) != project:
+        raise GatewayError(f"Run '{run_id}' not found.", status=404)
+    cache.set(_cache_key("run", run_id), run.info.experiment_id, SCOPE_CACHE_SECONDS)
+    return _run(run)
+
+
+def check_run(project: str, run_id: str) -> str:
+    """The experiment id of a run of the project; 404 otherwise. Usually answered from the cache."""
+    if not _looks_like_id(run_id):
+        raise GatewayError(f"Run '{run_id}' not found.", status=404)
+    owner, experiment_id = run_project(run_id)
+    if owner != project:
+        raise GatewayError(f"Run '{run_id}' not found.", status=404)
+    return experiment_id
+
+
+def _looks_like_id(value: str) -> bool:
+    return bool(value) and len(value) <= 64 and all(c.isalnum() or c in "-_" for c in value)
+
+
+def get_runs(project: str, run_ids: list[str]) -> list[dict]:
+    """Several runs of the project in one search call, in the order asked."""
+    experiment_ids = sorted({check_run(project, run_id) for run_id in run_ids})
+    if not experiment_ids:
+        return []
+    found = search_runs(
+        experiment_ids,
+        filter_string=f"attributes.run_id IN ({', '.join(_quote(r) for r in run_ids)})",
+        max_results=len(run_ids),
+    )["runs"]
+    by_id = {run["run_id"]: run for run in found}
+    return [by_id[run_id] for run_id in run_ids if run_id in by_id]
+
+
+def metric_history(run_id: str, key: str) -> list[dict]:
+    """Every point of one metric of one run (the caller has checked the run's project)."""
+    with _calling():
+        points = _client().get_metric_history(run_id, key)
+    return [{"step": p.step, "value": p.value, "timestamp": p.timestamp} for p in points]
+
+
+def metric_histories(run_ids: list[str], key: str, *, max_points: int = 500) -> dict[str, list[dict]]:
+    """One metric's history for up to 100 runs in one call, sampled by MLflow to max_points a run."""
+    url = f"{_base_url()}/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval"
+    params = [("run_ids", r) for r in run_ids] + [("metric_key", key), ("max_results", str(max_points))]
+    body = _get_json(url, params)
+    histories: dict[str, list[dict]] = {run_id: [] for run_id in run_ids}
+    for point in body.get("metrics", []):
+        histories.setdefault(point.get("run_id", ""), []).append(
+            {
+                "step": int(point.get("step", 0)),
+                "value": point.get("value"),
+                "timestamp": point.get("timestamp"),
+            }
+        )
+    return histories
+
+
+def _base_url() -> str:
+    return settings.MLFLOW_TRACKING_URI.rstrip("/")
+
+
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    """One keep-alive session per thread for the REST calls made without MlflowClient."""
+    if getattr(_local, "session", None) is None:
+        _local.session = requests.Session()
+    return _local.session
+
+
+def _request_json(method: str, route: str, **kwargs) -> dict:
+    return _answer(
+        lambda: _session().request(
+            method, f"{_base_url()}/{route}", timeout=settings.MLFLOW_TIMEOUT_SECONDS, **kwargs
+        )
+    )
+
+
+def _get_json(url: str, params) -> dict:
+    return _answer(lambda: _session().get(url, params=params, timeout=settings.MLFLOW_TIMEOUT_SECONDS))
+
+
+def _answer(send) -> dict:
+    try:
+        response = send()
+    except requests.RequestException as error:
+        raise GatewayError(f"MLflow is unreachable: {error}", retryable=True) from error
+    if response.status_code >= 400:
+        try:
+            message = response.json().get("message", response.text)
+        except ValueError:
+            message = response.text[:500]
+        status = response.status_code if response.status_code in {400, 404} else 502
+        raise GatewayError(message, status=status, retryable=status == 502)
+    try:
+        return response.json()
+    except ValueError as error:
+        raise GatewayError("MLflow answered with something other than JSON.", retryable=True) from error
+
+
+# Artifacts --------------------------------------------------------------------------------------
+
+
+def clean_artifact_path(path: str | None) -> str:
+    """A relative path inside a run's artifacts; refuses absolute paths and any `..`."""
+    path = (path or "").strip()
+    if not path:
+        return ""
+    if path.startswith(("/", "\\")) or "\\" in path or "\x00" in path or ":" in path.split("/")[0]:
+        raise GatewayError("Artifact paths are relative to the run's artifacts.", status=400)
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        raise GatewayError("Artifact paths may not leave the run's artifacts ('..').", status=400)
+    return "/".join(parts)
+
+
+def list_artifacts(run_id: str, path: str = "") -> list[dict]:
+    """The files and folders directly under ``path`` in a run's artifacts."""
+    path = clean_artifact_path(path)
+    with _calling():
+        files = _client().list_artifacts(run_id, path or None)
+    return [
+        {"path": f.path, "name": f.path.rsplit("/", 1)[-1], "is_dir": f.is_dir, "size": f.file_size}
+        for f in sorted(files, key=lambda f: (not f.is_dir, f.path))
+    ]
+
+
+class Artifact:
+    """An open, streamed artifact download: iterate ``chunks()``, then ``close()``."""
+
+    def __init__(self, response: requests.Response, name: str) -> None:
+        self._response = response
+        self.name = name
+        length = response.headers.get("Content-Length")
+        self.size = int(length) if length and length.isdigit() else None
+
+    def chunks(self, size: int = 64 * 1024) -> Iterator[bytes]:
+        try:
+            yield from self._response.iter_content(size)
+        finally:
+            self._response.close()
+
+    def read(self, limit: int) -> bytes | None:
+        """At most ``limit`` bytes, or None if the artifact is larger (then the download is closed)."""
+        data = bytearray()
+        try:
+            for chunk in self._response.iter_content(64 * 1024):
+                data.extend(chunk)
+                if len(data) > limit:
+                    return None
+        finally:
+            self._response.close()
+        return bytes(data)
+
+    def close(self) -> None:
+        self._response.close()
+
+
+def open_artifact(run: dict, path: str) -> Artifact:
+    """Stream one artifact file of a run from the tracking server, never through a local copy."""
+    path = clean_artifact_path(path)
+    if not path:
+        raise GatewayError("Which artifact? The path is empty.", status=400)
+    artifact_uri = run["artifact_uri"]
+    if artifact_uri.startswith("mlflow-artifacts:"):
+        root = urlparse(artifact_uri).path.strip("/")
+        url = f"{_base_url()}/api/2.0/mlflow-artifacts/artifacts/{quote(root)}/{quote(path)}"
+        params = None
+    else:
+        url = f"{_base_url()}/get-artifact"
+        params = {"path": path, "run_uuid": run["run_id"]}
+    try:
+        response = requests.get(url, params=params, stream=True, timeout=settings.MLFLOW_TIMEOUT_SECONDS)
+    except requests.RequestException as error:
+        raise GatewayError(f"MLflow is unreachable: {error}", retryable=True) from error
+    if response.status_code >= 400:
+        response.close()
+        if response.status_code in {400, 404}:
+            raise GatewayError(f"No artifact '{path}' in this run.", status=404)
+        raise GatewayError(f"MLflow answered {response.status_code} for the artifact.", status=502)
+    return Artifact(response, path.rsplit("/", 1)[-1])
+
+
+# Registered models -------------------------------------------------------------------------------
+
+
+# MLflow refuses '/' in registered model names, so models take `<slug>.<name>` (slugs have no dots).
+MODEL_SEPARATOR = "."
+
+
+def model_name(project: str, name: str) -> str:
+    return f"{project}{MODEL_SEPARATOR}{name}"
+
+
+def model_project(name: str) -> str:
+    """The project a registered model's name claims (its `<slug>.` prefix)."""
+    return name.split(MODEL_SEPARATOR, 1)[0] if MODEL_SEPARATOR in name else ""
+
+
+def experiment_name_project(name: str) -> str:
+    """The project an experiment's name claims (its `<slug>/` prefix)."""
+    return name.split("/", 1)[0] if "/" in name else ""
+
+
+def _version(version) -> dict:
+    return {
+        "name": version.name,
+        "version": str(version.version),
+        "aliases": sorted(version.aliases or []),
+        "tags": dict(sorted((version.tags or {}).items())),
+        "run_id": version.run_id or "",
+        "source": version.source,
+        "status": version.status,
+        "description": version.description or "",
+        "creation_timestamp": version.creation_timestamp,
+        "last_updated_timestamp": version.last_updated_timestamp,
+    }
+
+
+def _model(model) -> dict:
+    aliases = dict(sorted((model.aliases or {}).items()))
+    return {
+        "name": model.name,
+        "short_name": model.name.split(MODEL_SEPARATOR, 1)[-1],
+        "description": model.description or "",
+        "tags": dict(sorted((model.tags or {}).items())),
+        "aliases": {alias: str(version) for alias, version in aliases.items()},
+        "latest_versions": [_version(v) for v in model.latest_versions or []],
+        "creation_timestamp": model.creation_timestamp,
+        "last_updated_timestamp": model.last_updated_timestamp,
+    }
+
+
+def list_models(project: str, *, max_results: int = 50, page_token: str | None = None) -> dict:
+    """One page of the project's registered models (tag and name prefix both match)."""
+    filter_string = _and(f"name LIKE {_quote(model_name(project, '%'))}", _project_filter(project))
+    with _calling():
+        page = _client().search_registered_models(
+            filter_string=filter_string,
+            max_results=max_results,
+            order_by=["name ASC"],
+            page_token=page_token or None,
+        )
+    models = [_model(m) for m in page if m.tags.get(PROJECT_TAG) == project]
+    return {"models": models, "next_page_token": page.token or None}
+
+
+def get_model(project: str, name: str) -> dict:
+    """A registered model of the project; 404 for a model of another project."""
+    if model_project(name) != project:
+        raise GatewayError(f"No registered model '{name}' in this project.", status=404)
+    with _calling():
+        model = _client().get_registered_model(name)
+    if model.tags.get(PROJECT_TAG) != project:
+        raise GatewayError(f"No registered model '{name}' in this project.", status=404)
+    return _model(model)
+
+
+def list_versions(project: str, name: str, *, max_results: int = 50, page_token: str | None = None) -> dict:
+    """One page of a model's versions, newest first, with their aliases, tags and source run."""
+    get_model(project, name)
+    with _calling():
+        page = _client().search_model_versions(
+            filter_string=f"name = {_quote(name)}",
+            max_results=max_results,
+            order_by=["version_number DESC"],
+            page_token=page_token or None,
+        )
+    return {"versions": [_version(v) for v in page], "next_page_token": page.token or None}
+
+
+def get_version(project: str, name: str, version: str) -> dict:
+    get_model(project, name)
+    with _calling():
+        return _version(_client().get_model_version(name, str(version)))
+
+
+def set_alias(name: str, alias: str, version: str) -> None:
+    with _calling():
+        _client().set_registered_model_alias(name, alias, str(version))
+
+
+def delete_alias(name: str, alias: str) -> None:
+    with _calling():
+        _client().delete_registered_model_alias(name, alias)
+
+
+def set_version_tag(name: str, version: str, key: str, value: str) -> None:
+    with _calling():
+        _client().set_model_version_tag(name, str(version), key, value)
+
+
+def delete_version_tag(name: str, version: str, key: str) -> None:
+    with _calling():
+        _client().delete_model_version_tag(name, str(version), key)
+
+
+def set_model_tag(name: str, key: str, value: str) -> None:
+    with _calling():
+        _client().set_registered_model_tag(name, key, value)
+
+
+def delete_model_tag(name: str, key: str) -> None:
+    with _calling():
+        _client().delete_registered_model_tag(name, key)
+
+
+def logged_model_project(model_id: str) -> str:
+    """The project of an MLflow 3 logged model (through its experiment), cached."""
+    if not _looks_like_id(model_id):
+        return ""
+    key = _cache_key("lm", model_id)
+    experiment_id = cache.get(key)
+    if experiment_id is None:
+        with _calling():
+            experiment_id = _client().get_logged_model(model_id).experiment_id
+        cache.set(key, experiment_id, SCOPE_CACHE_SECONDS)
+    return experiment_project(experiment_id)

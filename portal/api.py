@@ -1,10 +1,32 @@
-"""What every API view shares: JSON errors with a message per field, never a 500 for bad input."""
+"""What every API view shares: JSON errors with a message per field, never a 500 for bad input.
+
+Every app's API uses these pieces:
+
+- ``exception_handler``: DRF's, also turning our actions' Django ValidationErrors into 400s
+  with fields; every error body is a JSON object (``{"detail": ...}`` or ``{"field": [...]}``).
+- ``StrictSerializerMixin``: put it first in the bases of every serializer that reads input, so
+  that a field the API does not know is a 400 instead of being silently dropped.
+- ``project_for_request`` / ``projects_for_request``: the access helpers of
+  ``portal/projects/access.py``, narrowed to the token's project when the request carries a
+  project-scoped token (the tokens handed to running jobs).
+- ``postprocess_error_responses``: a drf-spectacular hook documenting the error responses of every
+  operation and marking request bodies closed (``additionalProperties: false``).
+"""
+
+from collections.abc import Mapping
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
-from rest_framework import exceptions
+from django.http import Http404, HttpRequest, JsonResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions, serializers
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from portal.projects.access import Need, get_project_for_user
+from portal.projects.models import Project
 
 
 def exception_handler(exc, context):
@@ -16,4 +38,149 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound(str(exc) or None)
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, list):
+        # A ValidationError raised with a bare message: give it the same object shape as the others.
+        response.data = {"non_field_errors": response.data}
+    return response
+
+
+@csrf_exempt  # it changes nothing; a CSRF failure page would hide the JSON 404
+def not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
+    """Any address under /api/ that names nothing: a JSON 404 like every other API error."""
+    return JsonResponse({"detail": _("No such API endpoint.")}, status=404)
+
+
+class StrictSerializerMixin:
+    # Rejects input fields the serializer does not accept (unknown or read-only) with a 400: DRF
+    # drops them silently, which hides typos such as {"gpu": 2} for {"gpus": 2}. Nested serializers
+    # that use the mixin check their own level. (A comment, not a docstring: drf-spectacular would
+    # show a docstring as the description of every serializer that inherits it.)
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = sorted(str(key) for key in data if key not in writable)
+            if unknown:
+                message = gettext_lazy("Unknown field: this API does not accept it.")
+                read_only = gettext_lazy("This field is read-only.")
+                raise serializers.ValidationError(
+                    {key: [read_only if key in self.fields else message] for key in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+def token_project_id(request) -> int | None:
+    """The project a project-scoped token is limited to, or None for a personal token or a session."""
+    return getattr(getattr(request, "auth", None), "project_id", None)
+
+
+def projects_for_request(request):
+    """The projects this request may see: the user's, narrowed to the token's project if scoped."""
+    projects = Project.objects.visible_to(request.user)
+    scope = token_project_id(request)
+    return projects if scope is None else projects.filter(pk=scope)
+
+
+def project_for_request(request, slug: str, need: Need = Need.VIEW) -> Project:
+    """One project by slug: 404 if the request may not see it, 403 if it may see but not do ``need``."""
+    project = get_project_for_user(request.user, slug, need)
+    scope = token_project_id(request)
+    if scope is not None and project.pk != scope:
+        raise Http404(_("No such project."))
+    return project
+
+
+class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "portal.accounts.authentication.TokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": (
+                "A personal API token from your account page (or `python manage.py issue_token`), "
+                "sent as `Authorization: Token <key>`; `Bearer <key>` is accepted too."
+            ),
+        }
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": "An error that is not about one field.",
+    "properties": {"detail": {"type": "string", "description": "What went wrong, for people."}},
+    "required": ["detail"],
+}
+VALIDATION_ERROR_SCHEMA = {
+    "type": "object",
+    "description": (
+        "Bad input: each key names a field of the request (or `non_field_errors`, or `detail` for "
+        "a body that is not valid JSON) and holds its messages; a nested object holds the errors "
+        "of a nested field."
+    ),
+    "additionalProperties": {
+        "oneOf": [
+            {"type": "array", "items": {"type": "string"}},
+            {"type": "string"},
+            {"type": "object"},
+        ]
+    },
+}
+ERROR_RESPONSES = {
+    "400": ("ValidationError", "Bad input: malformed JSON, a wrong type, an unknown field, a rule broken."),
+    "401": ("Error", "No credentials, or a token that is malformed, unknown, expired or revoked."),
+    "403": ("Error", "You may see this, but not do this: your role in the project, or not a site admin."),
+    "404": ("Error", "No such object, or one in a project you cannot see."),
+    "429": ("Error", "Too many requests: wait as many seconds as the Retry-After header says."),
+}
+
+
+def _close_request_schemas(schema: dict, components: dict, seen: set[str]) -> None:
+    """Set additionalProperties: false on an object schema and the components it refers to."""
+    if not isinstance(schema, dict):
+        return
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/components/schemas/"):
+        name = ref.rsplit("/", 1)[1]
+        if name not in seen and name in components:
+            seen.add(name)
+            _close_request_schemas(components[name], components, seen)
+        return
+    if schema.get("type") == "object" and "properties" in schema:
+        schema.setdefault("additionalProperties", False)
+    for key in ("properties",):
+        for child in schema.get(key, {}).values():
+            _close_request_schemas(child, components, seen)
+    for key in ("allOf", "oneOf", "anyOf"):
+        for child in schema.get(key, []):
+            _close_request_schemas(child, components, seen)
+    if isinstance(schema.get("items"), dict):
+        _close_request_schemas(schema["items"], components, seen)
+
+
+def postprocess_error_responses(result, generator, request, public):
+    """Document the error answers every operation can give, and that request bodies are closed."""
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components.setdefault("Error", ERROR_SCHEMA)
+    components.setdefault("ValidationError", VALIDATION_ERROR_SCHEMA)
+    closed: set[str] = set()
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, (component, description) in ERROR_RESPONSES.items():
+                responses.setdefault(
+                    status,
+                    {
+                        "description": description,
+                        "content": {
+                            "application/json": {"schema": {"$ref": f"#/components/schemas/{component}"}}
+                        },
+                    },
+                )
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                _close_request_schemas(media.get("schema", {}), components, closed)
+    return result

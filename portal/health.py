@@ -1,5 +1,7 @@
 """Health of the services the portal needs, for load balancers and probes: one bounded call each."""
 
+from pathlib import Path
+
 import requests
 from django.conf import settings
 from django.db import connection
@@ -13,11 +15,9 @@ def database() -> None:
 def broker() -> None:
     from portal.celery import app
 
-    with app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=2)
+    with app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
+        conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
         if conn.transport_cls == "filesystem":
-            from pathlib import Path
-
             folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
             if not folder.is_dir():
                 raise ConnectionError(f"broker folder {folder} is missing")

@@ -151,6 +151,9 @@ OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_OP_JWKS_ENDPOINT", "")
 OIDC_RP_SCOPES = os.environ.get("OIDC_RP_SCOPES", "openid email profile")
 OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "University single sign-on")
 OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
+OIDC_TIMEOUT = envint("OIDC_TIMEOUT", "5")
+OIDC_CREATE_USER = envbool("OIDC_CREATE_USER", "true")
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/"
 if OIDC_ENABLED:
     AUTHENTICATION_BACKENDS.append("portal.accounts.oidc.UniversityOIDCBackend")
 
@@ -162,7 +165,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -181,7 +184,7 @@ SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", str(not DEBUG))
 CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", str(not DEBUG))
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000")
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", str(not DEBUG))
-SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "false")
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", str(not DEBUG))
 X_FRAME_OPTIONS = "DENY"
 
 # Celery: Redis in production, a filesystem broker under var/ on the embedded default.
@@ -199,13 +202,29 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "false")
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Repair jobs whose backend events were missed, and dispatch queued jobs whose admission was lost.
+    "reconcile-jobs": {
+        "task": "clusterjobs.tasks.reconcile_jobs",
+        "schedule": envint("TALLER_RECONCILE_SECONDS", "60"),
+    },
+    "drain-queues": {
+        "task": "clusterjobs.tasks.drain_queues",
+        "schedule": envint("TALLER_DRAIN_SECONDS", "30"),
+    },
+}
 
 # MLflow: the upstream tracking server the portal talks to.
-MLFLOW_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+# On the embedded default it is the Procfile's `mlflow server`, on TALLER_MLFLOW_PORT (5000).
+MLFLOW_TRACKING_URI = os.environ.get(
+    "MLFLOW_TRACKING_URI", f"http://127.0.0.1:{envint('TALLER_MLFLOW_PORT', '5000')}"
+)
 MLFLOW_TIMEOUT_SECONDS = envint("MLFLOW_TIMEOUT_SECONDS", "5")
+# Artifact previews in the run page: larger text files (or images) are offered for download only.
+TALLER_PREVIEW_MAX_BYTES = envint("TALLER_PREVIEW_MAX_BYTES", str(256 * 1024))
+TALLER_IMAGE_PREVIEW_MAX_BYTES = envint("TALLER_IMAGE_PREVIEW_MAX_BYTES", str(5 * 1024 * 1024))
 # The address at which jobs reach the portal (and its /mlflow/ proxy).
-TALLER_PUBLIC_URL = os.environ.get("TALLER_PUBLIC_URL", "http://127.0.0.1:8000")
+TALLER_PUBLIC_URL = os.environ.get("TALLER_PUBLIC_URL", f"http://127.0.0.1:{envint('TALLER_PORT', '8000')}")
 TALLER_EXECUTOR = os.environ.get("TALLER_EXECUTOR", "local")
 if TALLER_EXECUTOR not in {"local", "kubernetes"}:
     raise ImproperlyConfigured(f"TALLER_EXECUTOR must be local or kubernetes, not {TALLER_EXECUTOR!r}")
@@ -224,6 +243,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "portal.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("TALLER_API_RATE", "10000/hour")},
+    # The API speaks JSON only: form encodings cannot carry its nested objects and lists.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Taller API",
@@ -234,6 +255,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # Document the 400/401/403/404/429 answers of every operation (portal/api.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "portal.api.postprocess_error_responses",
+    ],
+    # Enums that share a field name across apps get their own names here.
+    "ENUM_NAME_OVERRIDES": {
+        "ProjectStatusEnum": "portal.projects.models.Project.Status",
+        "RoleEnum": "portal.projects.models.Role",
+    },
 }
 
 LOGGING = {
@@ -255,6 +287,50 @@ TALLER_DEFAULT_QUOTA = {
     "cpu_hours_per_period": envint("TALLER_DEFAULT_CPU_HOURS", "2000"),
     "period": os.environ.get("TALLER_DEFAULT_QUOTA_PERIOD", "monthly"),
 }
+
+
+def envmapping(name: str) -> dict[str, tuple[str, ...]]:
+    """``key:a|b,key2:c`` -> {"key": ("a", "b"), "key2": ("c",)}."""
+    mapping: dict[str, tuple[str, ...]] = {}
+    for item in envlist(name):
+        key, sep, values = item.partition(":")
+        names = tuple(value.strip() for value in values.split("|") if value.strip())
+        if not sep or not key.strip() or not names:
+            raise ImproperlyConfigured(
+                f"{name} must look like 'project:pvc-a|pvc-b,other:pvc-c', not {item!r}"
+            )
+        mapping[key.strip()] = names
+    return mapping
+
+
+# Kubernetes execution backend (TALLER_EXECUTOR=kubernetes).
+TALLER_KUBECONFIG = os.environ.get("TALLER_KUBECONFIG", "")  # empty: the in-cluster service account
+TALLER_K8S_CONTEXT = os.environ.get("TALLER_K8S_CONTEXT", "")  # empty: the kubeconfig's current context
+TALLER_K8S_TIMEOUT_SECONDS = envint("TALLER_K8S_TIMEOUT_SECONDS", "10")  # every API call
+TALLER_K8S_WATCH_SECONDS = envint("TALLER_K8S_WATCH_SECONDS", "60")  # one watch request, then resume
+TALLER_GPU_PRODUCT_LABEL = os.environ.get("TALLER_GPU_PRODUCT_LABEL", "nvidia.com/gpu.product")
+TALLER_JOB_TTL_SECONDS = envint("TALLER_JOB_TTL_SECONDS", "3600")
+TALLER_RUN_AS_USER = envint("TALLER_RUN_AS_USER", "1000")
+# PersistentVolumeClaims mounted at /data/<name> in every job of a project: "proj1:pvc-a|pvc-b,proj2:pvc-c".
+TALLER_PROJECT_VOLUMES = envmapping("TALLER_PROJECT_VOLUMES")
+# Cluster jobs: per-job maxima (the project's quota may be lower), images, dispatch and logs.
+TALLER_MAX_JOB_CPU = envint("TALLER_MAX_JOB_CPU", "32")
+TALLER_MAX_JOB_MEMORY_MIB = envint("TALLER_MAX_JOB_MEMORY_MIB", "262144")
+TALLER_MAX_JOB_GPUS = envint("TALLER_MAX_JOB_GPUS", "8")
+TALLER_MAX_JOB_TIME_LIMIT_MINUTES = envint("TALLER_MAX_JOB_TIME_LIMIT_MINUTES", "10080")
+# Registry prefixes a job image must start with, comma-separated; unset allows any image.
+TALLER_ALLOWED_IMAGE_PREFIXES = envlist("TALLER_ALLOWED_IMAGE_PREFIXES")
+TALLER_DEFAULT_JOB_IMAGE = os.environ.get("TALLER_DEFAULT_JOB_IMAGE", "python:3.11-slim")
+# Where running jobs send their MLflow calls: the portal's authorizing proxy by default.
+TALLER_JOB_TRACKING_URI = os.environ.get("TALLER_JOB_TRACKING_URI", f"{TALLER_PUBLIC_URL.rstrip('/')}/mlflow")
+TALLER_DISPATCH_MAX_RETRIES = envint("TALLER_DISPATCH_MAX_RETRIES", "5")
+# A job still `dispatching` this long after admission has lost its task: reconcile dispatches it again.
+TALLER_DISPATCH_STALE_SECONDS = envint("TALLER_DISPATCH_STALE_SECONDS", "300")
+TALLER_FINAL_LOG_MAX_LINES = envint("TALLER_FINAL_LOG_MAX_LINES", "5000")
+TALLER_FINAL_LOG_MAX_CHARS = envint("TALLER_FINAL_LOG_MAX_CHARS", "1000000")
+# Local backend: seconds between SIGTERM and SIGKILL, and between two looks at the job folders.
+TALLER_LOCAL_KILL_GRACE_SECONDS = envint("TALLER_LOCAL_KILL_GRACE_SECONDS", "10")
+TALLER_LOCAL_POLL_SECONDS = float(os.environ.get("TALLER_LOCAL_POLL_SECONDS", "1"))
 
 # What the whole cluster can hold at once, shared fairly between projects (0 = unlimited).
 TALLER_CLUSTER_GPUS = envint("TALLER_CLUSTER_GPUS", "0")

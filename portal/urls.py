@@ -1,7 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.i18n import JavaScriptCatalog
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from portal.api import not_found as api_not_found
 from portal.projects import views as project_views
 
 from . import views
@@ -10,13 +12,19 @@ urlpatterns = [
     path("", project_views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("portal.accounts.urls")),
-    path("oidc/", include("mozilla_django_oidc.urls")),
+    path("oidc/", include("portal.accounts.oidc_urls")),
     path("projects/", include("portal.projects.urls")),
     path("", include("portal.quotas.urls")),
-    path("api/v1/", include("portal.quotas.api.urls")),
+    path("projects/", include("experiments.urls")),
+    path("mlflow/", include("experiments.proxy_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
+    path("", include("clusterjobs.urls")),
+    path("api/v1/", include("portal.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^api/", api_not_found),
 ]
 
 admin.site.site_header = "Taller"

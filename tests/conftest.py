@@ -43,6 +43,12 @@ def _isolated_var(settings, tmp_path):
     settings.VAR_DIR.mkdir()
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Real hashing costs ~0.3 s a user; tests only need passwords that check."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def personas(db) -> Personas:
     alice = UserFactory(username="alice", first_name="Alice")

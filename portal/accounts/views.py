@@ -17,6 +17,10 @@ def _login_rate(group: str, request: HttpRequest) -> str:
     return settings.LOGIN_RATE
 
 
+def _sso_context() -> dict:
+    return {"oidc_enabled": settings.OIDC_ENABLED, "oidc_name": settings.OIDC_PROVIDER_NAME}
+
+
 def login(request: HttpRequest) -> HttpResponse:
     """Django's login view, refusing POSTs past the rate per client address and per username."""
     if request.method == "POST":
@@ -27,17 +31,12 @@ def login(request: HttpRequest) -> HttpResponse:
             request, group="login-user", key="post:username", rate=_login_rate, method="POST", increment=True
         )
         if limited:
-            response = render(
-                request,
-                "registration/login.html",
-                {"rate_limited": True, "oidc_enabled": settings.OIDC_ENABLED},
-                status=429,
+            return render(
+                request, "registration/login.html", {"rate_limited": True, **_sso_context()}, status=429
             )
-            return response
-    return auth_views.LoginView.as_view(
-        redirect_authenticated_user=True,
-        extra_context={"oidc_enabled": settings.OIDC_ENABLED, "oidc_name": settings.OIDC_PROVIDER_NAME},
-    )(request)
+    return auth_views.LoginView.as_view(redirect_authenticated_user=True, extra_context=_sso_context())(
+        request
+    )
 
 
 @login_required

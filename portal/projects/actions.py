@@ -5,7 +5,7 @@ bad input, and leaves nothing half-saved.
 """
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,15 +19,26 @@ def record(actor, project: Project | None, verb: str, message: str = "") -> Audi
     return AuditEvent.objects.create(actor=actor, project=project, verb=verb, message=message)
 
 
+# Slugs that would shadow the portal's own URLs under /projects/.
+RESERVED_SLUGS = frozenset({"new", "review"})
+
+
 @transaction.atomic
 def register_project(user: User, **fields) -> Project:
     """A signed-in user asks for a project; it waits, pending, for a site admin. The requester owns it."""
     slug = fields.get("slug", "")
+    if slug in RESERVED_SLUGS:
+        raise ValidationError({"slug": _("“%(slug)s” is reserved: choose another slug.") % {"slug": slug}})
+    taken = ValidationError({"slug": _("A project with this slug already exists.")})
     if Project.objects.filter(slug=slug).exists():
-        raise ValidationError({"slug": _("A project with this slug already exists.")})
+        raise taken
     project = Project(requested_by=user, status=Project.Status.PENDING, **fields)
     project.full_clean()
-    project.save()
+    try:
+        with transaction.atomic():
+            project.save()
+    except IntegrityError:  # registered by someone else since the check above
+        raise taken from None
     Membership.objects.create(project=project, user=user, role=Role.OWNER)
     record(user, project, "registered")
     on_project_created(project)

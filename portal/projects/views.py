@@ -1,12 +1,17 @@
+from collections.abc import Callable
+from functools import wraps
+
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from . import actions
 from .access import Need, can, get_project_for_user
@@ -21,6 +26,19 @@ def apply_errors(form, error: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, error.messages)
+
+
+def site_admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Signed-in site admins only: others are sent to sign in (anonymous) or refused (403)."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_site_admin:
+            raise PermissionDenied(_("Only site admins review projects."))
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 @login_required
@@ -52,6 +70,7 @@ def _members_context(request: HttpRequest, project: Project, member_form=None) -
         "member_form": member_form or MemberForm(),
         "can_manage": can(request.user, project, Need.MANAGE),
         "can_change": can(request.user, project, Need.CHANGE),
+        "reject_form": RejectForm(),
     }
 
 
@@ -116,6 +135,8 @@ def remove_member(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     else:
         if membership.user_id == request.user.pk and not request.user.is_site_admin:
             messages.success(request, _("You left the project."))
+            if request.htmx:
+                return HttpResponseClientRedirect(reverse("dashboard"))
             return redirect("dashboard")
     return _member_response(request, project)
 
@@ -133,7 +154,7 @@ def archive(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect("projects:detail", slug=project.slug)
 
 
-@staff_member_required
+@site_admin_required
 def review(request: HttpRequest) -> HttpResponse:
     """Site admins: the projects waiting for a decision, and the latest decisions."""
     pending = Project.objects.filter(status=Project.Status.PENDING).select_related("requested_by")
@@ -153,10 +174,10 @@ def review(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_member_required
+@site_admin_required
 @require_POST
 def decide(request: HttpRequest, slug: str, decision: str) -> HttpResponse:
-    project = get_object_or_404(Project, slug=slug)
+    project = get_project_for_user(request.user, slug, Need.MANAGE)
     try:
         if decision == "approve":
             actions.approve_project(request.user, project, request.POST.get("reason", ""))
@@ -166,4 +187,8 @@ def decide(request: HttpRequest, slug: str, decision: str) -> HttpResponse:
             messages.success(request, _("“%(name)s” rejected.") % {"name": project.name})
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
+    if url_has_allowed_host_and_scheme(
+        next_url := request.POST.get("next", ""), {request.get_host()}, request.is_secure()
+    ):
+        return redirect(next_url)
     return redirect("projects:review")

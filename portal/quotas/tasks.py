@@ -2,22 +2,9 @@
 
 from celery import shared_task
 
-from clusterjobs.backends import BackendError, ProjectLimits, get_backend
+from clusterjobs.actions import project_limits
+from clusterjobs.backends import BackendError, get_backend
 from portal.projects.models import Project
-
-from .actions import ensure_quota
-
-
-def project_limits(project: Project) -> ProjectLimits:
-    quota = ensure_quota(project)
-    return ProjectLimits(
-        project=project.slug,
-        max_gpus=quota.max_gpus,
-        max_cpu=quota.max_cpu,
-        max_memory_mib=quota.max_memory_mib,
-        max_running_jobs=quota.max_running_jobs,
-        max_time_limit_minutes=quota.max_time_limit_minutes,
-    )
 
 
 @shared_task(bind=True, acks_late=True, max_retries=8)

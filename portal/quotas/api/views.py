@@ -5,7 +5,6 @@ usage; owners ask for more; only site admins change a quota or decide on request
 """
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -16,7 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clusterjobs import admission
-from portal.projects.access import Need, get_project_for_user
+from portal.api import project_for_request
+from portal.projects.access import Need
 from portal.projects.models import Project
 
 from .. import actions, usage
@@ -31,15 +31,8 @@ from .serializers import (
     QuotaUpdateSerializer,
 )
 
-
-def project_for_request(request: Request, slug: str, need: Need = Need.VIEW) -> Project:
-    """One project by slug: 404 if the request may not see it (a project-scoped token sees only
-    its project), 403 if it may see it but not do ``need``."""
-    project = get_project_for_user(request.user, slug, need)
-    scope = getattr(getattr(request, "auth", None), "project_id", None)
-    if scope is not None and project.pk != scope:
-        raise Http404(_("No such project."))
-    return project
+SLUG = OpenApiParameter("slug", str, OpenApiParameter.PATH, description=_("Slug of the project."))
+REQUEST_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description=_("Id of the quota request."))
 
 
 def _require_site_admin(request: Request, message: str) -> None:
@@ -74,7 +67,7 @@ def quota_data(project: Project) -> dict:
 class QuotaView(GenericAPIView):
     serializer_class = QuotaSerializer
 
-    @extend_schema(summary="Show a project's quota and its current use")
+    @extend_schema(summary="Show a project's quota and its current use", parameters=[SLUG])
     def get(self, request: Request, slug: str) -> Response:
         return Response(QuotaSerializer(quota_data(project_for_request(request, slug))).data)
 
@@ -84,6 +77,7 @@ class QuotaView(GenericAPIView):
         "running jobs keep running, new ones wait.",
         request=QuotaUpdateSerializer,
         responses={200: QuotaSerializer},
+        parameters=[SLUG],
     )
     def patch(self, request: Request, slug: str) -> Response:
         project = project_for_request(request, slug)
@@ -104,12 +98,13 @@ class UsageView(GenericAPIView):
     @extend_schema(
         summary="A project's use in a period, per member and in total",
         parameters=[
+            SLUG,
             OpenApiParameter(
                 "period",
                 str,
                 description="YYYY-MM, YYYY-Qn, YYYY-Www, YYYY, or a date YYYY-MM-DD (the quota's period "
                 "around it); the quota's current period when absent.",
-            )
+            ),
         ],
     )
     def get(self, request: Request, slug: str) -> Response:
@@ -138,6 +133,7 @@ class QuotaChangeList(GenericAPIView):
         summary="The history of a project's quota",
         description="Paged, newest first.",
         operation_id="projects_quota_changes_list",
+        parameters=[SLUG],
         responses={200: QuotaChangeSerializer(many=True)},
     )
     def get(self, request: Request, slug: str) -> Response:
@@ -157,6 +153,7 @@ class QuotaRequestList(GenericAPIView):
         summary="A project's quota requests",
         description="Paged, newest first.",
         operation_id="projects_quota_requests_list",
+        parameters=[SLUG],
         responses={200: QuotaRequestSerializer(many=True)},
     )
     def get(self, request: Request, slug: str) -> Response:
@@ -173,6 +170,7 @@ class QuotaRequestList(GenericAPIView):
         summary="Ask for more quota (owners)",
         request=QuotaRequestCreateSerializer,
         responses={201: QuotaRequestSerializer},
+        parameters=[SLUG],
     )
     def post(self, request: Request, slug: str) -> Response:
         project = project_for_request(request, slug, Need.MANAGE)
@@ -187,7 +185,7 @@ class QuotaRequestList(GenericAPIView):
 class QuotaRequestDetail(GenericAPIView):
     serializer_class = QuotaRequestSerializer
 
-    @extend_schema(summary="Show one quota request")
+    @extend_schema(summary="Show one quota request", parameters=[SLUG, REQUEST_ID])
     def get(self, request: Request, slug: str, pk: int) -> Response:
         project = project_for_request(request, slug)
         return Response(QuotaRequestSerializer(get_object_or_404(QuotaRequest, pk=pk, project=project)).data)
@@ -203,6 +201,7 @@ class QuotaRequestDecision(GenericAPIView):
         "declining needs a reason.",
         request=DecisionSerializer,
         responses={200: QuotaRequestSerializer},
+        parameters=[SLUG, REQUEST_ID],
     )
     def post(self, request: Request, slug: str, pk: int) -> Response:
         project = project_for_request(request, slug)

@@ -31,7 +31,7 @@ class Command(BaseCommand):
             if project.status == Project.Status.PENDING:
                 actions.approve_project(admin, project, "local demo")
         self.stdout.write(
-            "Demo ready at http://127.0.0.1:8000/ : site admin admin/admin, researcher demo/demo, "
+            f"Demo ready at {settings.TALLER_PUBLIC_URL}/ : site admin admin/admin, researcher demo/demo, "
             "active project 'demo'."
         )
 

@@ -1,0 +1,193 @@
+"""Experiments: the portal's overhead over MLflow itself, measured in the same run.
+
+- The runs page and the runs API for one page of an experiment of 10,000 runs, against
+  MLflow's own search_runs for the same page: overhead at most 30% (ratio <= 1.30).
+- Logging 1,000 metrics (log_batch) through the proxy against logging them to MLflow
+  directly: at least half the direct rate (ratio >= 0.5).
+"""
+
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+RUNS = 10_000
+PAGE = 100
+REPEAT = 7
+
+
+def _paired(baseline, ours, repeat: int = 15) -> tuple[float, float]:
+    """Median times of two functions measured alternately, so load on the machine hits both alike."""
+    baseline(), ours()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeat):
+        for function, bucket in ((baseline, times[0]), (ours, times[1])):
+            started = time.perf_counter()
+            function()
+            bucket.append(time.perf_counter() - started)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
+def _median_seconds(function, repeat: int = REPEAT) -> float:
+    function()  # warm up connections and caches
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _row(name: str, baseline: float, ours: float, ratio: float, target: str, ok: bool) -> dict:
+    # "pass" too: the same verdict under the other harness's column name.
+    return {
+        "name": name,
+        "baseline": baseline,
+        "ours": ours,
+        "ratio": ratio,
+        "target": target,
+        "ok": ok,
+        "pass": ok,
+    }
+
+
+def run() -> list[dict]:
+    from django.conf import settings
+    from django.db import connections
+    from django.test import Client
+    from django.test.testcases import LiveServerThread, _StaticFilesHandler
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric
+
+    from portal.accounts.actions import create_token
+    from portal.projects.models import Membership, Project, Role
+    from tests.conftest import start_mlflow_server
+    from tests.experiments.bulk import insert_runs
+    from tests.factories import ProjectFactory, UserFactory
+
+    saved = (settings.MLFLOW_TRACKING_URI, settings.MLFLOW_TIMEOUT_SECONDS, settings.ALLOWED_HOSTS)
+    folder = Path(tempfile.mkdtemp(prefix="taller-bench-mlflow-"))
+    url, process = start_mlflow_server(folder)
+    settings.MLFLOW_TRACKING_URI = url
+    settings.MLFLOW_TIMEOUT_SECONDS = 60
+    settings.ALLOWED_HOSTS = ["*"]
+    # One persistent database connection, as a production web process keeps (DATABASE_CONN_MAX_AGE).
+    connection = connections["default"]
+    connection.inc_thread_sharing()
+    server = LiveServerThread(
+        "127.0.0.1", _StaticFilesHandler, connections_override={"default": connection}, port=0
+    )
+    server.daemon = True
+    server.start()
+    server.is_ready.wait()
+    portal = f"http://127.0.0.1:{server.port}"
+    try:
+        direct = MlflowClient(tracking_uri=url, registry_uri=url)
+        for _attempt in range(60):  # /health answers a moment before every route is mounted
+            try:
+                direct.search_experiments(max_results=1)
+                break
+            except Exception:  # noqa: BLE001
+                time.sleep(0.5)
+        experiment_id = direct.create_experiment("bench/big", tags={"taller.project": "bench"})
+        insert_runs(folder / "mlflow.sqlite3", experiment_id, RUNS, "bench")
+        user = UserFactory(username="bench-user")
+        project = Project.objects.filter(slug="bench").first() or ProjectFactory(
+            slug="bench", requested_by=user
+        )
+        Membership.objects.get_or_create(project=project, user=user, defaults={"role": Role.MEMBER})
+        _token, key = create_token(user, "bench")
+        browser = Client()
+        browser.force_login(user)
+        session = requests.Session()
+        session.cookies.set(settings.SESSION_COOKIE_NAME, browser.cookies[settings.SESSION_COOKIE_NAME].value)
+        api = requests.Session()
+        api.headers["Authorization"] = f"Token {key}"
+
+        order = ["attributes.start_time DESC"]
+        second_token = direct.search_runs([experiment_id], max_results=PAGE, order_by=order).token
+
+        def mlflow_page():
+            page = direct.search_runs(
+                [experiment_id], max_results=PAGE, order_by=order, page_token=second_token
+            )
+            assert len(page) == PAGE
+
+        def portal_page():
+            answer = session.get(
+                f"{portal}/projects/bench/experiments/{experiment_id}/",
+                params={"size": PAGE, "order": order[0], "page_token": second_token},
+                headers={"HX-Request": "true"},
+                timeout=120,
+            )
+            assert answer.status_code == 200 and answer.text.count('class="run-row"') == PAGE
+
+        def portal_api():
+            answer = api.get(
+                f"{portal}/api/v1/runs/",
+                params={
+                    "project": "bench",
+                    "experiment": experiment_id,
+                    "max_results": PAGE,
+                    "order_by": order[0],
+                    "page_token": second_token,
+                },
+                timeout=120,
+            )
+            assert answer.status_code == 200 and len(answer.json()["runs"]) == PAGE
+
+        rows = []
+        for name, function in (
+            ("runs page, 10k-run experiment (s)", portal_page),
+            ("runs API, 10k-run experiment (s)", portal_api),
+        ):
+            baseline, ours = _paired(mlflow_page, function)
+            ratio = ours / baseline
+            rows.append(_row(name, round(baseline, 4), round(ours, 4), ratio, "<= 1.30", ratio <= 1.30))
+
+        # Logging: 1,000 metrics with log_batch, straight to MLflow and through the proxy.
+        os.environ["MLFLOW_TRACKING_TOKEN"] = key
+        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+        proxied = MlflowClient(tracking_uri=f"{portal}/mlflow", registry_uri=f"{portal}/mlflow")
+        metrics_experiment = direct.create_experiment("bench/logging", tags={"taller.project": "bench"})
+        direct_run = direct.create_run(metrics_experiment).info.run_id
+        proxied_run = proxied.create_run(metrics_experiment).info.run_id
+        step = {"n": 0}
+
+        def batch():
+            step["n"] += 1
+            return [Metric(f"m{i % 10}", float(i), 0, step["n"] * 1000 + i) for i in range(1000)]
+
+        direct_time, proxy_time = _paired(
+            lambda: direct.log_batch(direct_run, metrics=batch()),
+            lambda: proxied.log_batch(proxied_run, metrics=batch()),
+            repeat=REPEAT,
+        )
+        direct_rate, proxy_rate = 1000 / direct_time, 1000 / proxy_time
+        ratio = proxy_rate / direct_rate
+        rows.append(
+            _row(
+                "log 1,000 metrics (metrics/s)",
+                round(direct_rate),
+                round(proxy_rate),
+                ratio,
+                ">= 0.50",
+                ratio >= 0.5,
+            )
+        )
+        session.close()
+        api.close()
+        return rows
+    finally:
+        os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
+        settings.MLFLOW_TRACKING_URI, settings.MLFLOW_TIMEOUT_SECONDS, settings.ALLOWED_HOSTS = saved
+        server.terminate()
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
