@@ -196,6 +196,6 @@ def run() -> list[dict]:
             "ours": f"{large * 1000:.2f}",
             "ratio": ratio,
             "target": f"<= {TARGET}",
-            "ok": ratio <= TARGET,
+            "pass": ratio <= TARGET,
         }
     ]
