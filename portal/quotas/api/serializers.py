@@ -165,7 +165,7 @@ class QuotaRequestCreateSerializer(StrictSerializerMixin, serializers.Serializer
     reason = serializers.CharField(help_text=_("Why the project needs it."))
 
 
-class DecisionSerializer(StrictSerializerMixin, serializers.Serializer):
+class QuotaDecisionSerializer(StrictSerializerMixin, serializers.Serializer):
     reason = serializers.CharField(
         required=False,
         allow_blank=True,

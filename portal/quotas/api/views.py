@@ -22,9 +22,9 @@ from portal.projects.models import Project
 from .. import actions, usage
 from ..models import QUOTA_FIELDS, QuotaChange, QuotaRequest
 from .serializers import (
-    DecisionSerializer,
     ProjectUsageSerializer,
     QuotaChangeSerializer,
+    QuotaDecisionSerializer,
     QuotaRequestCreateSerializer,
     QuotaRequestSerializer,
     QuotaSerializer,
@@ -128,6 +128,7 @@ class UsageView(GenericAPIView):
 
 class QuotaChangeList(GenericAPIView):
     serializer_class = QuotaChangeSerializer
+    queryset = QuotaChange.objects.none()  # for the schema; the view reads the project's changes
 
     @extend_schema(
         summary="The history of a project's quota",
@@ -145,9 +146,7 @@ class QuotaChangeList(GenericAPIView):
 
 class QuotaRequestList(GenericAPIView):
     serializer_class = QuotaRequestSerializer
-
-    def get_queryset(self):
-        return QuotaRequest.objects.none()
+    queryset = QuotaRequest.objects.none()  # for the schema; the view reads the project's requests
 
     @extend_schema(
         summary="A project's quota requests",
@@ -199,7 +198,7 @@ class QuotaRequestDecision(GenericAPIView):
         summary="Approve or decline a quota request (site admins)",
         description="Approving sets the quota to the requested values (recorded in its history); "
         "declining needs a reason.",
-        request=DecisionSerializer,
+        request=QuotaDecisionSerializer,
         responses={200: QuotaRequestSerializer},
         parameters=[SLUG, REQUEST_ID],
     )
@@ -207,7 +206,7 @@ class QuotaRequestDecision(GenericAPIView):
         project = project_for_request(request, slug)
         _require_site_admin(request, _("Only a site admin can decide on quota requests."))
         quota_request = get_object_or_404(QuotaRequest, pk=pk, project=project)
-        serializer = DecisionSerializer(data=request.data)
+        serializer = QuotaDecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         reason = serializer.validated_data["reason"]
         if self.decision == "approve":
