@@ -57,3 +57,16 @@ def test_quota_bars_plot_and_submission_preview(personas, live_server, page: Pag
     preview.get_by_label("time limit (minutes)").fill("300")  # 20 GPU-hours: more than is left
     expect(page.locator("#preview-outcome [data-outcome]")).to_have_attribute("data-outcome", "rejected")
     expect(page.locator("#preview-outcome")).to_contain_text("are left")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_job_form_shows_the_quota_preview(personas, live_server, page: Page):
+    set_quota(personas.project, max_gpus=2, gpu_hours_per_period=Decimal(10))
+    sign_in(page, live_server, personas.bob)
+    page.goto(f"{live_server.url}/projects/genomics/jobs/new/")
+    outcome = page.locator("#quota-preview [data-outcome]")
+    expect(outcome).to_have_attribute("data-outcome", "starts")
+    page.locator("#job-form").get_by_label("GPUs").fill("3")
+    expect(outcome).to_have_attribute("data-outcome", "rejected")
+    expect(page.locator("#quota-preview")).to_contain_text("at most 2 GPUs")
