@@ -285,6 +285,9 @@ def job_status(job_id: int, job: dict | None, pods: list[dict], events: Iterable
     started_at = _time((state.get("running") or terminated or {}).get("startedAt"))
     exit_code = terminated.get("exitCode") if terminated else None
     extra = {"namespace": meta.get("namespace", ""), "name": meta.get("name", "")}
+    # The uid the portal recorded on the Job: a retried dispatch adopts only a Job with its own uid.
+    if uid := (meta.get("annotations") or {}).get(ANNOTATION_UID):
+        extra["uid"] = uid
     if pod:
         extra["pod"] = pod["metadata"]["name"]
     conditions = {
