@@ -6,6 +6,8 @@ only one that runs the end handling: MLflow run finished, final log kept, token 
 project's next queued jobs admitted.
 """
 
+import dataclasses
+import hashlib
 import logging
 import re
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ from portal.projects.models import Project
 from portal.quotas.actions import ensure_quota
 
 from . import admission
-from .backends import BackendError, BackendStatus, JobSpec, ProjectLimits, get_backend
+from .backends import Backend, BackendError, BackendStatus, JobSpec, ProjectLimits, get_backend
 from .lifecycle import move_job
 from .models import TERMINAL, Job, JobStatus, JobTransition
 
@@ -502,7 +504,7 @@ def fail_job(job_id: int, reason: str) -> bool:
     return False
 
 
-def job_spec(job: Job, env: dict[str, str]) -> JobSpec:
+def job_spec(job: Job, env: dict[str, str], limits: ProjectLimits | None = None) -> JobSpec:
     return JobSpec(
         job_id=job.pk,
         project=job.project.slug,
@@ -516,6 +518,7 @@ def job_spec(job: Job, env: dict[str, str]) -> JobSpec:
         gpu_type=job.gpu_type,
         time_limit_seconds=job.time_limit_minutes * 60,
         backoff_limit=job.backoff_limit,
+        limits=limits,
     )
 
 
@@ -537,13 +540,38 @@ def project_limits(project: Project) -> ProjectLimits:
     )
 
 
+def _limits_digest(limits: ProjectLimits) -> str:
+    values = [str(getattr(limits, f.name)) for f in dataclasses.fields(limits)]
+    return hashlib.sha256("|".join(values).encode()).hexdigest()[:32]
+
+
+def project_ready_key(backend: Backend, slug: str) -> str:
+    """The cache key saying with which limits the project was last prepared on this backend."""
+    return f"taller:project-ready:{hashlib.sha256(backend.scope().encode()).hexdigest()[:16]}:{slug}"
+
+
+def ensure_project(backend: Backend, project: Project) -> ProjectLimits:
+    """Prepare the project on the backend (Kubernetes: namespace, ResourceQuota, LimitRange, six
+    requests) only when it never was, or its limits changed since the last successful preparation
+    on this backend; otherwise nothing. Returns the limits, which the job spec carries so that a
+    backend that finds the project gone while submitting prepares it in full again."""
+    limits = project_limits(project)
+    key = project_ready_key(backend, project.slug)
+    digest = _limits_digest(limits)
+    if cache.get(key) != digest:
+        backend.ensure_project(limits)
+        cache.set(key, digest, timeout=settings.TALLER_PROJECT_READY_SECONDS)
+    return limits
+
+
 def dispatch(job_id: int) -> str:
     """Create an admitted (``dispatching``) job on its backend. Idempotent, so a retried or
     duplicated task, or one redelivered after a worker died, never starts a job twice:
 
     - a job no longer ``dispatching`` is left alone;
     - a job the backend already has (an earlier attempt died before recording it) is only
-      recorded, keeping the token that attempt handed it;
+      recorded, keeping the token that attempt handed it. Every attempt commits the job's token
+      before it submits, so a job without a token was never submitted: the backend is not asked;
     - otherwise a fresh job-scoped token (the previous attempt's is revoked) and a submit that
       counts "already there with this job's uid" as success.
 
@@ -557,8 +585,8 @@ def dispatch(job_id: int) -> str:
         if job is None or job.status != JobStatus.DISPATCHING:
             return "skipped"
         backend = get_backend(job.backend or None)
-        found = backend.status(job.pk, job.project.slug)
-        if found.phase != "missing":
+        found = backend.status(job.pk, job.project.slug) if job.mlflow_token_id else None
+        if found is not None and found.phase != "missing":
             theirs = found.extra.get("uid")
             if theirs and theirs != job_uid(job):
                 raise BackendError(
@@ -574,7 +602,7 @@ def dispatch(job_id: int) -> str:
             )
             apply_status(found)
             return "found"
-        backend.ensure_project(project_limits(job.project))
+        limits = ensure_project(backend, job.project)
         with transaction.atomic():
             current = Job.objects.select_for_update().filter(pk=job.pk, status=JobStatus.DISPATCHING).first()
             if current is None:
@@ -592,7 +620,7 @@ def dispatch(job_id: int) -> str:
             "TALLER_JOB_ID": str(job.pk),
             "TALLER_PROJECT": job.project.slug,
         }
-        backend.submit(job_spec(job, env))
+        backend.submit(job_spec(job, env, limits))
         if move_job(
             job.pk,
             JobStatus.PENDING,
