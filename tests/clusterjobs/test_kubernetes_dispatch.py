@@ -3,7 +3,6 @@
 the Job it creates, and its idempotency when duplicated or retried after a worker died."""
 
 import pytest
-from django.core.cache import cache
 
 from clusterjobs import actions, tasks
 from clusterjobs.models import Job, JobStatus, JobTransition
@@ -18,10 +17,9 @@ NS = "taller-genomics"
 @pytest.fixture
 def k8s(cluster, personas, settings):
     settings.TALLER_JOB_TRACKING_URI = "https://portal.example.edu/mlflow"
-    key = actions.project_ready_key(cluster.backend, personas.project.slug)
-    cache.delete(key)
+    actions.forget_project_ready(cluster.backend, personas.project.slug)
     yield cluster
-    cache.delete(key)
+    actions.forget_project_ready(cluster.backend, personas.project.slug)
 
 
 def admitted(personas, **fields) -> Job:
