@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.urls import reverse
+from django.utils import translation
+from django.views.defaults import bad_request, server_error
 
 from clusterjobs.models import JobStatus
 from tests.clusterjobs.factories import JobFactory
@@ -192,3 +195,11 @@ def test_experiment_pages_speak_spanish(personas, mlflow_uri):
 
     missing = client.get(reverse("experiments:run", args=["genomics", "0" * 32])).content.decode()
     assert "No encontrado" in missing
+
+
+def test_error_pages_speak_spanish(rf):
+    with translation.override("es"):
+        broken = server_error(rf.get("/")).content.decode()
+        bad = bad_request(rf.get("/"), SuspiciousOperation()).content.decode()
+    assert "Algo ha fallado" in broken and 'lang="es"' in broken and "Server Error" not in broken
+    assert "Petición incorrecta" in bad and "Bad Request" not in bad
