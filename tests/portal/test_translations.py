@@ -14,7 +14,8 @@ from django.urls import reverse
 from django.utils import translation
 from django.views.defaults import bad_request, server_error
 
-from clusterjobs.models import JobStatus
+from clusterjobs.models import Job, JobStatus, JobTransition
+from clusterjobs.reasons import translate_reason
 from tests.clusterjobs.factories import JobFactory
 from tests.experiments.conftest import log_example
 
@@ -157,6 +158,13 @@ def test_job_pages_speak_spanish(personas):
         and "¿Cancelar este trabajo?" in detail
     )
     assert "Status history" not in detail and "Cancel this job?" not in detail
+    JobTransition.objects.create(
+        job=job, to_status=JobStatus.PENDING, reason="waiting for resources: 0/3 nodes"
+    )
+    assert (
+        "esperando recursos: 0/3 nodes"
+        in client.get(reverse("clusterjobs:detail", args=[job.pk])).content.decode()
+    )
 
     url = reverse("clusterjobs:submit", args=["genomics"])
     form = client.get(url).content.decode()
@@ -203,3 +211,23 @@ def test_error_pages_speak_spanish(rf):
         bad = bad_request(rf.get("/"), SuspiciousOperation()).content.decode()
     assert "Algo ha fallado" in broken and 'lang="es"' in broken and "Server Error" not in broken
     assert "Petición incorrecta" in bad and "Bad Request" not in bad
+
+
+@pytest.mark.django_db
+def test_reasons_are_stored_in_english_and_shown_in_the_readers_language(personas):
+    job = JobFactory(project=personas.project, submitter=personas.bob, status=JobStatus.QUEUED)
+    spanish = spanish_client(personas, "bob")
+    assert spanish.post(reverse("clusterjobs:cancel", args=[job.pk])).status_code == 302
+    job = Job.objects.get(pk=job.pk)
+    assert job.status == JobStatus.CANCELLED and job.status_reason == "cancelled by bob"
+    assert job.transitions.last().reason == "cancelled by bob"
+    assert "cancelado por bob" in spanish.get(reverse("clusterjobs:detail", args=[job.pk])).content.decode()
+    assert (
+        "cancelled by bob"
+        in personas.client("bob").get(reverse("clusterjobs:detail", args=[job.pk])).content.decode()
+    )
+    with translation.override("es"):
+        # A reason inside a reason, and one the catalogue does not know (a Kubernetes event).
+        nested = "the backend refused the job: waiting for resources: 0/3 nodes"
+        assert translate_reason(nested) == "el backend rechazó el trabajo: esperando recursos: 0/3 nodes"
+        assert translate_reason("Back-off pulling image") == "Back-off pulling image"
