@@ -227,6 +227,8 @@ def check_job(
         admission.check_submission(
             ensure_quota(project),
             **{field: 0 if field in errors else value for field, value in asked.items()},
+            submitter=user,
+            lock=False,
         )
     except ValidationError as error:
         for field, messages in error.message_dict.items():
@@ -256,6 +258,16 @@ def submit_job(user, project: Project, *, rerun_of: Job | None = None, **spec) -
     """
     cleaned = check_job(user, project, **spec)
     with transaction.atomic():
+        # Again under the quota's row lock, held until commit: two submissions cannot both spend
+        # the last of the project's budget.
+        admission.check_submission(
+            ensure_quota(project),
+            cpu=cleaned["cpu"],
+            memory_mib=cleaned["memory_mib"],
+            gpus=cleaned["gpus"],
+            time_limit_minutes=cleaned["time_limit_minutes"],
+            submitter=user,
+        )
         job = Job.objects.create(project=project, submitter=user, rerun_of=rerun_of, **cleaned)
         # Stored in English, as the API shows it; pages translate it (reasons.py).
         reason = (
@@ -282,13 +294,22 @@ def submit_job(user, project: Project, *, rerun_of: Job | None = None, **spec) -
         Job.objects.filter(pk=job.pk).update(mlflow_experiment_id=experiment_id, mlflow_run_id=run_id)
         # The job as submitted (queued): admission may move it as soon as the transaction commits.
         job.refresh_from_db()
-        transaction.on_commit(lambda: admit_and_dispatch(project.pk))
+        transaction.on_commit(lambda: _admit_submitted(job.pk, project.pk, reason))
     return job
 
 
-def admit_and_dispatch(project_id: int) -> list[int]:
-    """Admit the project's queued jobs that fit and enqueue their dispatch. A lost enqueue is
-    repaired by the periodic reconcile (the job stays `dispatching`)."""
+def _admit_submitted(job_id: int, project_id: int, submitted_reason: str) -> None:
+    """Admit what fits; a submitted job left queued says why it waits."""
+    admit_and_dispatch(project_id)
+    Job.objects.filter(pk=job_id, status=JobStatus.QUEUED, status_reason=submitted_reason).update(
+        status_reason=admission.WAITING_FOR_QUOTA
+    )
+
+
+def admit_and_dispatch(project_id: int | None = None) -> list[int]:
+    """Admit the queued jobs that fit (across projects, fairly: see admission.admit_all) and
+    enqueue their dispatch. A lost enqueue is repaired by the periodic reconcile (the job stays
+    `dispatching`)."""
     from .tasks import dispatch_job
 
     admitted = admission.admit(project_id)
@@ -641,8 +662,4 @@ def reconcile() -> dict[str, int]:
 
 def drain_queues() -> list[int]:
     """Admit and dispatch queued jobs of every project: repairs an admission lost after commit."""
-    admitted = []
-    project_ids = Job.objects.filter(status=JobStatus.QUEUED).values_list("project_id", flat=True).distinct()
-    for project_id in list(project_ids.order_by()):
-        admitted += admit_and_dispatch(project_id)
-    return admitted
+    return admit_and_dispatch()

@@ -265,6 +265,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ProjectStatusEnum": "portal.projects.models.Project.Status",
         "RoleEnum": "portal.projects.models.Role",
+        "QuotaRequestStatusEnum": "portal.quotas.models.QuotaRequest.Status",
     },
 }
 
@@ -331,3 +332,22 @@ TALLER_FINAL_LOG_MAX_CHARS = envint("TALLER_FINAL_LOG_MAX_CHARS", "1000000")
 # Local backend: seconds between SIGTERM and SIGKILL, and between two looks at the job folders.
 TALLER_LOCAL_KILL_GRACE_SECONDS = envint("TALLER_LOCAL_KILL_GRACE_SECONDS", "10")
 TALLER_LOCAL_POLL_SECONDS = float(os.environ.get("TALLER_LOCAL_POLL_SECONDS", "1"))
+
+# What the whole cluster can hold at once, shared fairly between projects (0 = unlimited).
+TALLER_CLUSTER_GPUS = envint("TALLER_CLUSTER_GPUS", "0")
+TALLER_CLUSTER_CPU = envint("TALLER_CLUSTER_CPU", "0")
+TALLER_CLUSTER_MEMORY_MIB = envint("TALLER_CLUSTER_MEMORY_MIB", "0")
+# Upper bounds a site admin may set in a quota; beyond these a value is taken for a typo.
+TALLER_QUOTA_MAXIMA = {
+    "max_gpus": envint("TALLER_QUOTA_MAX_GPUS", "1024"),
+    "max_cpu": envint("TALLER_QUOTA_MAX_CPU", "99999"),
+    "max_memory_mib": envint("TALLER_QUOTA_MAX_MEMORY_MIB", str(1024 * 1024 * 1024)),
+    "max_running_jobs": envint("TALLER_QUOTA_MAX_RUNNING_JOBS", "10000"),
+    "max_time_limit_minutes": envint("TALLER_QUOTA_MAX_TIME_LIMIT_MINUTES", str(60 * 24 * 366)),
+    "gpu_hours_per_period": envint("TALLER_QUOTA_MAX_GPU_HOURS", "10000000"),
+    "cpu_hours_per_period": envint("TALLER_QUOTA_MAX_CPU_HOURS", "1000000000"),
+}
+CELERY_BEAT_SCHEDULE["quotas-mirror-all"] = {
+    "task": "portal.quotas.tasks.mirror_all_quotas",
+    "schedule": 3600.0,
+}
