@@ -69,6 +69,8 @@ lint: install-test
 messages: install
 	$(BIN)/python manage.py makemessages -l es --ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*' \
 		--ignore 'bench/*' --ignore 'taller_cli/*' --ignore 'docs/*'
+	$(BIN)/python manage.py makemessages -d djangojs -l es --ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*' \
+		--ignore 'bench/*' --ignore 'taller_cli/*' --ignore 'docs/*' --ignore 'static/vendor/*'
 	$(BIN)/python manage.py compilemessages --ignore '.venv/*'
 
 clean:
