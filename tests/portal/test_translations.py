@@ -126,6 +126,26 @@ def test_the_compiled_catalogue_matches_the_sources(domain):
             assert catalogue.gettext(msgid) == entry["msgstr"][0], msgid
 
 
+@pytest.mark.django_db
+def test_pages_speak_spanish(personas):
+    client = personas.client("alice")
+    response = client.post(reverse("set_language"), {"language": "es", "next": reverse("dashboard")})
+    assert response.status_code == 302
+    dashboard = client.get(reverse("dashboard")).content.decode()
+    assert "Mis proyectos" in dashboard and "Registrar un proyecto" in dashboard and 'lang="es"' in dashboard
+    detail = client.get(reverse("projects:detail", args=["genomics"])).content.decode()
+    assert "Miembros" in detail and "Investigador principal" in detail and "propietario" in detail
+    url = reverse("projects:register")
+    taken = client.post(url, {"name": "G", "slug": "genomics", "principal_investigator": "X"})
+    assert "Ya existe un proyecto con este identificador." in taken.content.decode()
+    empty = client.post(url, {"name": "", "slug": "new-one", "principal_investigator": "X"})
+    assert "Este campo es requerido." in empty.content.decode()
+    assert (
+        "Iniciar sesión"
+        in personas.client(None).get(reverse("accounts:login"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    )
+
+
 def spanish_client(personas, who: str):
     client = personas.client(who)
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
@@ -228,3 +248,47 @@ def test_reasons_are_stored_in_english_and_shown_in_the_readers_language(persona
         nested = "the backend refused the job: waiting for resources: 0/3 nodes"
         assert translate_reason(nested) == "el backend rechazó el trabajo: esperando recursos: 0/3 nodes"
         assert translate_reason("Back-off pulling image") == "Back-off pulling image"
+
+
+@pytest.mark.django_db
+def test_quota_pages_speak_spanish(personas):
+    JobFactory(project=personas.project, submitter=personas.bob, status_reason="waiting for quota")
+    alice = spanish_client(personas, "alice")
+    url = reverse("quotas:request", args=["genomics"])
+    sent = alice.post(url, {"max_gpus": 4, "reason": "a deadline"}, follow=True).content.decode()
+    assert "Solicitud enviada. Un administrador del sitio decidirá sobre ella." in sent
+    empty = alice.post(url, {"max_gpus": "", "reason": ""}).content.decode()
+    assert "Este campo es requerido." in empty
+
+    page = spanish_client(personas, "root").get(reverse("quotas:project", args=["genomics"])).content.decode()
+    assert "Cuota de Genomics" in page and "Solicitudes de cuota" in page and "Topes por miembro" in page
+    assert "Denegar" in page and "Guardar la cuota" in page and "reservadas por trabajos en espera" in page
+    assert (
+        "Member caps" not in page and "Quota requests" not in page and "reserved by waiting jobs" not in page
+    )
+    assert reverse("javascript-catalog") in page  # the charts' labels
+
+    overview = (
+        spanish_client(personas, "root").get(reverse("quotas:overview") + "?period=bogus").content.decode()
+    )
+    assert "Uso de todos los proyectos" in overview and 'placeholder="AAAA-MM"' in overview
+    assert "Indique un periodo como AAAA-MM" in overview and "Give a period" not in overview
+
+    preview = (
+        reverse("quotas:preview", args=["genomics"]) + "?gpus=9&cpu=1&memory_mib=1024&time_limit_minutes=10"
+    )
+    refused = spanish_client(personas, "bob").get(preview).content.decode()
+    assert (
+        "Se rechazaría" in refused
+        and "como máximo 1 GPU a la vez" in refused
+        and "Would be rejected" not in refused
+    )
+
+    jobs = (
+        spanish_client(personas, "bob")
+        .get(reverse("clusterjobs:project-jobs", args=["genomics"]))
+        .content.decode()
+    )
+    assert "esperando cuota" in jobs and "waiting for quota" not in jobs
+    catalogue = spanish_client(personas, "bob").get(reverse("javascript-catalog")).content.decode()
+    assert '"GPU-hours per day": "Horas de GPU por d\\u00eda"' in catalogue
