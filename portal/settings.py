@@ -327,6 +327,9 @@ TALLER_JOB_TRACKING_URI = os.environ.get("TALLER_JOB_TRACKING_URI", f"{TALLER_PU
 TALLER_DISPATCH_MAX_RETRIES = envint("TALLER_DISPATCH_MAX_RETRIES", "5")
 # A job still `dispatching` this long after admission has lost its task: reconcile dispatches it again.
 TALLER_DISPATCH_STALE_SECONDS = envint("TALLER_DISPATCH_STALE_SECONDS", "300")
+# How long dispatch trusts that a project is prepared on the backend (namespace, quota) with its
+# current limits before preparing it again; a change of the project's limits applies at once.
+TALLER_PROJECT_READY_SECONDS = envint("TALLER_PROJECT_READY_SECONDS", "3600")
 TALLER_FINAL_LOG_MAX_LINES = envint("TALLER_FINAL_LOG_MAX_LINES", "5000")
 TALLER_FINAL_LOG_MAX_CHARS = envint("TALLER_FINAL_LOG_MAX_CHARS", "1000000")
 # Local backend: seconds between SIGTERM and SIGKILL, and between two looks at the job folders.
