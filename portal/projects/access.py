@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from .models import Membership, Project, Role
+from .models import Membership, Project, Role, slug_validator
 
 
 class Need(IntEnum):
@@ -56,6 +56,9 @@ def check(user, project: Project, need: Need) -> None:
 
 def get_project_for_user(user, slug: str, need: Need = Need.VIEW) -> Project:
     try:
+        # Anything that is not a slug (a NUL byte, say) names no project: no query needed.
+        if not slug_validator.regex.fullmatch(slug or ""):
+            raise Project.DoesNotExist
         project = Project.objects.get(slug=slug)
     except Project.DoesNotExist:
         raise Http404(_("No such project.")) from None
