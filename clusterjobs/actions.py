@@ -393,6 +393,16 @@ def _describe_failure(status: BackendStatus) -> str:
     return _("failed on the backend")
 
 
+def _refine_failure(job: Job, status: BackendStatus) -> None:
+    """A failure seen before its details: a cluster reports the Job's failure and its container's
+    exit on separate streams, so the exit code (OOMKilled, 137) may come just after the job has
+    failed. Fill it in then, once; the lifecycle does not move."""
+    if job.status == JobStatus.FAILED and status.phase == "failed" and status.exit_code is not None:
+        Job.objects.filter(pk=job.pk, status=JobStatus.FAILED, exit_code__isnull=True).update(
+            exit_code=status.exit_code, status_reason=_describe_failure(status)
+        )
+
+
 def apply_status(status: BackendStatus) -> bool:
     """Bring the job in line with what its backend says; returns whether its state moved.
 
@@ -401,10 +411,13 @@ def apply_status(status: BackendStatus) -> bool:
     """
     job = (
         Job.objects.filter(pk=status.job_id)
-        .only("pk", "status", "status_reason", "image_digest", "mlflow_run_id", "started_at")
+        .only("pk", "status", "status_reason", "exit_code", "image_digest", "mlflow_run_id", "started_at")
         .first()
     )
-    if job is None or job.status in TERMINAL:
+    if job is None:
+        return False
+    if job.status in TERMINAL:
+        _refine_failure(job, status)
         return False
     digest = status.image_digest
     if digest and digest != job.image_digest:

@@ -175,7 +175,11 @@ def test_jobs_through_api_worker_cluster_and_watcher(personas, cluster, mlflow_u
             "BackoffLimitExceeded",
             "Job has reached the specified backoff limit",
         )
-        job = job_with(oom, JobStatus.FAILED)
+        job_with(oom, JobStatus.FAILED)
+        # The pod's exit may reach the watcher just after the Job's failure: the job then gets it.
+        job = wait_for(
+            lambda: (job := Job.objects.get(pk=oom)).exit_code is not None and job, 30, "the exit code"
+        )
         assert (job.status_reason, job.exit_code) == ("out of memory (OOMKilled)", 137)
         wait_for(lambda: run_status(oom) == "FAILED", 30, "the run to fail")
 
