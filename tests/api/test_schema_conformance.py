@@ -12,13 +12,16 @@ Hypothesis test through schemathesis's Python API: ``operation.as_strategy()`` a
 
 import pytest
 import schemathesis
+from django.core.cache import cache
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
+from clusterjobs.models import Job
 from portal.accounts.actions import create_token
 from portal.projects.models import Project
+from tests.experiments.conftest import log_example
 from tests.factories import MembershipFactory, ProjectFactory
 
 MAX_EXAMPLES = 30
@@ -31,16 +34,44 @@ def api_operations() -> list[tuple[str, str]]:
     return [(method.upper(), path) for path, item in paths.items() for method in item if method in METHODS]
 
 
+_logged: dict = {}
+
+
+def logged_run(mlflow_uri: str):
+    """A run with params, metric history, a model version and artifacts, logged once per MLflow server."""
+    if mlflow_uri not in _logged:
+        _logged[mlflow_uri] = log_example("genomics", params={"lr": "0.1"}, metrics={"acc": 0.9})
+    return _logged[mlflow_uri]
+
+
 @pytest.fixture
-def api_world(personas) -> dict:
+def api_world(personas, mlflow_uri) -> dict:
     """Data in place, a token of a site admin, and path parameter values that name real objects."""
+    cache.clear()  # MLflow's ids restart with each server: no project lookups from an earlier one
     Project.objects.filter(pk=personas.project.pk).update(status=Project.Status.PENDING)
     for i in range(3):
         MembershipFactory(project=ProjectFactory(slug=f"extra-{i}"), user=personas.root)
+    run = logged_run(mlflow_uri)
+    Job.objects.create(
+        project=personas.project,
+        submitter=personas.bob,
+        name="train",
+        image="python:3.11",
+        command=["python", "train.py"],
+        mlflow_experiment_id=run.experiment_id,
+        mlflow_run_id=run.run_id,
+    )
     _token, key = create_token(personas.root, "schemathesis")
     return {
         "headers": {"Authorization": f"Token {key}"},
-        "known": {"slug": "genomics", "project_slug": "genomics", "username": "bob"},
+        "known": {
+            "slug": "genomics",
+            "project_slug": "genomics",
+            "username": "bob",
+            "run_id": run.run_id,
+        },
+        # Query values that name real objects, so that searches reach past their 404s too.
+        "query": {"project": "genomics", "experiment": run.experiment_id},
     }
 
 
@@ -57,6 +88,7 @@ def api_schema(live_server, api_world):
     )
     schema = schemathesis.openapi.from_url(f"{live_server.url}/api/schema/", config=config)
     known = api_world["known"]
+    real_query = api_world["query"]
 
     @schema.hook
     def flatmap_path_parameters(context, path_parameters):
@@ -65,6 +97,20 @@ def api_schema(live_server, api_world):
             return st.just(path_parameters)
         real = {name: known.get(name, value) for name, value in path_parameters.items()}
         return st.sampled_from([path_parameters, real])
+
+    @schema.hook
+    def flatmap_query(context, query):
+        """Likewise for query parameters that name objects (a search's project, its experiment).
+
+        Only string values are replaced, and every such parameter takes any string: a case made
+        to break the schema still breaks it.
+        """
+        names = [
+            name for name, value in (query or {}).items() if name in real_query and isinstance(value, str)
+        ]
+        if not names:
+            return st.just(query)
+        return st.sampled_from([query, {**query, **{name: real_query[name] for name in names}}])
 
     return schema
 
