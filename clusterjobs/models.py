@@ -3,6 +3,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -109,6 +110,9 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.backend_name} {self.name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("clusterjobs:detail", args=[self.pk])
 
     @property
     def backend_name(self) -> str:

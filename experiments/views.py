@@ -63,19 +63,13 @@ def mlflow_page(view):
     return login_required(wrapper)
 
 
-def job_url(job: Job) -> str:
-    if hasattr(job, "get_absolute_url"):
-        return job.get_absolute_url()
-    return f"/projects/{job.project.slug}/jobs/{job.pk}/"
-
-
 def _jobs_by_run(project: Project, run_ids: list[str]) -> dict[str, dict]:
     """The job that made each run (one query): {run_id: {"id", "name", "url", "status"}}."""
     jobs = Job.objects.filter(project=project, mlflow_run_id__in=[r for r in run_ids if r]).select_related(
         "project"
     )
     return {
-        job.mlflow_run_id: {"id": job.pk, "name": job.name, "url": job_url(job), "status": job.status}
+        job.mlflow_run_id: {"id": job.pk, "name": job.name, "url": job.get_absolute_url(), "status": job.status}
         for job in jobs
     }
 
@@ -244,7 +238,7 @@ def run_detail(request: HttpRequest, slug: str, run_id: str) -> HttpResponse:
         "project": project,
         "run": run,
         "job": job,
-        "job_url": job_url(job) if job else "",
+        "job_url": job.get_absolute_url() if job else "",
         "user_tags": {k: v for k, v in run["tags"].items() if not k.startswith("mlflow.")},
     }
     return render(request, "experiments/run.html", context)

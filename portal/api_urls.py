@@ -5,4 +5,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("portal.projects.api.urls")),
     path("", include("experiments.api.urls")),
+    path("", include("clusterjobs.api.urls")),
 ]

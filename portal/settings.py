@@ -202,7 +202,17 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "false")
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Repair jobs whose backend events were missed, and dispatch queued jobs whose admission was lost.
+    "reconcile-jobs": {
+        "task": "clusterjobs.tasks.reconcile_jobs",
+        "schedule": envint("TALLER_RECONCILE_SECONDS", "60"),
+    },
+    "drain-queues": {
+        "task": "clusterjobs.tasks.drain_queues",
+        "schedule": envint("TALLER_DRAIN_SECONDS", "30"),
+    },
+}
 
 # MLflow: the upstream tracking server the portal talks to.
 # On the embedded default it is the Procfile's `mlflow server`, on TALLER_MLFLOW_PORT (5000).
@@ -303,3 +313,21 @@ TALLER_JOB_TTL_SECONDS = envint("TALLER_JOB_TTL_SECONDS", "3600")
 TALLER_RUN_AS_USER = envint("TALLER_RUN_AS_USER", "1000")
 # PersistentVolumeClaims mounted at /data/<name> in every job of a project: "proj1:pvc-a|pvc-b,proj2:pvc-c".
 TALLER_PROJECT_VOLUMES = envmapping("TALLER_PROJECT_VOLUMES")
+# Cluster jobs: per-job maxima (the project's quota may be lower), images, dispatch and logs.
+TALLER_MAX_JOB_CPU = envint("TALLER_MAX_JOB_CPU", "32")
+TALLER_MAX_JOB_MEMORY_MIB = envint("TALLER_MAX_JOB_MEMORY_MIB", "262144")
+TALLER_MAX_JOB_GPUS = envint("TALLER_MAX_JOB_GPUS", "8")
+TALLER_MAX_JOB_TIME_LIMIT_MINUTES = envint("TALLER_MAX_JOB_TIME_LIMIT_MINUTES", "10080")
+# Registry prefixes a job image must start with, comma-separated; unset allows any image.
+TALLER_ALLOWED_IMAGE_PREFIXES = envlist("TALLER_ALLOWED_IMAGE_PREFIXES")
+TALLER_DEFAULT_JOB_IMAGE = os.environ.get("TALLER_DEFAULT_JOB_IMAGE", "python:3.11-slim")
+# Where running jobs send their MLflow calls: the portal's authorizing proxy by default.
+TALLER_JOB_TRACKING_URI = os.environ.get("TALLER_JOB_TRACKING_URI", f"{TALLER_PUBLIC_URL.rstrip('/')}/mlflow")
+TALLER_DISPATCH_MAX_RETRIES = envint("TALLER_DISPATCH_MAX_RETRIES", "5")
+# A job still `dispatching` this long after admission has lost its task: reconcile dispatches it again.
+TALLER_DISPATCH_STALE_SECONDS = envint("TALLER_DISPATCH_STALE_SECONDS", "300")
+TALLER_FINAL_LOG_MAX_LINES = envint("TALLER_FINAL_LOG_MAX_LINES", "5000")
+TALLER_FINAL_LOG_MAX_CHARS = envint("TALLER_FINAL_LOG_MAX_CHARS", "1000000")
+# Local backend: seconds between SIGTERM and SIGKILL, and between two looks at the job folders.
+TALLER_LOCAL_KILL_GRACE_SECONDS = envint("TALLER_LOCAL_KILL_GRACE_SECONDS", "10")
+TALLER_LOCAL_POLL_SECONDS = float(os.environ.get("TALLER_LOCAL_POLL_SECONDS", "1"))

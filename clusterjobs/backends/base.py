@@ -56,7 +56,8 @@ class BackendStatus:
     """What the backend says about one job.
 
     phase: "pending" (accepted, not running yet), "running", "succeeded", "failed", or
-    "missing" (the backend has no such job).
+    "missing" (the backend has no such job). ``extra["uid"]``, when the backend reports it, is
+    the uid recorded on the backend object: a retried dispatch only adopts an object with its uid.
     """
 
     job_id: int

@@ -1,0 +1,646 @@
+"""Writes on jobs: submit, cancel, re-run, and what the backend tells us (apply_status).
+
+Pages, the API, Celery tasks and the watcher all call these functions. State moves go through
+``lifecycle.move_job`` (a conditional update), so whoever moves a job to a terminal state is the
+only one that runs the end handling: MLflow run finished, final log kept, token revoked, the
+project's next queued jobs admitted.
+"""
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from experiments import gateway
+from portal.accounts.actions import create_token, revoke_token
+from portal.projects.access import Need, level_of
+from portal.projects.models import Project
+from portal.quotas.actions import ensure_quota
+
+from . import admission
+from .backends import BackendError, BackendStatus, JobSpec, ProjectLimits, get_backend
+from .lifecycle import move_job
+from .models import TERMINAL, Job, JobStatus, JobTransition
+
+log = logging.getLogger(__name__)
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+RESERVED_ENV_PREFIXES = ("MLFLOW_", "TALLER_")
+MAX_COMMAND_ARGS = 200
+MAX_ARG_LENGTH = 4096
+MAX_ENV_VARS = 100
+MAX_ENV_VALUE_LENGTH = 8192
+RUN_STATUS = {
+    JobStatus.SUCCEEDED: "FINISHED",
+    JobStatus.FAILED: "FAILED",
+    JobStatus.CANCELLED: "KILLED",
+}
+LOG_ARTIFACT = "taller/job.log"
+
+
+class ServiceUnavailable(Exception):
+    """A service the action needs (MLflow, the backend) did not answer; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class JobLimits:
+    cpu: Decimal
+    memory_mib: int
+    gpus: int
+    time_limit_minutes: int
+
+
+def job_limits() -> JobLimits:
+    """The per-job maxima of this site (a project's quota may be lower)."""
+    return JobLimits(
+        cpu=Decimal(settings.TALLER_MAX_JOB_CPU),
+        memory_mib=settings.TALLER_MAX_JOB_MEMORY_MIB,
+        gpus=settings.TALLER_MAX_JOB_GPUS,
+        time_limit_minutes=settings.TALLER_MAX_JOB_TIME_LIMIT_MINUTES,
+    )
+
+
+def env_name_error(name: object) -> str | None:
+    """Why ``name`` cannot be a job's environment variable, or None."""
+    if not isinstance(name, str) or not ENV_NAME.match(name):
+        return _(
+            "“%(name)s” is not a valid variable name: use letters, digits and _, not starting with a digit."
+        ) % {"name": name}
+    if name.upper().startswith(RESERVED_ENV_PREFIXES):
+        return _("“%(name)s” is reserved: the portal sets MLFLOW_* and TALLER_* variables itself.") % {
+            "name": name
+        }
+    return None
+
+
+def image_error(image: str) -> str | None:
+    if not image or any(ch.isspace() for ch in image):
+        return _("Give an image reference without spaces, e.g. python:3.11-slim.")
+    if len(image) > 500:
+        return _("An image reference has at most 500 characters.")
+    prefixes = settings.TALLER_ALLOWED_IMAGE_PREFIXES
+    if prefixes and not any(image.startswith(prefix) for prefix in prefixes):
+        return _("Images must come from an allowed registry: %(prefixes)s.") % {
+            "prefixes": ", ".join(prefixes)
+        }
+    return None
+
+
+def _whole(value: object, field: str, errors: dict, minimum: int, maximum: int, unit: str = "") -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = int(str(value))
+        except (TypeError, ValueError):
+            errors[field] = _("Enter a whole number.")
+            return 0
+    if value < minimum:
+        errors[field] = _("Enter at least %(n)s.") % {"n": minimum}
+    elif value > maximum:
+        errors[field] = _("At most %(n)s%(unit)s per job.") % {"n": maximum, "unit": unit}
+    return value
+
+
+def check_job(
+    user,
+    project: Project,
+    *,
+    name: str,
+    image: str,
+    command: list,
+    env: dict | None = None,
+    secret_env: list | tuple = (),
+    cpu: object = Decimal("1"),
+    memory_mib: object = 2048,
+    gpus: object = 0,
+    gpu_type: str = "",
+    time_limit_minutes: object = 60,
+    experiment: str = "default",
+) -> dict:
+    """Check a job spec for ``project`` and return it cleaned; raise ValidationError per field.
+
+    Also the form's validation as you type: it changes nothing.
+    """
+    level = level_of(user, project)
+    if level < Need.VIEW:
+        raise ValidationError({"project": _("No such project.")})
+    if level < Need.CHANGE:
+        raise PermissionDenied(_("Only members and owners of the project submit jobs."))
+    errors: dict[str, str] = {}
+    if not project.is_active():
+        errors["project"] = _("The project is %(status)s: only an active project runs jobs.") % {
+            "status": project.get_status_display()
+        }
+
+    name = (name or "").strip() if isinstance(name, str) else ""
+    if not name:
+        errors["name"] = _("Give the job a name.")
+    elif len(name) > 100:
+        errors["name"] = _("A name has at most 100 characters.")
+
+    image = image.strip() if isinstance(image, str) else ""
+    if message := image_error(image):
+        errors["image"] = message
+
+    if not isinstance(command, list | tuple) or not command:
+        errors["command"] = _("Give the command as a non-empty list of arguments.")
+    elif not all(isinstance(arg, str) for arg in command):
+        errors["command"] = _("Every argument of the command must be a string.")
+    elif not command[0].strip():
+        errors["command"] = _("The first argument names the program to run; it cannot be empty.")
+    elif len(command) > MAX_COMMAND_ARGS or any(len(arg) > MAX_ARG_LENGTH for arg in command):
+        errors["command"] = _("The command is too long: at most %(n)s arguments of %(m)s characters.") % {
+            "n": MAX_COMMAND_ARGS,
+            "m": MAX_ARG_LENGTH,
+        }
+
+    env = {} if env is None else env
+    if not isinstance(env, dict):
+        errors["env"] = _("Give the environment as an object of names and values.")
+        env = {}
+    else:
+        problems = [env_name_error(key) for key in env]
+        problems += [
+            _("The value of %(name)s must be a string.") % {"name": key}
+            for key, value in env.items()
+            if not isinstance(value, str)
+        ]
+        problems += [
+            _("The value of %(name)s is too long.") % {"name": key}
+            for key, value in env.items()
+            if isinstance(value, str) and len(value) > MAX_ENV_VALUE_LENGTH
+        ]
+        if len(env) > MAX_ENV_VARS:
+            problems.append(_("At most %(n)s variables.") % {"n": MAX_ENV_VARS})
+        if problems := [problem for problem in problems if problem]:
+            errors["env"] = " ".join(problems)
+    if not isinstance(secret_env, list | tuple) or not all(isinstance(n, str) for n in secret_env):
+        errors["secret_env"] = _("Give the secret variables as a list of names.")
+        secret_env = []
+    elif unknown := [n for n in secret_env if n not in env]:
+        errors["secret_env"] = _("Not in the environment: %(names)s.") % {"names": ", ".join(unknown)}
+
+    limits = job_limits()
+    try:
+        cpu = Decimal(str(cpu))
+        if not cpu.is_finite():
+            raise InvalidOperation
+    except (InvalidOperation, ValueError):
+        errors["cpu"] = _("Enter a number of CPU cores, e.g. 0.5 or 2.")
+        cpu = Decimal(0)
+    else:
+        if cpu <= 0:
+            errors["cpu"] = _("Ask for more than 0 CPU cores.")
+        elif cpu > limits.cpu:
+            errors["cpu"] = _("At most %(n)s CPU cores per job.") % {"n": limits.cpu}
+        elif cpu != cpu.quantize(Decimal("0.001")):
+            errors["cpu"] = _("Use at most three decimals (millicores).")
+    memory_mib = _whole(memory_mib, "memory_mib", errors, 16, limits.memory_mib, " MiB")
+    gpus = _whole(gpus, "gpus", errors, 0, limits.gpus)
+    time_limit_minutes = _whole(
+        time_limit_minutes, "time_limit_minutes", errors, 1, limits.time_limit_minutes
+    )
+    gpu_type = gpu_type.strip() if isinstance(gpu_type, str) else ""
+    if gpu_type and not errors.get("gpus") and gpus == 0:
+        errors["gpu_type"] = _("A GPU type needs at least one GPU.")
+    elif len(gpu_type) > 100 or (gpu_type and not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", gpu_type)):
+        errors["gpu_type"] = _("Use the GPU product name, e.g. NVIDIA-A100-SXM4-40GB.")
+
+    experiment = experiment.strip() if isinstance(experiment, str) else ""
+    if not experiment:
+        errors["experiment"] = _("Name the MLflow experiment, e.g. default.")
+    elif len(experiment) > 100 or "/" in experiment:
+        errors["experiment"] = _("An experiment name has at most 100 characters and no “/”.")
+
+    # The project's quota, for the fields that passed the per-job checks (the others count as 0).
+    asked = {"cpu": cpu, "memory_mib": memory_mib, "gpus": gpus, "time_limit_minutes": time_limit_minutes}
+    try:
+        admission.check_submission(
+            ensure_quota(project),
+            **{field: 0 if field in errors else value for field, value in asked.items()},
+        )
+    except ValidationError as error:
+        for field, messages in error.message_dict.items():
+            errors.setdefault(field, " ".join(messages))
+    if errors:
+        raise ValidationError(errors)
+    return {
+        "name": name,
+        "image": image,
+        "command": list(command),
+        "env": dict(env),
+        "secret_env_names": sorted(set(secret_env)),
+        "cpu": cpu,
+        "memory_mib": memory_mib,
+        "gpus": gpus,
+        "gpu_type": gpu_type,
+        "time_limit_minutes": time_limit_minutes,
+        "experiment_name": experiment,
+    }
+
+
+def submit_job(user, project: Project, *, rerun_of: Job | None = None, **spec) -> Job:
+    """Create a queued job and its MLflow run; after commit, admit and dispatch what fits.
+
+    Raises ValidationError (per field), PermissionDenied (a viewer), or ServiceUnavailable when
+    MLflow cannot create the run: then nothing is created.
+    """
+    cleaned = check_job(user, project, **spec)
+    with transaction.atomic():
+        job = Job.objects.create(project=project, submitter=user, rerun_of=rerun_of, **cleaned)
+        reason = (
+            _("re-run of job %(id)s by %(user)s") % {"id": rerun_of.pk, "user": user.username}
+            if rerun_of
+            else _("submitted by %(user)s") % {"user": user.username}
+        )
+        JobTransition.objects.create(job=job, to_status=JobStatus.QUEUED, reason=reason, at=job.created_at)
+        Job.objects.filter(pk=job.pk).update(status_reason=reason)
+        # Last step of the transaction: if MLflow fails, the job row goes with the rollback.
+        try:
+            experiment_id, run_id = gateway.create_job_run(
+                project.slug, cleaned["experiment_name"], job.pk, f"{job.name} (job {job.pk})", user.username
+            )
+        except gateway.GatewayError as error:
+            if error.status in (400, 409):
+                raise ValidationError({"experiment": str(error)}) from error
+            raise ServiceUnavailable(
+                _(
+                    "MLflow is unavailable, so the job's run could not be created; nothing was submitted. Try again shortly. (%(error)s)"
+                )
+                % {"error": error}
+            ) from error
+        Job.objects.filter(pk=job.pk).update(mlflow_experiment_id=experiment_id, mlflow_run_id=run_id)
+        # The job as submitted (queued): admission may move it as soon as the transaction commits.
+        job.refresh_from_db()
+        transaction.on_commit(lambda: admit_and_dispatch(project.pk))
+    return job
+
+
+def admit_and_dispatch(project_id: int) -> list[int]:
+    """Admit the project's queued jobs that fit and enqueue their dispatch. A lost enqueue is
+    repaired by the periodic reconcile (the job stays `dispatching`)."""
+    from .tasks import dispatch_job
+
+    admitted = admission.admit(project_id)
+    for job_id in admitted:
+        try:
+            dispatch_job.delay(job_id)
+        except Exception:  # the broker is down: reconcile re-enqueues stale dispatching jobs
+            log.exception("could not enqueue the dispatch of job %s", job_id)
+    return admitted
+
+
+def _check_change(user, job: Job) -> None:
+    level = level_of(user, job.project)
+    if level < Need.VIEW:
+        from django.http import Http404
+
+        raise Http404(_("No such job."))
+    if level < Need.CHANGE:
+        raise PermissionDenied(_("Only members and owners of the project change its jobs."))
+
+
+def cancel_job(user, job: Job) -> bool:
+    """Stop the job on its backend and end it as cancelled. Returns False if it had already ended."""
+    _check_change(user, job)
+    job.refresh_from_db(fields=["status", "backend"])
+    if job.is_terminal():
+        raise ValidationError(
+            {"status": _("The job has already ended (%(status)s).") % {"status": job.get_status_display()}}
+        )
+    reason = _("cancelled by %(user)s") % {"user": user.username}
+    lines = None
+    if job.status != JobStatus.QUEUED:
+        backend = get_backend(job.backend or None)
+        try:
+            lines = backend.logs(job.pk, job.project.slug)
+        except BackendError:
+            lines = None
+        try:
+            backend.cancel(job.pk, job.project.slug)
+        except BackendError as error:
+            raise ServiceUnavailable(
+                _("The job could not be stopped on its backend; it keeps running. Try again. (%(error)s)")
+                % {"error": error}
+            ) from error
+    if not move_job(job.pk, JobStatus.CANCELLED, reason):
+        return False
+    job_ended(job.pk, log_lines=lines)
+    return True
+
+
+def rerun_job(user, job: Job) -> Job:
+    """Submit a new job with the same spec (secret values included: they never leave the server)."""
+    _check_change(user, job)
+    return submit_job(
+        user,
+        job.project,
+        rerun_of=job,
+        name=job.name,
+        image=job.image,
+        command=job.command,
+        env=job.env,
+        secret_env=job.secret_env_names,
+        cpu=job.cpu,
+        memory_mib=job.memory_mib,
+        gpus=job.gpus,
+        gpu_type=job.gpu_type,
+        time_limit_minutes=job.time_limit_minutes,
+        experiment=job.experiment_name,
+    )
+
+
+def _describe_failure(status: BackendStatus) -> str:
+    if status.reason:
+        return status.reason
+    if status.exit_code is not None:
+        return _("exited with code %(code)s") % {"code": status.exit_code}
+    return _("failed on the backend")
+
+
+def apply_status(status: BackendStatus) -> bool:
+    """Bring the job in line with what its backend says; returns whether its state moved.
+
+    Safe to call with the same status again (the watcher and reconcile both do): moves are
+    conditional, and a terminal job is never moved again.
+    """
+    job = (
+        Job.objects.filter(pk=status.job_id)
+        .only("pk", "status", "status_reason", "image_digest", "mlflow_run_id", "started_at")
+        .first()
+    )
+    if job is None or job.status in TERMINAL:
+        return False
+    digest = status.image_digest
+    if digest and digest != job.image_digest:
+        Job.objects.filter(pk=job.pk).update(image_digest=digest)
+        if job.mlflow_run_id:
+            try:
+                gateway.set_run_tags(job.mlflow_run_id, {"taller.image_digest": digest})
+            except gateway.GatewayError:
+                log.warning("could not tag the run of job %s with its image digest", job.pk)
+    fields: dict = {}
+    if status.started_at and not job.started_at:
+        fields["started_at"] = status.started_at
+    phase = status.phase
+    moved = False
+    if phase == "pending":
+        reason = status.reason or _("accepted by the backend, waiting to start")
+        if job.status == JobStatus.DISPATCHING:
+            moved = move_job(job.pk, JobStatus.PENDING, reason, only_from={JobStatus.DISPATCHING})
+        elif job.status == JobStatus.PENDING and status.reason and job.status_reason != status.reason:
+            # Still pending, for a new reason (image pull, scheduling): show it.
+            Job.objects.filter(pk=job.pk, status=JobStatus.PENDING).update(status_reason=status.reason)
+    elif phase == "running":
+        if job.status in (JobStatus.DISPATCHING, JobStatus.PENDING):
+            moved = move_job(job.pk, JobStatus.RUNNING, status.reason or _("started"), **fields)
+    elif phase == "succeeded":
+        reason = status.reason or _("exited with code 0")
+        if status.finished_at:
+            fields["finished_at"] = status.finished_at
+        moved = move_job(job.pk, JobStatus.SUCCEEDED, reason, exit_code=status.exit_code or 0, **fields)
+    elif phase == "failed":
+        if status.finished_at:
+            fields["finished_at"] = status.finished_at
+        moved = move_job(
+            job.pk, JobStatus.FAILED, _describe_failure(status), exit_code=status.exit_code, **fields
+        )
+    elif phase == "missing":
+        if job.status in (JobStatus.PENDING, JobStatus.RUNNING):
+            moved = move_job(
+                job.pk,
+                JobStatus.FAILED,
+                status.reason or _("the backend no longer knows this job (deleted outside the portal?)"),
+                only_from={JobStatus.PENDING, JobStatus.RUNNING},
+            )
+    else:
+        log.warning("job %s: unknown backend phase %r", job.pk, phase)
+    if moved and phase in ("succeeded", "failed", "missing"):
+        job_ended(job.pk)
+    return moved
+
+
+def _bounded(lines: list[str]) -> str:
+    lines = lines[-settings.TALLER_FINAL_LOG_MAX_LINES :]
+    text = "\n".join(lines)
+    limit = settings.TALLER_FINAL_LOG_MAX_CHARS
+    if len(text) > limit:
+        text = text[-limit:]
+        text = text[text.find("\n") + 1 :] if "\n" in text else text
+    return text
+
+
+def job_ended(job_id: int, *, log_lines: list[str] | None = None) -> None:
+    """What follows a job's end, run once by whoever moved it to a terminal state: keep its final
+    log, revoke its token, finish its MLflow run, and admit the project's next queued jobs."""
+    job = Job.objects.select_related("project", "mlflow_token").get(pk=job_id)
+    if log_lines is None and job.backend:
+        try:
+            log_lines = get_backend(job.backend).logs(job.pk, job.project.slug)
+        except BackendError as error:
+            log.warning("job %s: final log not available: %s", job.pk, error)
+    if log_lines is not None:
+        Job.objects.filter(pk=job.pk).update(final_log=_bounded(log_lines))
+    if job.mlflow_token is not None:
+        revoke_token(job.mlflow_token)
+    if sync_run(job.pk) == "retry":
+        from .tasks import sync_job_run
+
+        # MLflow being down loses nothing: a task finishes the run later.
+        transaction.on_commit(lambda: _enqueue(sync_job_run, job.pk, countdown=30))
+    transaction.on_commit(lambda: admit_and_dispatch(job.project_id))
+
+
+def _enqueue(task, *args, countdown: int = 0) -> None:
+    try:
+        task.apply_async(args, countdown=countdown)
+    except Exception:
+        log.exception("could not enqueue %s%s", task.name, args)
+
+
+def sync_run(job_id: int) -> str:
+    """Finish the job's MLflow run with the job's outcome and attach its final log.
+
+    Returns "done", "retry" (MLflow unavailable) or "refused" (MLflow said no: nothing to retry)."""
+    job = Job.objects.only("pk", "status", "mlflow_run_id", "final_log", "image_digest", "exit_code").get(
+        pk=job_id
+    )
+    if not job.mlflow_run_id or job.status not in TERMINAL:
+        return "done"
+    try:
+        tags = {"taller.status": job.status}
+        if job.image_digest:
+            tags["taller.image_digest"] = job.image_digest
+        if job.exit_code is not None:
+            tags["taller.exit_code"] = str(job.exit_code)
+        gateway.set_run_tags(job.mlflow_run_id, tags)
+        if job.final_log:
+            gateway.log_text_artifact(job.mlflow_run_id, job.final_log + "\n", LOG_ARTIFACT)
+        gateway.finish_run(job.mlflow_run_id, RUN_STATUS[job.status])
+    except gateway.GatewayError as error:
+        if not error.retryable:
+            log.warning("job %s: MLflow refused to finish run %s: %s", job.pk, job.mlflow_run_id, error)
+            return "refused"
+        log.warning("job %s: MLflow unavailable, finishing its run later: %s", job.pk, error)
+        return "retry"
+    return "done"
+
+
+def fail_job(job_id: int, reason: str) -> bool:
+    """End a job that cannot run (dispatch refused or out of retries) as failed, with its reason."""
+    if move_job(job_id, JobStatus.FAILED, reason):
+        job_ended(job_id, log_lines=None)
+        return True
+    return False
+
+
+def job_spec(job: Job, env: dict[str, str]) -> JobSpec:
+    return JobSpec(
+        job_id=job.pk,
+        project=job.project.slug,
+        uid=job_uid(job),
+        image=job.image,
+        command=list(job.command),
+        env=env,
+        cpu=job.cpu,
+        memory_mib=job.memory_mib,
+        gpus=job.gpus,
+        gpu_type=job.gpu_type,
+        time_limit_seconds=job.time_limit_minutes * 60,
+        backoff_limit=job.backoff_limit,
+    )
+
+
+def job_uid(job: Job) -> str:
+    """Unique per job even across portal databases that reuse ids: recorded on the backend object
+    so that a retried dispatch recognises its own job."""
+    return f"{job.pk}-{job.created_at.strftime('%Y%m%dT%H%M%S%f')}"
+
+
+def project_limits(project: Project) -> ProjectLimits:
+    quota = ensure_quota(project)
+    return ProjectLimits(
+        project=project.slug,
+        max_gpus=quota.max_gpus,
+        max_cpu=quota.max_cpu,
+        max_memory_mib=quota.max_memory_mib,
+        max_running_jobs=quota.max_running_jobs,
+        max_time_limit_minutes=quota.max_time_limit_minutes,
+    )
+
+
+def dispatch(job_id: int) -> str:
+    """Create an admitted (``dispatching``) job on its backend. Idempotent, so a retried or
+    duplicated task, or one redelivered after a worker died, never starts a job twice:
+
+    - a job no longer ``dispatching`` is left alone;
+    - a job the backend already has (an earlier attempt died before recording it) is only
+      recorded, keeping the token that attempt handed it;
+    - otherwise a fresh job-scoped token (the previous attempt's is revoked) and a submit that
+      counts "already there with this job's uid" as success.
+
+    Returns what happened: "skipped", "found", "submitted" or "cancelled". Raises BackendError.
+    """
+    lock = f"taller:dispatch:{job_id}"
+    if not cache.add(lock, "1", timeout=settings.TALLER_DISPATCH_STALE_SECONDS):
+        return "skipped"  # another worker is dispatching it right now
+    try:
+        job = Job.objects.select_related("project", "submitter").filter(pk=job_id).first()
+        if job is None or job.status != JobStatus.DISPATCHING:
+            return "skipped"
+        backend = get_backend(job.backend or None)
+        found = backend.status(job.pk, job.project.slug)
+        if found.phase != "missing":
+            theirs = found.extra.get("uid")
+            if theirs and theirs != job_uid(job):
+                raise BackendError(
+                    _("%(name)s already exists on the backend for another job (uid %(uid)s)")
+                    % {"name": job.backend_name, "uid": theirs},
+                    permanent=True,
+                )
+            move_job(
+                job.pk,
+                JobStatus.PENDING,
+                _("found on the backend as %(name)s") % {"name": job.backend_name},
+                only_from={JobStatus.DISPATCHING},
+            )
+            apply_status(found)
+            return "found"
+        backend.ensure_project(project_limits(job.project))
+        with transaction.atomic():
+            current = Job.objects.select_for_update().filter(pk=job.pk, status=JobStatus.DISPATCHING).first()
+            if current is None:
+                return "skipped"
+            if current.mlflow_token_id:
+                revoke_token(current.mlflow_token)
+            token, key = create_token(job.submitter, f"job {job.pk}", project=job.project)
+            Job.objects.filter(pk=job.pk).update(mlflow_token=token, backend=backend.name)
+        env = {
+            **job.env,
+            "MLFLOW_TRACKING_URI": settings.TALLER_JOB_TRACKING_URI,
+            "MLFLOW_TRACKING_TOKEN": key,
+            "MLFLOW_RUN_ID": job.mlflow_run_id,
+            "MLFLOW_EXPERIMENT_ID": job.mlflow_experiment_id,
+            "TALLER_JOB_ID": str(job.pk),
+            "TALLER_PROJECT": job.project.slug,
+        }
+        backend.submit(job_spec(job, env))
+        if move_job(
+            job.pk,
+            JobStatus.PENDING,
+            _("created on the backend as %(name)s") % {"name": job.backend_name},
+            only_from={JobStatus.DISPATCHING},
+        ):
+            return "submitted"
+        # Cancelled while we were creating it (or already ended): do not leave it running.
+        if Job.objects.filter(pk=job.pk, status=JobStatus.CANCELLED).exists():
+            backend.cancel(job.pk, job.project.slug)
+            return "cancelled"
+        return "submitted"
+    finally:
+        cache.delete(lock)
+
+
+def reconcile() -> dict[str, int]:
+    """Repair what lost events or crashed workers left behind: ask the backend about every job it
+    should have, and dispatch again the admitted jobs whose dispatch was lost."""
+    from .tasks import dispatch_job
+
+    counts = {"checked": 0, "moved": 0, "redispatched": 0}
+    live = Job.objects.filter(status__in=[JobStatus.PENDING, JobStatus.RUNNING]).select_related("project")
+    for job in live.only("pk", "backend", "project__slug"):
+        counts["checked"] += 1
+        try:
+            status = get_backend(job.backend or None).status(job.pk, job.project.slug)
+        except BackendError as error:
+            log.warning("reconcile: job %s: %s", job.pk, error)
+            continue
+        counts["moved"] += apply_status(status)
+    stale_since = timezone.now() - timedelta(seconds=settings.TALLER_DISPATCH_STALE_SECONDS)
+    stale = (
+        Job.objects.filter(status=JobStatus.DISPATCHING)
+        .annotate(since=Max("transitions__at"))
+        .filter(since__lt=stale_since)
+        .values_list("pk", flat=True)
+    )
+    for job_id in stale:
+        _enqueue(dispatch_job, job_id)
+        counts["redispatched"] += 1
+    return counts
+
+
+def drain_queues() -> list[int]:
+    """Admit and dispatch queued jobs of every project: repairs an admission lost after commit."""
+    admitted = []
+    project_ids = Job.objects.filter(status=JobStatus.QUEUED).values_list("project_id", flat=True).distinct()
+    for project_id in list(project_ids.order_by()):
+        admitted += admit_and_dispatch(project_id)
+    return admitted

@@ -1,0 +1,165 @@
+"""What the jobs API reads and writes. Input serializers reject unknown fields and wrong types;
+the rules (maxima, quota, names) are checked by clusterjobs.actions, the same as for the pages."""
+
+from collections.abc import Mapping
+
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from ..models import Job, JobTransition
+
+RESOURCE_FIELDS = ("cpu", "memory_mib", "gpus", "gpu_type")
+
+
+class StrictFieldsMixin:
+    # A field the API does not know is a 400, not silently dropped: {"gpu": 2} is a typo for "gpus".
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(str(key) for key in data if key not in self.fields or self.fields[key].read_only)
+            if unknown:
+                raise serializers.ValidationError(
+                    {key: [_("Unknown field: this API does not accept it.")] for key in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+class StringField(serializers.CharField):
+    """A string, and only a string: 5 or true are refused rather than turned into "5"/"True"."""
+
+    default_error_messages = {"not_a_string": _("Must be a string.")}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+class ResourcesSerializer(StrictFieldsMixin, serializers.Serializer):
+    cpu = serializers.DecimalField(
+        max_digits=7, decimal_places=3, required=False, default="1", help_text=_("CPU cores, e.g. 0.5 or 4.")
+    )
+    memory_mib = serializers.IntegerField(required=False, default=2048, help_text=_("Memory in MiB."))
+    gpus = serializers.IntegerField(required=False, default=0, help_text=_("Number of GPUs."))
+    gpu_type = StringField(
+        required=False, default="", help_text=_("GPU product, e.g. NVIDIA-A100-SXM4-40GB; needs gpus >= 1.")
+    )
+
+
+class JobSubmitSerializer(StrictFieldsMixin, serializers.Serializer):
+    """A new job. It answers 201 with the job, queued; it runs when the project's quota allows."""
+
+    project = StringField(help_text=_("Slug of an active project where you are a member or owner."))
+    name = StringField(help_text=_("A short name for the job."))
+    image = StringField(
+        required=False,
+        help_text=_("Container image; on the local backend it is recorded and ignored."),
+    )
+    command = serializers.ListField(
+        child=StringField(), help_text=_("The program and its arguments, as a list (no shell).")
+    )
+    env = serializers.DictField(
+        child=StringField(), required=False, default=dict, help_text=_("Environment variables.")
+    )
+    secret_env = serializers.ListField(
+        child=StringField(),
+        required=False,
+        default=list,
+        help_text=_("Names in env whose values are secret: never shown back."),
+    )
+    resources = ResourcesSerializer(required=False)
+    time_limit_minutes = serializers.IntegerField(
+        required=False, default=60, help_text=_("The job is stopped after this many minutes.")
+    )
+    experiment = StringField(
+        required=False, default="default", help_text=_("The project's MLflow experiment the run goes to.")
+    )
+
+    def to_spec(self) -> dict:
+        data = dict(self.validated_data)
+        resources = data.pop("resources", None) or ResourcesSerializer(data={}).run_validation({})
+        data.pop("project")
+        data.setdefault("image", settings.TALLER_DEFAULT_JOB_IMAGE)
+        return {**data, **{field: resources[field] for field in RESOURCE_FIELDS}}
+
+
+class TransitionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = JobTransition
+        fields = ["from_status", "to_status", "reason", "at"]
+        read_only_fields = fields
+
+
+class JobResourcesOut(serializers.Serializer):
+    cpu = serializers.DecimalField(max_digits=7, decimal_places=3, read_only=True)
+    memory_mib = serializers.IntegerField(read_only=True)
+    gpus = serializers.IntegerField(read_only=True)
+    gpu_type = serializers.CharField(read_only=True)
+
+
+class JobSerializer(serializers.ModelSerializer):
+    """A job, with its secret environment values masked."""
+
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    submitter = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    env = serializers.SerializerMethodField(help_text=_("Environment; secret values are masked."))
+    secret_env = serializers.ListField(
+        source="secret_env_names", child=serializers.CharField(), read_only=True
+    )
+    resources = serializers.SerializerMethodField()
+    experiment = serializers.CharField(source="experiment_name", read_only=True)
+    backend_name = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "project",
+            "submitter",
+            "name",
+            "image",
+            "command",
+            "env",
+            "secret_env",
+            "resources",
+            "time_limit_minutes",
+            "experiment",
+            "status",
+            "status_reason",
+            "exit_code",
+            "backend",
+            "backend_name",
+            "image_digest",
+            "mlflow_experiment_id",
+            "mlflow_run_id",
+            "rerun_of",
+            "created_at",
+            "dispatched_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_env(self, job: Job) -> dict[str, str]:
+        return job.shown_env()
+
+    def get_resources(self, job: Job) -> dict:
+        return JobResourcesOut(job).data
+
+
+class JobDetailSerializer(JobSerializer):
+    transitions = TransitionSerializer(many=True, read_only=True)
+
+    class Meta(JobSerializer.Meta):
+        fields = [*JobSerializer.Meta.fields, "transitions"]
+        read_only_fields = fields
+
+
+class LogsSerializer(serializers.Serializer):
+    lines = serializers.ListField(child=serializers.CharField())
+    complete = serializers.BooleanField(help_text=_("True once the job has ended and its log is final."))

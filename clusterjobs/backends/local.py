@@ -1,0 +1,286 @@
+"""The local backend (the embedded default): each job a process group on this machine.
+
+A job lives in ``<VAR_DIR>/jobs/<id>/``: that folder is its working directory, and
+``<id>/.taller/`` holds what the portal and the job's runner share: ``spec.json`` (written once,
+with the job's uid), ``runner.json`` (the detached runner's pid), ``status.json`` (written by the
+runner, atomically), ``output.log`` (the job's stdout and stderr) and ``cancel`` (a request to stop).
+The folder is the whole state, so any process of the portal (worker, watcher, web) sees the same
+jobs, and a restarted portal finds them again.
+"""
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from threading import Event
+
+from django.conf import settings
+
+from .base import Backend, BackendError, BackendStatus, JobSpec
+
+log = logging.getLogger(__name__)
+
+TERMINAL_PHASES = {"succeeded", "failed"}
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (ValueError, OSError) as error:
+        raise BackendError(f"unreadable {path.name}: {error}") from error
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _runner_alive(pid: int) -> bool:
+    """Is ``pid`` still our runner? (Not a zombie, and not a recycled pid of another program.)"""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    except OSError:
+        # No /proc (not Linux): fall back to a signal 0 probe.
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    state = stat.rsplit(")", 1)[-1].split()[0]
+    return state not in {"Z", "X"} and b"local_runner" in cmdline
+
+
+def _tail(path: Path, count: int | None) -> list[str]:
+    """The last ``count`` lines of a file (all of it for None), reading from the end in blocks."""
+    try:
+        file = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return []
+    with file:
+        if count is None:
+            data = file.read()
+        else:
+            file.seek(0, os.SEEK_END)
+            position = file.tell()
+            data = b""
+            while position > 0 and data.count(b"\n") <= count:
+                step = min(65536, position)
+                position -= step
+                file.seek(position)
+                data = file.read(step) + data
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    return lines if count is None else list(deque(lines, maxlen=count))
+
+
+class LocalBackend(Backend):
+    name = "local"
+
+    # Read settings when needed (tests and the watcher may change VAR_DIR after import).
+    @property
+    def root(self) -> Path:
+        return Path(settings.VAR_DIR) / "jobs"
+
+    def folder(self, job_id: int) -> Path:
+        return self.root / str(int(job_id))
+
+    def control(self, job_id: int) -> Path:
+        return self.folder(job_id) / ".taller"
+
+    def _job_env(self, spec: JobSpec, folder: Path) -> dict[str, str]:
+        """A clean environment: nothing of the portal's own (database URLs, secret key) leaks in.
+        The portal's virtualenv comes first on PATH, so ``python`` has mlflow and scikit-learn;
+        the portal's source is on PYTHONPATH, so ``python -m examples.train`` works."""
+        source = str(settings.BASE_DIR)
+        path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")])
+        return {
+            "PATH": path,
+            "HOME": str(folder),
+            "TMPDIR": str(folder / "tmp"),
+            "LANG": "C.UTF-8",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": source,
+            "TALLER_SOURCE_DIR": source,
+            **spec.env,
+        }
+
+    def submit(self, spec: JobSpec) -> None:
+        import fcntl
+
+        folder = self.folder(spec.job_id)
+        control = self.control(spec.job_id)
+        try:
+            (folder / "tmp").mkdir(parents=True, exist_ok=True)
+            control.mkdir(mode=0o700, exist_ok=True)
+            with open(control / "lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # two submits of one job: the second waits, then sees it
+                existing = _read_json(control / "spec.json")
+                if existing is not None:
+                    if existing.get("uid") != spec.uid:
+                        raise BackendError(
+                            f"{spec.name} already exists on this machine for another job "
+                            f"(uid {existing.get('uid')!r}, not {spec.uid!r})",
+                            permanent=True,
+                        )
+                    if (control / "runner.json").exists():
+                        return  # started by an earlier attempt: success
+                else:
+                    _write_json(
+                        control / "spec.json",
+                        {
+                            "job_id": spec.job_id,
+                            "uid": spec.uid,
+                            "project": spec.project,
+                            "image": spec.image,
+                            "command": list(spec.command),
+                            "env": self._job_env(spec, folder),
+                            "cwd": str(folder),
+                            "time_limit_seconds": spec.time_limit_seconds,
+                            "grace_seconds": settings.TALLER_LOCAL_KILL_GRACE_SECONDS,
+                            "cpu": str(spec.cpu),
+                            "memory_mib": spec.memory_mib,
+                            "gpus": spec.gpus,
+                        },
+                    )
+                self._launch(control)
+        except OSError as error:
+            raise BackendError(f"could not prepare {folder}: {error}") from error
+
+    def _launch(self, control: Path) -> None:
+        with open(control / "runner.log", "ab") as runner_log:
+            launcher = subprocess.Popen(
+                [sys.executable, "-m", "clusterjobs.backends.local_runner", str(control)],
+                cwd=str(settings.BASE_DIR),
+                env={**os.environ, "PYTHONPATH": str(settings.BASE_DIR)},
+                stdin=subprocess.DEVNULL,
+                stdout=runner_log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            try:
+                code = launcher.wait(timeout=60)
+            except subprocess.TimeoutExpired as error:
+                launcher.kill()
+                raise BackendError("the local job runner did not start within 60 s") from error
+        if code != 0 or not (control / "runner.json").exists():
+            raise BackendError(
+                f"the local job runner failed to start (exit {code}); see {control / 'runner.log'}"
+            )
+
+    def cancel(self, job_id: int, project: str) -> None:
+        control = self.control(job_id)
+        if not control.exists():
+            return
+        try:
+            (control / "cancel").write_text("cancelled\n")
+        except OSError as error:
+            raise BackendError(f"could not cancel job {job_id}: {error}") from error
+        status = _read_json(control / "status.json") or {}
+        if status.get("phase") in TERMINAL_PHASES:
+            return
+        runner = _read_json(control / "runner.json") or {}
+        if runner.get("pid") and _runner_alive(runner["pid"]):
+            # The runner stops the job: SIGTERM to its group, SIGKILL after the grace period.
+            try:
+                os.kill(runner["pid"], signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            return
+        if status.get("pid"):
+            # No runner left to do it: kill the group directly.
+            try:
+                os.killpg(status["pid"], signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def logs(self, job_id: int, project: str, tail: int | None = None) -> list[str]:
+        return _tail(self.control(job_id) / "output.log", tail)
+
+    def status(self, job_id: int, project: str) -> BackendStatus:
+        control = self.control(job_id)
+        spec = _read_json(control / "spec.json")
+        if spec is None:
+            return BackendStatus(job_id=job_id, phase="missing", reason="no such job on this machine")
+        state = _read_json(control / "status.json") or {}
+        phase = state.get("phase")
+        common = {
+            "job_id": job_id,
+            "started_at": _time(state.get("started_at")),
+            "extra": {"uid": spec.get("uid", ""), "image": spec.get("image", ""), "pid": state.get("pid")},
+        }
+        if phase in TERMINAL_PHASES:
+            return BackendStatus(
+                phase=phase,
+                reason=state.get("reason", ""),
+                exit_code=state.get("exit_code"),
+                finished_at=_time(state.get("finished_at")),
+                **common,
+            )
+        runner = _read_json(control / "runner.json")
+        if runner is None:
+            return BackendStatus(phase="pending", reason="starting", **common)
+        if not _runner_alive(runner["pid"]):
+            # Re-read: the runner may have written its final status just before exiting.
+            state = _read_json(control / "status.json") or {}
+            if state.get("phase") in TERMINAL_PHASES:
+                return self.status(job_id, project)
+            return BackendStatus(
+                phase="failed",
+                reason="the job's runner stopped without recording how the job ended (machine restarted?)",
+                **common,
+            )
+        if phase == "running":
+            return BackendStatus(phase="running", **common)
+        return BackendStatus(phase="pending", reason="starting", **common)
+
+    def job_ids(self) -> list[int]:
+        if not self.root.exists():
+            return []
+        return sorted(int(entry.name) for entry in self.root.iterdir() if entry.name.isdigit())
+
+    def watch(self, stop: Event) -> Iterator[BackendStatus]:
+        """Every job's status once (like a list), then each change, until ``stop`` is set."""
+        seen: dict[int, tuple] = {}
+        while not stop.is_set():
+            for job_id in self.job_ids():
+                if stop.is_set():
+                    return
+                if seen.get(job_id, ("",))[0] in TERMINAL_PHASES:
+                    continue  # ended: it cannot change any more
+                try:
+                    status = self.status(job_id, "")
+                except BackendError as error:
+                    log.warning("local job %s: %s", job_id, error)
+                    continue
+                key = (status.phase, status.reason, status.exit_code)
+                if seen.get(job_id) != key:
+                    seen[job_id] = key
+                    yield status
+            stop.wait(settings.TALLER_LOCAL_POLL_SECONDS)
+
+    def wait(self, job_id: int, timeout: float) -> BackendStatus:
+        """Until the job ends or ``timeout`` passes (for tests and scripts)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.status(job_id, "")
+            if status.phase in TERMINAL_PHASES or time.monotonic() > deadline:
+                return status
+            time.sleep(0.1)

@@ -1,0 +1,153 @@
+"""The detached runner of one local job: ``python -m clusterjobs.backends.local_runner <control dir>``.
+
+It detaches (double fork, so the portal never has to reap it), starts the job's command in a new
+session with the job's environment, enforces the time limit (SIGTERM to the job's process group,
+SIGKILL after a grace period), stops the job on SIGTERM (a cancel), and writes the job's status
+to ``status.json`` atomically: pid, started_at, finished_at, exit_code, reason. Standard library
+only: it starts in a fraction of a second and needs nothing of the portal.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+POLL_SECONDS = 0.2
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write atomically: a reader sees the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as file:
+        json.dump(data, file)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(tmp, path)
+
+
+def describe_exit(returncode: int) -> tuple[int, str]:
+    """(shell-style exit code, readable reason) of a finished process."""
+    if returncode < 0:
+        number = -returncode
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        hint = " (out of memory?)" if number == signal.SIGKILL else ""
+        return 128 + number, f"killed by {name}{hint}"
+    return returncode, f"exited with code {returncode}"
+
+
+def kill_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class Runner:
+    def __init__(self, control: Path) -> None:
+        self.control = control
+        self.spec = json.loads((control / "spec.json").read_text())
+        self.stop_reason = ""
+
+    def on_sigterm(self, signum, frame) -> None:
+        self.stop_reason = self.stop_reason or "cancelled"
+
+    def status(self, **fields) -> None:
+        write_json(self.control / "status.json", {"runner_pid": os.getpid(), **fields})
+
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, self.on_sigterm)
+        spec = self.spec
+        if (self.control / "cancel").exists():
+            self.status(
+                phase="failed", reason="cancelled before it started", exit_code=None, finished_at=now()
+            )
+            return
+        log = open(self.control / "output.log", "ab")  # noqa: SIM115 - open for the job's life
+        started = now()
+        try:
+            process = subprocess.Popen(
+                spec["command"],
+                cwd=spec["cwd"],
+                env=spec["env"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as error:
+            log.write(f"taller: could not start {spec['command'][0]!r}: {error.strerror}\n".encode())
+            log.close()
+            self.status(
+                phase="failed",
+                reason=f"could not start {spec['command'][0]!r}: {error.strerror}",
+                exit_code=127,
+                started_at=started,
+                finished_at=now(),
+            )
+            return
+        self.status(phase="running", pid=process.pid, started_at=started)
+        limit = spec["time_limit_seconds"]
+        grace = spec.get("grace_seconds", 10)
+        deadline = time.monotonic() + limit
+        term_sent_at = None
+        while True:
+            try:
+                process.wait(timeout=POLL_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if not self.stop_reason and time.monotonic() > deadline:
+                amount = f"{limit / 60:g} minutes" if limit >= 60 else f"{limit} seconds"
+                amount = amount.replace("1 minutes", "1 minute").replace("1 seconds", "1 second")
+                self.stop_reason = f"time limit of {amount} exceeded"
+            if self.stop_reason and term_sent_at is None:
+                kill_group(process.pid, signal.SIGTERM)
+                term_sent_at = time.monotonic()
+            elif term_sent_at is not None and time.monotonic() > term_sent_at + grace:
+                kill_group(process.pid, signal.SIGKILL)
+        # Whatever the command left behind in its group goes with it.
+        kill_group(process.pid, signal.SIGKILL)
+        exit_code, description = describe_exit(process.returncode)
+        log.close()
+        if self.stop_reason:
+            phase, reason = "failed", f"{self.stop_reason} ({description})"
+        elif exit_code == 0:
+            phase, reason = "succeeded", description
+        else:
+            phase, reason = "failed", description
+        self.status(
+            phase=phase,
+            pid=process.pid,
+            exit_code=exit_code,
+            reason=reason,
+            started_at=started,
+            finished_at=now(),
+        )
+
+
+def main(argv: list[str]) -> int:
+    control = Path(argv[1])
+    child = os.fork()
+    if child:
+        # The launcher's child: record the runner's pid, then exit so the portal has nothing to reap.
+        write_json(control / "runner.json", {"pid": child, "launched_at": now()})
+        return 0
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    Runner(control).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+app_name = "clusterjobs"
+urlpatterns = [
+    path("jobs/", views.my_jobs, name="my-jobs"),
+    path("jobs/<int:pk>/", views.job_detail, name="detail"),
+    path("jobs/<int:pk>/cancel/", views.cancel, name="cancel"),
+    path("jobs/<int:pk>/rerun/", views.rerun, name="rerun"),
+    path("projects/<slug:slug>/jobs/", views.project_jobs, name="project-jobs"),
+    path("projects/<slug:slug>/jobs/new/", views.submit, name="submit"),
+]

@@ -1,0 +1,170 @@
+"""Job pages: my jobs, a project's jobs, the job page with its live status and log, submission.
+
+One URL serves a page and its htmx fragment (``#rows`` of a list, ``#live`` of a job, ``#fields``
+of the form). Lists run a fixed number of queries whatever their length."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from portal.projects.access import Need, can, get_project_for_user
+from portal.projects.models import Project
+
+from . import actions
+from .filtersets import JobFilterSet
+from .forms import JobForm, initial_from_job, initial_from_template
+from .logs import read_log
+from .models import Job, JobTemplate
+
+PAGE_SIZE = 25
+LOG_LINES = 200
+
+
+def _list(request: HttpRequest, jobs: QuerySet, context: dict) -> HttpResponse:
+    jobs = jobs.select_related("project", "submitter").order_by("-created_at", "-pk")
+    filters = JobFilterSet(request.GET, queryset=jobs)
+    page = Paginator(filters.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context |= {
+        "filters": filters,
+        "page": page,
+        "query": query.urlencode(),
+        "polling": any(not job.is_terminal() for job in page),
+    }
+    template = "clusterjobs/list.html#rows" if request.htmx else "clusterjobs/list.html"
+    return render(request, template, context)
+
+
+@login_required
+def my_jobs(request: HttpRequest) -> HttpResponse:
+    jobs = Job.objects.visible_to(request.user).filter(submitter=request.user)
+    return _list(request, jobs, {"title": _("My jobs"), "show_project": True})
+
+
+@login_required
+def project_jobs(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug)
+    context = {
+        "title": _("Jobs of %(project)s") % {"project": project.name},
+        "project": project,
+        "can_change": can(request.user, project, Need.CHANGE),
+    }
+    return _list(request, project.jobs.all(), context)
+
+
+def _job_for_user(request: HttpRequest, pk: int) -> Job:
+    """A job of a project the user can see, else 404 (its existence is not revealed)."""
+    return get_object_or_404(
+        Job.objects.visible_to(request.user).select_related("project", "submitter"), pk=pk
+    )
+
+
+@login_required
+def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _job_for_user(request, pk)
+    lines, complete, problem = read_log(job, LOG_LINES)
+    context = {
+        "job": job,
+        "transitions": job.transitions.all(),
+        "log_lines": lines,
+        "log_complete": complete,
+        "log_problem": problem,
+        "can_change": can(request.user, job.project, Need.CHANGE),
+        "env": job.shown_env(),
+    }
+    if request.htmx and request.GET.get("fragment") == "live":
+        return render(request, "clusterjobs/detail.html#live", context)
+    return render(request, "clusterjobs/detail.html", context)
+
+
+@login_required
+@require_POST
+def cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _job_for_user(request, pk)
+    try:
+        actions.cancel_job(request.user, job)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    except actions.ServiceUnavailable as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Job cancelled."))
+    return redirect("clusterjobs:detail", pk=job.pk)
+
+
+@login_required
+@require_POST
+def rerun(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _job_for_user(request, pk)
+    try:
+        new = actions.rerun_job(request.user, job)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    except actions.ServiceUnavailable as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Submitted again as job %(id)s.") % {"id": new.pk})
+        return redirect("clusterjobs:detail", pk=new.pk)
+    return redirect("clusterjobs:detail", pk=job.pk)
+
+
+def _initial(request: HttpRequest, project: Project) -> tuple[dict, str]:
+    """The form's starting values: a copied job of this project, a template, or the defaults."""
+    if copy := request.GET.get("copy", ""):
+        if copy.isdigit():
+            job = Job.objects.visible_to(request.user).filter(pk=copy, project=project).first()
+            if job is not None:
+                return initial_from_job(job), _("Copied from job %(id)s: enter secret values again.") % {
+                    "id": job.pk
+                }
+        return {}, _("No such job to copy in this project.")
+    if template_id := request.GET.get("template", ""):
+        template = (
+            JobTemplate.objects.filter(pk=template_id, is_active=True).first()
+            if template_id.isdigit()
+            else None
+        )
+        if template is not None:
+            return initial_from_template(template), _("Started from the template “%(title)s”.") % {
+                "title": template.title
+            }
+        return {}, _("No such template.")
+    return {}, ""
+
+
+@login_required
+def submit(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug, Need.CHANGE)
+    note = ""
+    if request.method == "POST":
+        form = JobForm(request.POST, user=request.user, project=project)
+        if request.GET.get("validate"):
+            form.is_valid()
+            return render(request, "clusterjobs/submit.html#fields", {"form": form, "project": project})
+        if form.is_valid():
+            try:
+                job = actions.submit_job(request.user, project, **form.submit_kwargs())
+            except ValidationError as error:
+                for field, errors in error.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            except actions.ServiceUnavailable as error:
+                form.add_error(None, str(error))
+            else:
+                messages.success(request, _("Job %(id)s submitted.") % {"id": job.pk})
+                return redirect("clusterjobs:detail", pk=job.pk)
+    else:
+        initial, note = _initial(request, project)
+        form = JobForm(initial=initial, user=request.user, project=project)
+    templates = JobTemplate.objects.filter(is_active=True).only("pk", "title", "description")[:50]
+    return render(
+        request,
+        "clusterjobs/submit.html",
+        {"form": form, "project": project, "templates": templates, "note": note},
+    )

@@ -1,0 +1,26 @@
+import factory
+
+from clusterjobs.models import Job, JobStatus, JobTransition
+from tests.factories import ProjectFactory, UserFactory
+
+
+class JobFactory(factory.django.DjangoModelFactory):
+    """A job row as the actions leave it; for lists and permissions (no MLflow, no backend)."""
+
+    class Meta:
+        model = Job
+        skip_postgeneration_save = True
+
+    project = factory.SubFactory(ProjectFactory)
+    submitter = factory.SubFactory(UserFactory)
+    name = factory.Sequence(lambda n: f"job {n}")
+    image = "python:3.11-slim"
+    command = ["python", "-c", "print('hi')"]
+    env = factory.LazyFunction(lambda: {"SEED": "1", "API_KEY": "hunter2"})
+    secret_env_names = factory.LazyFunction(lambda: ["API_KEY"])
+    status = JobStatus.QUEUED
+
+    @factory.post_generation
+    def transition(obj, create, extracted, **kwargs):
+        if create:
+            JobTransition.objects.create(job=obj, to_status=obj.status, reason="made by a test")

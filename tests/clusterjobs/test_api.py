@@ -1,0 +1,153 @@
+"""The jobs API under every persona: members see their projects' jobs, outsiders get 404s (a job
+id of another project is not revealed), viewers may look but not change."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from clusterjobs.models import Job, JobStatus
+from tests.factories import ProjectFactory
+
+from .factories import JobFactory
+
+PERSONAS = ["alice", "bob", "vera", "charlie", "root"]
+SEES = {"alice": 200, "bob": 200, "vera": 200, "charlie": 404, "root": 200}
+CHANGES = {"alice": 200, "bob": 200, "vera": 403, "charlie": 404, "root": 200}
+
+
+def api(personas, who):
+    client = APIClient()
+    if who:
+        client.force_authenticate(getattr(personas, who))
+    return client
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", PERSONAS)
+def test_detail(personas, genomics_job, who):
+    response = api(personas, who).get(f"/api/v1/jobs/{genomics_job.pk}/")
+    assert response.status_code == SEES[who]
+    if response.status_code == 200:
+        data = response.json()
+        assert data["env"] == {"SEED": "1", "API_KEY": "••••••"}
+        assert "hunter2" not in response.content.decode()
+        assert data["transitions"] == [
+            {
+                "from_status": "",
+                "to_status": "queued",
+                "reason": "made by a test",
+                "at": data["transitions"][0]["at"],
+            }
+        ]
+        assert data["resources"] == {"cpu": "1.000", "memory_mib": 2048, "gpus": 0, "gpu_type": ""}
+
+
+@pytest.mark.django_db
+def test_anonymous_is_401(personas, genomics_job):
+    assert api(personas, None).get(f"/api/v1/jobs/{genomics_job.pk}/").status_code == 401
+    assert api(personas, None).get("/api/v1/jobs/").status_code == 401
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", PERSONAS)
+def test_list_shows_only_visible_jobs(personas, genomics_job, who):
+    JobFactory()  # another project's job: only root sees it
+    ids = [job["id"] for job in api(personas, who).get("/api/v1/jobs/").json()["results"]]
+    expected = {"charlie": 0, "root": 2}.get(who, 1)
+    assert len(ids) == expected
+    if expected == 1:
+        assert ids == [genomics_job.pk]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", PERSONAS)
+def test_cancel_a_queued_job(personas, genomics_job, who):
+    response = api(personas, who).post(f"/api/v1/jobs/{genomics_job.pk}/cancel/")
+    assert response.status_code == CHANGES[who]
+    genomics_job.refresh_from_db()
+    if CHANGES[who] == 200:
+        assert response.json()["status"] == "cancelled"
+        assert genomics_job.status == JobStatus.CANCELLED
+        assert genomics_job.status_reason == f"cancelled by {who}"
+        assert genomics_job.finished_at is not None
+    else:
+        assert genomics_job.status == JobStatus.QUEUED
+
+
+@pytest.mark.django_db
+def test_cancel_an_ended_job_is_a_400(personas):
+    job = JobFactory(project=personas.project, status=JobStatus.SUCCEEDED)
+    response = api(personas, "bob").post(f"/api/v1/jobs/{job.pk}/cancel/")
+    assert response.status_code == 400
+    assert response.json() == {"status": ["The job has already ended (succeeded)."]}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", ["vera", "charlie"])
+def test_rerun_refused(personas, genomics_job, who):
+    response = api(personas, who).post(f"/api/v1/jobs/{genomics_job.pk}/rerun/")
+    assert response.status_code == CHANGES[who]
+    assert Job.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", PERSONAS)
+def test_logs(personas, who):
+    job = JobFactory(project=personas.project, status=JobStatus.FAILED, final_log="one\ntwo\nthree")
+    response = api(personas, who).get(f"/api/v1/jobs/{job.pk}/logs/?tail=2")
+    assert response.status_code == SEES[who]
+    if response.status_code == 200:
+        assert response.json() == {"lines": ["two", "three"], "complete": True}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("tail", ["0", "x", "100000"])
+def test_logs_bad_tail(personas, genomics_job, tail):
+    response = api(personas, "bob").get(f"/api/v1/jobs/{genomics_job.pk}/logs/?tail={tail}")
+    assert response.status_code == 400 and list(response.json()) == ["tail"]
+
+
+@pytest.mark.django_db
+def test_logs_of_a_queued_job_are_empty(personas, genomics_job):
+    response = api(personas, "bob").get(f"/api/v1/jobs/{genomics_job.pk}/logs/")
+    assert response.json() == {"lines": [], "complete": False}
+
+
+@pytest.mark.django_db
+def test_missing_job_is_404(personas):
+    assert api(personas, "root").get("/api/v1/jobs/999999/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_filters(personas):
+    other = ProjectFactory(slug="physics")
+    JobFactory(project=personas.project, submitter=personas.bob, status=JobStatus.RUNNING)
+    JobFactory(project=personas.project, submitter=personas.alice, status=JobStatus.FAILED)
+    JobFactory(project=other, status=JobStatus.RUNNING)
+    client = api(personas, "root")
+
+    def names(query):
+        response = client.get(f"/api/v1/jobs/?{query}")
+        assert response.status_code == 200, response.json()
+        return len(response.json()["results"])
+
+    assert names("project=genomics") == 2
+    assert names("status=running") == 2
+    assert names("status=running&status=failed&project=genomics") == 2
+    assert names("submitter=alice") == 1
+    assert names("created_after=2000-01-01T00:00:00Z") == 3
+    assert names("created_before=2000-01-01T00:00:00Z") == 0
+    bad = client.get("/api/v1/jobs/?status=exploded")
+    assert bad.status_code == 400 and "status" in bad.json()
+    assert client.get("/api/v1/jobs/?created_after=yesterday").status_code == 400
+
+
+@pytest.mark.django_db
+def test_cursor_pagination(personas):
+    for _ in range(5):
+        JobFactory(project=personas.project)
+    client = api(personas, "bob")
+    first = client.get("/api/v1/jobs/?page_size=3").json()
+    assert len(first["results"]) == 3 and first["next"]
+    second = client.get(first["next"]).json()
+    assert len(second["results"]) == 2
+    assert not {j["id"] for j in first["results"]} & {j["id"] for j in second["results"]}
