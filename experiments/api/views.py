@@ -7,6 +7,7 @@ filter is a 400 naming the parameter, an unknown run a 404, MLflow down a 502.
 
 import math
 
+from django.core import signing
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
@@ -36,7 +37,9 @@ PROJECT = OpenApiParameter(
 PAGE_TOKEN = OpenApiParameter(
     "page_token",
     OpenApiTypes.STR,
-    description=gettext_lazy("`next_page_token` of the previous page; absent for the first page."),
+    description=gettext_lazy(
+        "`next_page_token` of the previous page of the same list; absent for the first page."
+    ),
 )
 MAX_RESULTS = OpenApiParameter(
     "max_results",
@@ -81,6 +84,28 @@ def _max_results(request: Request, default: int = 50) -> int:
     return int(value)
 
 
+def _page_token(request: Request, kind: str) -> str | None:
+    """MLflow's page token inside the signed one this API handed out: a tampered token is a 400.
+
+    (MLflow itself fails with a 500 on some malformed tokens, and its token format is its own.)
+    """
+    value = request.query_params.get("page_token", "")
+    if not value:
+        return None
+    try:
+        return signing.loads(value, salt=f"taller.api.page_token.{kind}")
+    except signing.BadSignature as error:
+        raise exceptions.ValidationError(
+            {"page_token": [_("Not a page token of this list: start again from its first page.")]}
+        ) from error
+
+
+def _signed(page: dict, kind: str) -> dict:
+    token = page["next_page_token"]
+    page["next_page_token"] = signing.dumps(token, salt=f"taller.api.page_token.{kind}") if token else None
+    return page
+
+
 def _finite(value: float | None) -> float | None:
     """JSON has no NaN or infinity (MLflow logs them): such a value is answered as null."""
     return value if value is None or math.isfinite(value) else None
@@ -105,10 +130,10 @@ def experiments(request: Request) -> Response:
         gateway.list_experiments,
         project.slug,
         max_results=_max_results(request),
-        page_token=request.query_params.get("page_token"),
+        page_token=_page_token(request, "experiments"),
         field="page_token",
     )
-    return Response(page)
+    return Response(_signed(page, "experiments"))
 
 
 @extend_schema(
@@ -150,6 +175,7 @@ def runs(request: Request) -> Response:
     project = _project(request)
     params = request.query_params
     max_results = _max_results(request)
+    page_token = _page_token(request, "runs")
     experiment = params.get("experiment", "")
     if experiment:
         experiment_ids = [
@@ -167,10 +193,10 @@ def runs(request: Request) -> Response:
         filter_string=params.get("filter", ""),
         order_by=order_by,
         max_results=max_results,
-        page_token=params.get("page_token"),
+        page_token=page_token,
     )
     page["runs"] = [_finite_metrics(run) for run in page["runs"]]
-    return Response(page)
+    return Response(_signed(page, "runs"))
 
 
 @extend_schema(
@@ -216,7 +242,7 @@ def models(request: Request) -> Response:
         gateway.list_models,
         project.slug,
         max_results=_max_results(request),
-        page_token=request.query_params.get("page_token"),
+        page_token=_page_token(request, "models"),
         field="page_token",
     )
-    return Response(page)
+    return Response(_signed(page, "models"))

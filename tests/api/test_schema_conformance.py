@@ -18,9 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from clusterjobs.models import Job
+from clusterjobs.models import JobStatus
 from portal.accounts.actions import create_token
 from portal.projects.models import Project
+from tests.clusterjobs.factories import JobFactory
 from tests.experiments.conftest import log_example
 from tests.factories import MembershipFactory, ProjectFactory
 
@@ -49,18 +50,19 @@ def api_world(personas, mlflow_uri) -> dict:
     """Data in place, a token of a site admin, and path parameter values that name real objects."""
     cache.clear()  # MLflow's ids restart with each server: no project lookups from an earlier one
     Project.objects.filter(pk=personas.project.pk).update(status=Project.Status.PENDING)
-    for i in range(3):
-        MembershipFactory(project=ProjectFactory(slug=f"extra-{i}"), user=personas.root)
+    extra = [ProjectFactory(slug=f"extra-{i}") for i in range(3)]
+    for project in extra:
+        MembershipFactory(project=project, user=personas.root)
     run = logged_run(mlflow_uri)
-    Job.objects.create(
+    JobFactory(
         project=personas.project,
         submitter=personas.bob,
-        name="train",
-        image="python:3.11",
-        command=["python", "train.py"],
         mlflow_experiment_id=run.experiment_id,
         mlflow_run_id=run.run_id,
     )
+    # In an active project, so that cancel and re-run get past their rules too.
+    job = JobFactory(project=extra[0], submitter=personas.root, status=JobStatus.RUNNING)
+    JobFactory(project=extra[0], status=JobStatus.FAILED, exit_code=1, final_log="one\ntwo\n")
     _token, key = create_token(personas.root, "schemathesis")
     return {
         "headers": {"Authorization": f"Token {key}"},
@@ -69,9 +71,12 @@ def api_world(personas, mlflow_uri) -> dict:
             "project_slug": "genomics",
             "username": "bob",
             "run_id": run.run_id,
+            "id": job.pk,
         },
         # Query values that name real objects, so that searches reach past their 404s too.
         "query": {"project": "genomics", "experiment": run.experiment_id},
+        # Body values that name real objects: a job submitted to an active project.
+        "body": {"project": extra[0].slug},
     }
 
 
@@ -89,6 +94,7 @@ def api_schema(live_server, api_world):
     schema = schemathesis.openapi.from_url(f"{live_server.url}/api/schema/", config=config)
     known = api_world["known"]
     real_query = api_world["query"]
+    real_body = api_world["body"]
 
     @schema.hook
     def flatmap_path_parameters(context, path_parameters):
@@ -111,6 +117,16 @@ def api_schema(live_server, api_world):
         if not names:
             return st.just(query)
         return st.sampled_from([query, {**query, **{name: real_query[name] for name in names}}])
+
+    @schema.hook
+    def flatmap_body(context, body):
+        """Likewise for body fields that name objects, under the same rule."""
+        if not isinstance(body, dict):
+            return st.just(body)
+        names = [name for name, value in body.items() if name in real_body and isinstance(value, str)]
+        if not names:
+            return st.just(body)
+        return st.sampled_from([body, {**body, **{name: real_body[name] for name in names}}])
 
     return schema
 

@@ -151,3 +151,17 @@ def test_cursor_pagination(personas):
     second = client.get(first["next"]).json()
     assert len(second["results"]) == 2
     assert not {j["id"] for j in first["results"]} & {j["id"] for j in second["results"]}
+
+
+@pytest.mark.django_db
+def test_created_filters_take_any_iso_offset_and_refuse_times_out_of_range(personas):
+    JobFactory(project=personas.project)
+    client = api(personas, "bob")
+    # PostgreSQL refuses offsets beyond 15:59; ISO 8601 allows them: compared in UTC.
+    response = client.get("/api/v1/jobs/", {"created_after": "2000-04-30T03:43:39+17:48"})
+    assert response.status_code == 200 and len(response.json()["results"]) == 1
+    response = client.get("/api/v1/jobs/", {"created_before": "0123-04-30T03:43:39.527808+17:48"})
+    assert response.status_code == 200 and response.json()["results"] == []
+    for value in ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-05:00"]:
+        response = client.get("/api/v1/jobs/", {"created_after": value})
+        assert response.status_code == 400 and list(response.json()) == ["created_after"], value

@@ -6,6 +6,8 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
+from experiments import gateway
+
 from .conftest import log_example
 
 pytestmark = pytest.mark.slow
@@ -39,3 +41,28 @@ def test_a_project_value_that_cannot_be_a_slug_is_404(personas, mlflow_uri, valu
         response = api.get(url, {"project": value})
         assert response.status_code == 404, (url, value)
         assert response.json() == {"detail": "No such project."}
+
+
+@pytest.mark.parametrize("kind", ["experiments", "runs", "models"])
+def test_page_tokens_are_the_apis_own_and_a_tampered_one_is_400(personas, mlflow_uri, kind):
+    log_example("genomics", experiment="first")
+    log_example("genomics", experiment="second")
+    client = MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
+    if not client.search_registered_models(filter_string="name = 'genomics.second'"):
+        client.create_registered_model("genomics.second", tags={gateway.PROJECT_TAG: "genomics"})
+    api = personas.client("vera")
+    url = f"/api/v1/{kind}/"
+    first = api.get(url, {"project": "genomics", "max_results": 1}).json()
+    token = first["next_page_token"]
+    assert token
+    second = api.get(url, {"project": "genomics", "max_results": 1, "page_token": token})
+    assert second.status_code == 200
+    assert second.json()[kind] != first[kind]
+    # MLflow's own token format (base64 JSON), a non-object in it, non-ASCII, or a cut signature.
+    for bad in ["eyJvZmZzZXQiOiAxfQ==", "MQ==", "ÿ", token[:-2], token.replace(":", ";")]:
+        response = api.get(url, {"project": "genomics", "page_token": bad})
+        assert response.status_code == 400, bad
+        assert list(response.json()) == ["page_token"]
+    other = {"experiments": "runs", "runs": "models", "models": "experiments"}[kind]
+    response = api.get(f"/api/v1/{other}/", {"project": "genomics", "page_token": token})
+    assert response.status_code == 400  # a token of another list
