@@ -64,6 +64,9 @@ def _nest_resource_errors(error: ValidationError) -> dict:
     return errors
 
 
+LIST_COLUMNS = [
+    field.name for field in Job._meta.concrete_fields if field.name not in {"final_log", "mlflow_token"}
+]
 UNAVAILABLE = {
     503: OpenApiResponse(description=_("MLflow or the cluster is unavailable; nothing changed. Try again."))
 }
@@ -106,6 +109,9 @@ class JobViewSet(
             jobs = jobs.filter(project_id=scope)
         if self.action == "retrieve":
             jobs = jobs.prefetch_related(Prefetch("transitions", JobTransition.objects.order_by("at", "pk")))
+        elif self.action == "list":
+            # A page needs neither the kept logs nor the project's and submitter's other columns.
+            jobs = jobs.only(*LIST_COLUMNS, "project__slug", "submitter__username")
         return jobs
 
     def get_serializer_class(self):
