@@ -6,8 +6,11 @@ only one that runs the end handling: MLflow run finished, final log kept, token 
 project's next queued jobs admitted.
 """
 
+import dataclasses
+import hashlib
 import logging
 import re
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -25,9 +28,10 @@ from portal.accounts.actions import create_token, revoke_token
 from portal.projects.access import Need, level_of
 from portal.projects.models import Project
 from portal.quotas.actions import ensure_quota
+from portal.quotas.models import Quota
 
 from . import admission
-from .backends import BackendError, BackendStatus, JobSpec, ProjectLimits, get_backend
+from .backends import Backend, BackendError, BackendStatus, JobSpec, ProjectLimits, get_backend
 from .lifecycle import move_job
 from .models import TERMINAL, Job, JobStatus, JobTransition
 
@@ -226,6 +230,8 @@ def check_job(
         admission.check_submission(
             ensure_quota(project),
             **{field: 0 if field in errors else value for field, value in asked.items()},
+            submitter=user,
+            lock=False,
         )
     except ValidationError as error:
         for field, messages in error.message_dict.items():
@@ -255,6 +261,16 @@ def submit_job(user, project: Project, *, rerun_of: Job | None = None, **spec) -
     """
     cleaned = check_job(user, project, **spec)
     with transaction.atomic():
+        # Again under the quota's row lock, held until commit: two submissions cannot both spend
+        # the last of the project's budget.
+        admission.check_submission(
+            ensure_quota(project),
+            cpu=cleaned["cpu"],
+            memory_mib=cleaned["memory_mib"],
+            gpus=cleaned["gpus"],
+            time_limit_minutes=cleaned["time_limit_minutes"],
+            submitter=user,
+        )
         job = Job.objects.create(project=project, submitter=user, rerun_of=rerun_of, **cleaned)
         reason = (
             _("re-run of job %(id)s by %(user)s") % {"id": rerun_of.pk, "user": user.username}
@@ -280,13 +296,22 @@ def submit_job(user, project: Project, *, rerun_of: Job | None = None, **spec) -
         Job.objects.filter(pk=job.pk).update(mlflow_experiment_id=experiment_id, mlflow_run_id=run_id)
         # The job as submitted (queued): admission may move it as soon as the transaction commits.
         job.refresh_from_db()
-        transaction.on_commit(lambda: admit_and_dispatch(project.pk))
+        transaction.on_commit(lambda: _admit_submitted(job.pk, project.pk, reason))
     return job
 
 
-def admit_and_dispatch(project_id: int) -> list[int]:
-    """Admit the project's queued jobs that fit and enqueue their dispatch. A lost enqueue is
-    repaired by the periodic reconcile (the job stays `dispatching`)."""
+def _admit_submitted(job_id: int, project_id: int, submitted_reason: str) -> None:
+    """Admit what fits; a submitted job left queued says why it waits."""
+    admit_and_dispatch(project_id)
+    Job.objects.filter(pk=job_id, status=JobStatus.QUEUED, status_reason=submitted_reason).update(
+        status_reason=admission.WAITING_FOR_QUOTA
+    )
+
+
+def admit_and_dispatch(project_id: int | None = None) -> list[int]:
+    """Admit the queued jobs that fit (across projects, fairly: see admission.admit_all) and
+    enqueue their dispatch. A lost enqueue is repaired by the periodic reconcile (the job stays
+    `dispatching`)."""
     from .tasks import dispatch_job
 
     admitted = admission.admit(project_id)
@@ -502,7 +527,7 @@ def fail_job(job_id: int, reason: str) -> bool:
     return False
 
 
-def job_spec(job: Job, env: dict[str, str]) -> JobSpec:
+def job_spec(job: Job, env: dict[str, str], limits: ProjectLimits | None = None) -> JobSpec:
     return JobSpec(
         job_id=job.pk,
         project=job.project.slug,
@@ -516,6 +541,7 @@ def job_spec(job: Job, env: dict[str, str]) -> JobSpec:
         gpu_type=job.gpu_type,
         time_limit_seconds=job.time_limit_minutes * 60,
         backoff_limit=job.backoff_limit,
+        limits=limits,
     )
 
 
@@ -526,7 +552,10 @@ def job_uid(job: Job) -> str:
 
 
 def project_limits(project: Project) -> ProjectLimits:
-    quota = ensure_quota(project)
+    try:
+        quota = project.quota  # often loaded with the project already (select_related)
+    except Quota.DoesNotExist:
+        quota = ensure_quota(project)
     return ProjectLimits(
         project=project.slug,
         max_gpus=quota.max_gpus,
@@ -537,15 +566,58 @@ def project_limits(project: Project) -> ProjectLimits:
     )
 
 
+def _limits_digest(limits: ProjectLimits) -> str:
+    values = [str(getattr(limits, f.name)) for f in dataclasses.fields(limits)]
+    return hashlib.sha256("|".join(values).encode()).hexdigest()[:32]
+
+
+# Per process, what the shared cache said lately: {key: (digest, until)}; saves a cache request.
+_ready: dict[str, tuple[str, float]] = {}
+
+
+def project_ready_key(backend: Backend, slug: str) -> str:
+    """The cache key saying with which limits the project was last prepared on this backend."""
+    return f"taller:project-ready:{hashlib.sha256(backend.scope().encode()).hexdigest()[:16]}:{slug}"
+
+
+def forget_project_ready(backend: Backend, slug: str) -> None:
+    """Make the next dispatch prepare the project on the backend again."""
+    key = project_ready_key(backend, slug)
+    _ready.pop(key, None)
+    cache.delete(key)
+
+
+def ensure_project(backend: Backend, project: Project) -> ProjectLimits:
+    """Prepare the project on the backend (Kubernetes: namespace, ResourceQuota, LimitRange, six
+    requests) only when it never was, or its limits changed since the last successful preparation
+    on this backend; otherwise nothing. Returns the limits, which the job spec carries so that a
+    backend that finds the project gone while submitting prepares it in full again."""
+    limits = project_limits(project)
+    key = project_ready_key(backend, project.slug)
+    digest = _limits_digest(limits)
+    now = time.monotonic()
+    memo = _ready.get(key)
+    if memo is not None and memo[0] == digest and memo[1] > now:
+        return limits  # this process prepared it (or saw it prepared) with these limits lately
+    if cache.get(key) != digest:
+        backend.ensure_project(limits)
+        cache.set(key, digest, timeout=settings.TALLER_PROJECT_READY_SECONDS)
+    _ready[key] = (digest, now + min(60.0, settings.TALLER_PROJECT_READY_SECONDS))
+    return limits
+
+
 def dispatch(job_id: int) -> str:
     """Create an admitted (``dispatching``) job on its backend. Idempotent, so a retried or
     duplicated task, or one redelivered after a worker died, never starts a job twice:
 
     - a job no longer ``dispatching`` is left alone;
-    - a job the backend already has (an earlier attempt died before recording it) is only
-      recorded, keeping the token that attempt handed it;
-    - otherwise a fresh job-scoped token (the previous attempt's is revoked) and a submit that
-      counts "already there with this job's uid" as success.
+    - every attempt commits the job's token before it submits, so a job without a token was
+      never submitted: it gets its token (in the transaction that locks and reads it) and is
+      submitted without asking the backend first;
+    - a job with a token may have been created by an earlier attempt that died before recording
+      it: if the backend has it, with this job's uid, it is only recorded, keeping the token that
+      attempt handed it; otherwise a fresh token (the previous one is revoked, its key is lost);
+    - the submit itself counts "already there with this job's uid" as success.
 
     Returns what happened: "skipped", "found", "submitted" or "cancelled". Raises BackendError.
     """
@@ -553,36 +625,36 @@ def dispatch(job_id: int) -> str:
     if not cache.add(lock, "1", timeout=settings.TALLER_DISPATCH_STALE_SECONDS):
         return "skipped"  # another worker is dispatching it right now
     try:
-        job = Job.objects.select_related("project", "submitter").filter(pk=job_id).first()
-        if job is None or job.status != JobStatus.DISPATCHING:
-            return "skipped"
-        backend = get_backend(job.backend or None)
-        found = backend.status(job.pk, job.project.slug)
-        if found.phase != "missing":
-            theirs = found.extra.get("uid")
-            if theirs and theirs != job_uid(job):
-                raise BackendError(
-                    _("%(name)s already exists on the backend for another job (uid %(uid)s)")
-                    % {"name": job.backend_name, "uid": theirs},
-                    permanent=True,
-                )
-            move_job(
-                job.pk,
-                JobStatus.PENDING,
-                _("found on the backend as %(name)s") % {"name": job.backend_name},
-                only_from={JobStatus.DISPATCHING},
-            )
-            apply_status(found)
-            return "found"
-        backend.ensure_project(project_limits(job.project))
+        key = None
         with transaction.atomic():
-            current = Job.objects.select_for_update().filter(pk=job.pk, status=JobStatus.DISPATCHING).first()
-            if current is None:
+            job = (
+                Job.objects.select_for_update(of=("self",))
+                .select_related("project", "project__quota", "submitter")
+                .filter(pk=job_id)
+                .first()
+            )
+            if job is None or job.status != JobStatus.DISPATCHING:
                 return "skipped"
-            if current.mlflow_token_id:
-                revoke_token(current.mlflow_token)
-            token, key = create_token(job.submitter, f"job {job.pk}", project=job.project)
-            Job.objects.filter(pk=job.pk).update(mlflow_token=token, backend=backend.name)
+            backend = get_backend(job.backend or None)
+            if not job.mlflow_token_id:
+                key = _hand_token(job, backend)
+        if key is None:
+            found = backend.status(job.pk, job.project.slug)
+            if found.phase != "missing":
+                return _adopt(job, found)
+            with transaction.atomic():
+                current = (
+                    Job.objects.select_for_update()
+                    .filter(pk=job.pk, status=JobStatus.DISPATCHING)
+                    .only("pk", "mlflow_token")
+                    .first()
+                )
+                if current is None:
+                    return "skipped"
+                if current.mlflow_token_id:
+                    revoke_token(current.mlflow_token)
+                key = _hand_token(job, backend)
+        limits = ensure_project(backend, job.project)
         env = {
             **job.env,
             "MLFLOW_TRACKING_URI": settings.TALLER_JOB_TRACKING_URI,
@@ -592,7 +664,7 @@ def dispatch(job_id: int) -> str:
             "TALLER_JOB_ID": str(job.pk),
             "TALLER_PROJECT": job.project.slug,
         }
-        backend.submit(job_spec(job, env))
+        backend.submit(job_spec(job, env, limits))
         if move_job(
             job.pk,
             JobStatus.PENDING,
@@ -607,6 +679,32 @@ def dispatch(job_id: int) -> str:
         return "submitted"
     finally:
         cache.delete(lock)
+
+
+def _hand_token(job: Job, backend: Backend) -> str:
+    """A new job-scoped token for the job, recorded on it with its backend; returns the key."""
+    token, key = create_token(job.submitter, f"job {job.pk}", project=job.project)
+    Job.objects.filter(pk=job.pk).update(mlflow_token=token, backend=backend.name)
+    return key
+
+
+def _adopt(job: Job, found: BackendStatus) -> str:
+    """Record a job an earlier attempt created on the backend, if it carries this job's uid."""
+    theirs = found.extra.get("uid")
+    if theirs and theirs != job_uid(job):
+        raise BackendError(
+            _("%(name)s already exists on the backend for another job (uid %(uid)s)")
+            % {"name": job.backend_name, "uid": theirs},
+            permanent=True,
+        )
+    move_job(
+        job.pk,
+        JobStatus.PENDING,
+        _("found on the backend as %(name)s") % {"name": job.backend_name},
+        only_from={JobStatus.DISPATCHING},
+    )
+    apply_status(found)
+    return "found"
 
 
 def reconcile() -> dict[str, int]:
@@ -639,8 +737,4 @@ def reconcile() -> dict[str, int]:
 
 def drain_queues() -> list[int]:
     """Admit and dispatch queued jobs of every project: repairs an admission lost after commit."""
-    admitted = []
-    project_ids = Job.objects.filter(status=JobStatus.QUEUED).values_list("project_id", flat=True).distinct()
-    for project_id in list(project_ids.order_by()):
-        admitted += admit_and_dispatch(project_id)
-    return admitted
+    return admit_and_dispatch()

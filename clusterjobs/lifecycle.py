@@ -19,14 +19,22 @@ def move_job(job_id: int, to: str, reason: str = "", *, only_from: set[str] | No
     if to in TERMINAL:
         fields.setdefault("finished_at", now)
     with transaction.atomic():
-        previous = (
-            Job.objects.select_for_update()
-            .filter(pk=job_id, status__in=sources)
-            .values_list("status", flat=True)
-            .first()
-        )
-        if previous is None:
-            return False
-        Job.objects.filter(pk=job_id).update(status=to, status_reason=reason, **fields)
+        if len(sources) == 1:
+            # One possible source: the conditional UPDATE alone says whether (and from what) it moved.
+            (previous,) = sources
+            if not Job.objects.filter(pk=job_id, status=previous).update(
+                status=to, status_reason=reason, **fields
+            ):
+                return False
+        else:
+            previous = (
+                Job.objects.select_for_update()
+                .filter(pk=job_id, status__in=sources)
+                .values_list("status", flat=True)
+                .first()
+            )
+            if previous is None:
+                return False
+            Job.objects.filter(pk=job_id).update(status=to, status_reason=reason, **fields)
         JobTransition.objects.create(job_id=job_id, from_status=previous, to_status=to, reason=reason, at=now)
     return True

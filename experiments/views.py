@@ -69,7 +69,12 @@ def _jobs_by_run(project: Project, run_ids: list[str]) -> dict[str, dict]:
         "project"
     )
     return {
-        job.mlflow_run_id: {"id": job.pk, "name": job.name, "url": job.get_absolute_url(), "status": job.status}
+        job.mlflow_run_id: {
+            "id": job.pk,
+            "name": job.name,
+            "url": job.get_absolute_url(),
+            "status": job.status,
+        }
         for job in jobs
     }
 

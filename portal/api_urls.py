@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("portal.projects.api.urls")),
     path("", include("experiments.api.urls")),
     path("", include("clusterjobs.api.urls")),
+    path("", include("portal.quotas.api.urls")),
 ]

@@ -266,6 +266,7 @@ SPECTACULAR_SETTINGS = {
         "ProjectStatusEnum": "portal.projects.models.Project.Status",
         "RoleEnum": "portal.projects.models.Role",
         "JobStatusEnum": "clusterjobs.models.JobStatus",
+        "QuotaRequestStatusEnum": "portal.quotas.models.QuotaRequest.Status",
     },
 }
 
@@ -327,8 +328,30 @@ TALLER_JOB_TRACKING_URI = os.environ.get("TALLER_JOB_TRACKING_URI", f"{TALLER_PU
 TALLER_DISPATCH_MAX_RETRIES = envint("TALLER_DISPATCH_MAX_RETRIES", "5")
 # A job still `dispatching` this long after admission has lost its task: reconcile dispatches it again.
 TALLER_DISPATCH_STALE_SECONDS = envint("TALLER_DISPATCH_STALE_SECONDS", "300")
+# How long dispatch trusts that a project is prepared on the backend (namespace, quota) with its
+# current limits before preparing it again; a change of the project's limits applies at once.
+TALLER_PROJECT_READY_SECONDS = envint("TALLER_PROJECT_READY_SECONDS", "3600")
 TALLER_FINAL_LOG_MAX_LINES = envint("TALLER_FINAL_LOG_MAX_LINES", "5000")
 TALLER_FINAL_LOG_MAX_CHARS = envint("TALLER_FINAL_LOG_MAX_CHARS", "1000000")
 # Local backend: seconds between SIGTERM and SIGKILL, and between two looks at the job folders.
 TALLER_LOCAL_KILL_GRACE_SECONDS = envint("TALLER_LOCAL_KILL_GRACE_SECONDS", "10")
 TALLER_LOCAL_POLL_SECONDS = float(os.environ.get("TALLER_LOCAL_POLL_SECONDS", "1"))
+
+# What the whole cluster can hold at once, shared fairly between projects (0 = unlimited).
+TALLER_CLUSTER_GPUS = envint("TALLER_CLUSTER_GPUS", "0")
+TALLER_CLUSTER_CPU = envint("TALLER_CLUSTER_CPU", "0")
+TALLER_CLUSTER_MEMORY_MIB = envint("TALLER_CLUSTER_MEMORY_MIB", "0")
+# Upper bounds a site admin may set in a quota; beyond these a value is taken for a typo.
+TALLER_QUOTA_MAXIMA = {
+    "max_gpus": envint("TALLER_QUOTA_MAX_GPUS", "1024"),
+    "max_cpu": envint("TALLER_QUOTA_MAX_CPU", "99999"),
+    "max_memory_mib": envint("TALLER_QUOTA_MAX_MEMORY_MIB", str(1024 * 1024 * 1024)),
+    "max_running_jobs": envint("TALLER_QUOTA_MAX_RUNNING_JOBS", "10000"),
+    "max_time_limit_minutes": envint("TALLER_QUOTA_MAX_TIME_LIMIT_MINUTES", str(60 * 24 * 366)),
+    "gpu_hours_per_period": envint("TALLER_QUOTA_MAX_GPU_HOURS", "10000000"),
+    "cpu_hours_per_period": envint("TALLER_QUOTA_MAX_CPU_HOURS", "1000000000"),
+}
+CELERY_BEAT_SCHEDULE["quotas-mirror-all"] = {
+    "task": "portal.quotas.tasks.mirror_all_quotas",
+    "schedule": 3600.0,
+}

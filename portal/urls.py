@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/", include("portal.accounts.urls")),
     path("oidc/", include("portal.accounts.oidc_urls")),
     path("projects/", include("portal.projects.urls")),
+    path("", include("portal.quotas.urls")),
     path("projects/", include("experiments.urls")),
     path("mlflow/", include("experiments.proxy_urls")),
     path("i18n/", include("django.conf.urls.i18n")),

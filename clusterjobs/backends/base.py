@@ -19,6 +19,18 @@ class BackendError(Exception):
 
 
 @dataclass(frozen=True)
+class ProjectLimits:
+    """What a project may hold at once on the backend (mirrors the portal's quota)."""
+
+    project: str
+    max_gpus: int
+    max_cpu: Decimal
+    max_memory_mib: int
+    max_running_jobs: int
+    max_time_limit_minutes: int
+
+
+@dataclass(frozen=True)
 class JobSpec:
     job_id: int
     project: str  # project slug
@@ -33,22 +45,13 @@ class JobSpec:
     time_limit_seconds: int = 3600
     backoff_limit: int = 0
     volumes: tuple[str, ...] = ()  # names of the project's PersistentVolumeClaims, mounted at /data/<name>
+    # What the project holds on the backend: should the backend have to prepare the project again
+    # while submitting (its namespace deleted behind the portal's back), it does so in full.
+    limits: ProjectLimits | None = None
 
     @property
     def name(self) -> str:
         return f"taller-{self.job_id}"
-
-
-@dataclass(frozen=True)
-class ProjectLimits:
-    """What a project may hold at once on the backend (mirrors the portal's quota)."""
-
-    project: str
-    max_gpus: int
-    max_cpu: Decimal
-    max_memory_mib: int
-    max_running_jobs: int
-    max_time_limit_minutes: int
 
 
 @dataclass
@@ -96,3 +99,8 @@ class Backend(ABC):
 
     def ensure_project(self, limits: ProjectLimits) -> None:  # noqa: B027 - optional for backends
         """Prepare what the project needs on the backend (a namespace, its quota). Idempotent."""
+
+    def scope(self) -> str:
+        """Which execution target this backend instance talks to (e.g. which cluster): what the
+        portal's cached knowledge of it (projects already prepared) is keyed by."""
+        return self.name

@@ -285,6 +285,9 @@ def job_status(job_id: int, job: dict | None, pods: list[dict], events: Iterable
     started_at = _time((state.get("running") or terminated or {}).get("startedAt"))
     exit_code = terminated.get("exitCode") if terminated else None
     extra = {"namespace": meta.get("namespace", ""), "name": meta.get("name", "")}
+    # The uid the portal recorded on the Job: a retried dispatch adopts only a Job with its own uid.
+    if uid := (meta.get("annotations") or {}).get(ANNOTATION_UID):
+        extra["uid"] = uid
     if pod:
         extra["pod"] = pod["metadata"]["name"]
     conditions = {
@@ -443,6 +446,10 @@ class KubernetesBackend(Backend):
                 self._clients[key] = api
             return self._clients[key]
 
+    def scope(self) -> str:
+        api = self._api()
+        return f"{self.name} {api.configuration.host} {settings.TALLER_K8S_CONTEXT}"
+
     def _batch(self) -> client.BatchV1Api:
         return client.BatchV1Api(self._api())
 
@@ -486,7 +493,10 @@ class KubernetesBackend(Backend):
                 except ApiException as exc:
                     reason = _status_of(exc).get("reason")
                     if exc.status == 404 and attempt == 0:  # the project's namespace is not there yet
-                        self._ensure_namespace(spec.project)
+                        if spec.limits is not None:  # with its quota, before its first Job
+                            self.ensure_project(spec.limits)
+                        else:
+                            self._ensure_namespace(spec.project)
                         continue
                     if exc.status == 409 and reason == "AlreadyExists":
                         self._check_existing(batch, spec)

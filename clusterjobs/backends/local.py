@@ -136,7 +136,7 @@ class LocalBackend(Backend):
                 if existing is not None:
                     if existing.get("uid") != spec.uid:
                         raise BackendError(
-                            f"{spec.name} already exists on this machine for another job "
+                            f"{spec.name} already exists on the backend for another job "
                             f"(uid {existing.get('uid')!r}, not {spec.uid!r})",
                             permanent=True,
                         )
@@ -212,7 +212,10 @@ class LocalBackend(Backend):
                 pass
 
     def logs(self, job_id: int, project: str, tail: int | None = None) -> list[str]:
-        return _tail(self.control(job_id) / "output.log", tail)
+        try:
+            return _tail(self.control(job_id) / "output.log", tail)
+        except OSError as error:  # e.g. the jobs folder is not a folder
+            raise BackendError(f"could not read the log of taller-{int(job_id)}: {error}") from error
 
     def status(self, job_id: int, project: str) -> BackendStatus:
         control = self.control(job_id)

@@ -8,7 +8,7 @@ from django.utils import timezone
 from .models import ApiToken, User, hash_token
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # one INSERT: inside another transaction, no savepoint needed
 def create_token(
     user: User, name: str, *, project=None, expires_at: datetime | None = None
 ) -> tuple[ApiToken, str]:

@@ -168,13 +168,16 @@ def test_api_4xx_messages_name_their_fields(live_server, key):
         api.get("projects/nothing/")
 
 
-def test_unknown_endpoint_message(live_server, key, monkeypatch):
-    """Before the quota endpoint exists, `taller quota` shows the portal's 404 message."""
+def test_quota_shows_the_quota_and_its_use(live_server, key, monkeypatch):
     monkeypatch.setenv("TALLER_URL", live_server.url)
     monkeypatch.setenv("TALLER_TOKEN", key)
-    result = taller("quota", "--project", "genomics")
-    assert result.exit_code == 1
-    assert result.stderr.count("\n") == 1
+    result = taller("quota", "--project", "genomics", "--json")
+    assert result.exit_code == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["project"] == "genomics" and answer["used_gpus"] == 0 and "gpu_hours_remaining" in answer
+    table = taller("quota", "--project", "genomics")
+    assert table.exit_code == 0 and "max_gpus" in table.stdout
+    assert_one_error_line(taller("quota", "--project", "nope"), 1)
 
 
 def test_console_entry_point_in_a_real_process(live_server, key):

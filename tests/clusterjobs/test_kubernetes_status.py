@@ -21,6 +21,7 @@ def test_status_maps_each_case(cluster, name, steps, phase, reason, exit_code):
 
     assert (status.job_id, status.phase, status.reason, status.exit_code) == (42, phase, reason, exit_code)
     assert status.extra["namespace"] == NS and status.extra["name"] == JOB
+    assert status.extra["uid"] == "uid-42"  # the annotation a retried dispatch recognises its Job by
     if name in ("running", "complete", "exit-code", "oom", "deadline"):
         assert status.started_at == datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
         assert status.image_digest == DIGEST

@@ -78,6 +78,7 @@ def test_watch_follows_each_case(cluster, watcher, name, steps, phase, reason, e
 
     status = watcher.phase(42, phase, reason)
     assert status.exit_code == exit_code
+    assert status.extra["uid"] == "uid-42"
 
 
 def test_watch_lists_what_exists_then_follows_changes(cluster):

@@ -1,0 +1,178 @@
+"""actions.dispatch on the Kubernetes backend, against the test API server: the requests it makes
+(the project prepared once per change of its limits, no status look for a job never submitted),
+the Job it creates, and its idempotency when duplicated or retried after a worker died."""
+
+import pytest
+
+from clusterjobs import actions, tasks
+from clusterjobs.models import Job, JobStatus, JobTransition
+from portal.accounts.actions import authenticate_token, create_token
+from portal.quotas.actions import ensure_quota
+
+from .factories import JobFactory
+
+NS = "taller-genomics"
+
+
+@pytest.fixture
+def k8s(cluster, personas, settings):
+    settings.TALLER_JOB_TRACKING_URI = "https://portal.example.edu/mlflow"
+    actions.forget_project_ready(cluster.backend, personas.project.slug)
+    yield cluster
+    actions.forget_project_ready(cluster.backend, personas.project.slug)
+
+
+def admitted(personas, **fields) -> Job:
+    values = {"mlflow_run_id": "run123", "mlflow_experiment_id": "7", "env": {"SEED": "42"}, **fields}
+    return JobFactory(
+        project=personas.project, submitter=personas.bob, status=JobStatus.DISPATCHING, **values
+    )
+
+
+def calls(cluster, since: int = 0) -> list[tuple[str, str]]:
+    return [(method, path.split("?")[0]) for method, path in cluster.api.requests[since:]]
+
+
+JOBS = f"/apis/batch/v1/namespaces/{NS}/jobs"
+PREPARE = [
+    ("POST", "/api/v1/namespaces"),
+    ("POST", f"/api/v1/namespaces/{NS}/resourcequotas"),
+    ("POST", f"/api/v1/namespaces/{NS}/limitranges"),
+]
+
+
+@pytest.mark.django_db
+def test_first_dispatch_prepares_the_project_then_creates_the_job(personas, k8s):
+    job = admitted(personas)
+
+    assert tasks.dispatch_job.apply(args=(job.pk,)).get() == "submitted"
+
+    # No status look (the job never had a token, so no attempt can have created it), the
+    # namespace with its quota and limits, then the Job.
+    assert calls(k8s) == [*PREPARE, ("POST", JOBS)]
+    job.refresh_from_db()
+    assert job.status == JobStatus.PENDING and job.backend == "kubernetes"
+    created = k8s.api.get("jobs", NS, f"taller-{job.pk}")
+    assert created["metadata"]["labels"]["taller.io/job"] == str(job.pk)
+    assert created["metadata"]["labels"]["taller.io/project"] == "genomics"
+    assert created["metadata"]["annotations"] == {"taller.io/uid": actions.job_uid(job)}
+    env = {e["name"]: e["value"] for e in created["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["MLFLOW_TRACKING_URI"] == "https://portal.example.edu/mlflow"
+    assert (env["MLFLOW_RUN_ID"], env["MLFLOW_EXPERIMENT_ID"], env["SEED"]) == ("run123", "7", "42")
+    assert (env["TALLER_JOB_ID"], env["TALLER_PROJECT"]) == (str(job.pk), "genomics")
+    assert authenticate_token(env["MLFLOW_TRACKING_TOKEN"]) == job.mlflow_token
+    quota = k8s.api.get("resourcequotas", NS, "taller-quota")
+    assert quota["spec"]["hard"]["pods"] == str(ensure_quota(personas.project).max_running_jobs)
+
+
+@pytest.mark.django_db
+def test_later_dispatches_make_one_request_until_the_limits_change(personas, k8s):
+    actions.dispatch(admitted(personas).pk)
+    start = len(k8s.api.requests)
+    actions.dispatch(admitted(personas).pk)
+    assert calls(k8s, start) == [("POST", JOBS)]
+
+    quota = ensure_quota(personas.project)
+    quota.max_cpu = 3
+    quota.save()
+    start = len(k8s.api.requests)
+    actions.dispatch(admitted(personas, cpu=1).pk)
+    # The changed quota reaches the cluster before the next Job; the namespace is left as it is.
+    assert ("PUT", f"/api/v1/namespaces/{NS}/resourcequotas/taller-quota") in calls(k8s, start)
+    assert ("PUT", f"/api/v1/namespaces/{NS}/limitranges/taller-limits") in calls(k8s, start)
+    assert calls(k8s, start)[-1] == ("POST", JOBS)
+    assert k8s.api.get("resourcequotas", NS, "taller-quota")["spec"]["hard"]["limits.cpu"] == "3"
+    start = len(k8s.api.requests)
+    actions.dispatch(admitted(personas).pk)
+    assert calls(k8s, start) == [("POST", JOBS)]
+
+
+@pytest.mark.django_db
+def test_a_namespace_deleted_behind_the_portals_back_gets_its_quota_before_the_job(personas, k8s):
+    actions.dispatch(admitted(personas).pk)
+    for plural, name in (("resourcequotas", "taller-quota"), ("limitranges", "taller-limits")):
+        k8s.api.delete(plural, NS, name, "Background")
+    k8s.api.delete("namespaces", "", NS, "Background")
+    start = len(k8s.api.requests)
+
+    job = admitted(personas)
+    assert actions.dispatch(job.pk) == "submitted"
+
+    # The portal still believed the project prepared: the Job's 404 makes it prepare it in full.
+    assert calls(k8s, start) == [("POST", JOBS), *PREPARE, ("POST", JOBS)]
+    assert k8s.api.get("resourcequotas", NS, "taller-quota") and k8s.api.get(
+        "limitranges", NS, "taller-limits"
+    )
+
+
+@pytest.mark.django_db
+def test_duplicated_dispatch_creates_one_job(personas, k8s):
+    job = admitted(personas)
+    assert tasks.dispatch_job.apply(args=(job.pk,)).get() == "submitted"
+    assert tasks.dispatch_job.apply(args=(job.pk,)).get() == "skipped"
+    assert [j["metadata"]["name"] for j in k8s.api.items("jobs", NS)] == [f"taller-{job.pk}"]
+    assert len(k8s.api.items("pods", NS)) == 1
+
+
+@pytest.mark.django_db
+def test_worker_killed_between_submit_and_status_update_adopts_its_job(personas, k8s):
+    job = admitted(personas)
+    assert actions.dispatch(job.pk) == "submitted"
+    token = Job.objects.get(pk=job.pk).mlflow_token
+    # What the dead worker never committed: the move to pending.
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.DISPATCHING)
+    JobTransition.objects.filter(job=job, to_status=JobStatus.PENDING).delete()
+    start = len(k8s.api.requests)
+
+    assert tasks.dispatch_job.apply(args=(job.pk,)).get() == "found"
+
+    # The retry (the job has a token) looked, found its own uid, and created nothing.
+    assert ("GET", f"{JOBS}/taller-{job.pk}") in calls(k8s, start)
+    assert not [c for c in calls(k8s, start) if c[0] == "POST"]
+    job.refresh_from_db()
+    assert job.status == JobStatus.PENDING and job.status_reason == "starting"
+    assert (
+        job.transitions.filter(to_status=JobStatus.PENDING).get().reason
+        == f"found on the backend as taller-{job.pk}"
+    )
+    assert job.mlflow_token == token and token.revoked_at is None
+    assert len(k8s.api.items("jobs", NS)) == 1 and len(k8s.api.items("pods", NS)) == 1
+
+
+@pytest.mark.django_db
+def test_worker_killed_before_submit_looks_then_submits_with_a_fresh_token(personas, k8s):
+    old, _key = create_token(personas.bob, "job", project=personas.project)
+    job = admitted(personas, mlflow_token=old, backend="kubernetes")
+
+    assert actions.dispatch(job.pk) == "submitted"
+
+    assert calls(k8s)[0] == ("GET", f"{JOBS}/taller-{job.pk}")  # missing: nothing to adopt
+    assert calls(k8s)[-1] == ("POST", JOBS)
+    job.refresh_from_db()
+    old.refresh_from_db()
+    assert old.revoked_at is not None and job.mlflow_token != old
+    assert len(k8s.api.items("jobs", NS)) == 1
+
+
+@pytest.mark.django_db
+def test_a_job_of_another_portal_under_the_same_name_fails_the_dispatch(personas, k8s):
+    job = admitted(personas)
+    other = admitted(personas)
+    assert actions.dispatch(other.pk) == "submitted"
+    # Another portal database made a Job named like ours (same id, different uid).
+    foreign = k8s.api.get("jobs", NS, f"taller-{other.pk}")
+    foreign["metadata"] = {
+        "name": f"taller-{job.pk}",
+        "labels": {"taller.io/job": str(job.pk), "taller.io/project": "genomics"},
+        "annotations": {"taller.io/uid": "elsewhere"},
+    }
+    foreign.pop("status", None)
+    k8s.api.create("jobs", NS, foreign)
+
+    assert tasks.dispatch_job.apply(args=(job.pk,)).get() == "failed"
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.status_reason.startswith("the backend refused the job: a different Job named")
+    assert k8s.api.get("jobs", NS, f"taller-{job.pk}")["metadata"]["annotations"] == {
+        "taller.io/uid": "elsewhere"
+    }
