@@ -2,8 +2,9 @@
 
 The operations are read from the schema itself, so endpoints that other apps add under /api/v1/
 are covered without touching this file. Add the objects they need to ``api_world`` and the values
-of their path parameters to its ``known`` mapping, so that generated requests reach existing
-objects too, not only 404s.
+of their path parameters to its ``known`` mapping (``known_under`` for a name that means
+something else under a path, like a quota request's ``id``), so that generated requests reach
+existing objects too, not only 404s.
 
 (schemathesis's own pytest plugin does not run on pytest 9, so each operation runs its
 Hypothesis test through schemathesis's Python API: ``operation.as_strategy()`` and
@@ -21,6 +22,7 @@ from schemathesis import GenerationMode
 from clusterjobs.models import JobStatus
 from portal.accounts.actions import create_token
 from portal.projects.models import Project
+from portal.quotas.actions import request_quota, update_quota
 from tests.clusterjobs.factories import JobFactory
 from tests.experiments.conftest import log_example
 from tests.factories import MembershipFactory, ProjectFactory
@@ -63,6 +65,9 @@ def api_world(personas, mlflow_uri) -> dict:
     # In an active project, so that cancel and re-run get past their rules too.
     job = JobFactory(project=extra[0], submitter=personas.root, status=JobStatus.RUNNING)
     JobFactory(project=extra[0], status=JobStatus.FAILED, exit_code=1, final_log="one\ntwo\n")
+    # A pending quota request (approve or decline it once), and a change in the quota's history.
+    update_quota(personas.root, personas.project, "more for the schema run", max_gpus=2)
+    quota_request = request_quota(personas.alice, personas.project, "a paper deadline", max_gpus=4)
     _token, key = create_token(personas.root, "schemathesis")
     return {
         "headers": {"Authorization": f"Token {key}"},
@@ -73,6 +78,7 @@ def api_world(personas, mlflow_uri) -> dict:
             "run_id": run.run_id,
             "id": job.pk,
         },
+        "known_under": {"/api/v1/projects/{slug}/quota/requests/": {"id": quota_request.pk}},
         # Query values that name real objects, so that searches reach past their 404s too.
         "query": {"project": "genomics", "experiment": run.experiment_id},
         # Body values that name real objects: a job submitted to an active project.
@@ -93,6 +99,7 @@ def api_schema(live_server, api_world):
     )
     schema = schemathesis.openapi.from_url(f"{live_server.url}/api/schema/", config=config)
     known = api_world["known"]
+    known_under = api_world["known_under"]
     real_query = api_world["query"]
     real_body = api_world["body"]
 
@@ -101,8 +108,18 @@ def api_schema(live_server, api_world):
         """Half the cases address real objects, so operations are exercised past their 404."""
         if not path_parameters:
             return st.just(path_parameters)
-        real = {name: known.get(name, value) for name, value in path_parameters.items()}
+        values = dict(known)
+        for prefix, overrides in known_under.items():
+            if context.operation.path.startswith(prefix):
+                values.update(overrides)
+        real = {name: values.get(name, value) for name, value in path_parameters.items()}
         return st.sampled_from([path_parameters, real])
+
+    @schema.hook
+    def filter_query(context, query):
+        """An empty query value means the parameter is absent, as HTML forms send it (DRF reads
+        `?page=` as the first page, django-filter `?status=` as no filter): not a case to test."""
+        return not any(value == "" for value in (query or {}).values())
 
     @schema.hook
     def flatmap_query(context, query):
