@@ -1,5 +1,6 @@
 """`taller` end to end for jobs and runs: real `taller` processes against a live portal, a real Celery
-worker on the real broker, the watcher loop, the local backend's processes and a real mlflow server.
+worker on the real broker, the watcher loop, the local backend's processes and a real mlflow server:
+submit (with --wait), jobs, status, logs (with --follow), cancel, rerun, runs and quota.
 
 Each command's output is read back the way a person or a script reads it: the table, the JSON
 (parsed), the exit status, and one line on stderr for every failure.
@@ -242,12 +243,20 @@ def test_follow_cancel_and_every_error_path(portal, personas):
     sleeper = int(done.stdout.split()[2])
     wait_until(lambda: Job.objects.get(pk=sleeper).status == JobStatus.RUNNING, 60, "the sleeper to run")
 
+    # quota: what the running job holds, for people and for scripts; readers only.
+    quota = bob.json("quota", "--project", "genomics")
+    assert (quota["running_jobs"], quota["used_cpu"], quota["queued_jobs"]) == (1, "1.000", 0)
+    table = bob("quota", "--project", "genomics")
+    assert table.returncode == 0 and "running_jobs:" in table.stdout and "used_cpu:" in table.stdout
+    vera, charlie = as_user(portal, personas.vera), as_user(portal, personas.charlie)
+    assert vera.json("quota", "--project", "genomics")["running_jobs"] == 1
+    one_error_line(charlie("quota", "--project", "genomics"), 1, "No such project. (HTTP 404)")
+
     # logs --follow prints until the job ends: here, until it is cancelled.
     follower = bob.start("logs", str(sleeper), "--follow", *FAST)
     wait_until(lambda: "working" in bob("logs", str(sleeper)).stdout, 30, "its first line")
 
     # A viewer and an outsider may not cancel; the member may.
-    vera, charlie = as_user(portal, personas.vera), as_user(portal, personas.charlie)
     one_error_line(vera("cancel", str(sleeper)), 1, "(HTTP 403)")
     one_error_line(charlie("cancel", str(sleeper)), 1, "(HTTP 404)")
     one_error_line(charlie("status", str(sleeper)), 1, "(HTTP 404)")
