@@ -7,6 +7,8 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric
 
 from experiments import gateway
+from portal.projects.models import Role
+from tests.factories import MembershipFactory, ProjectFactory
 
 from .conftest import log_example
 
@@ -45,24 +47,26 @@ def test_a_project_value_that_cannot_be_a_slug_is_404(personas, mlflow_uri, valu
 
 @pytest.mark.parametrize("kind", ["experiments", "runs", "models"])
 def test_page_tokens_are_the_apis_own_and_a_tampered_one_is_400(personas, mlflow_uri, kind):
-    log_example("genomics", experiment="first")
-    log_example("genomics", experiment="second")
+    # A project of its own: the session's MLflow server keeps what each test logs.
+    MembershipFactory(project=ProjectFactory(slug="paging"), user=personas.vera, role=Role.VIEWER)
+    log_example("paging", experiment="first")
+    log_example("paging", experiment="second")
     client = MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
-    if not client.search_registered_models(filter_string="name = 'genomics.second'"):
-        client.create_registered_model("genomics.second", tags={gateway.PROJECT_TAG: "genomics"})
+    if not client.search_registered_models(filter_string="name = 'paging.second'"):
+        client.create_registered_model("paging.second", tags={gateway.PROJECT_TAG: "paging"})
     api = personas.client("vera")
     url = f"/api/v1/{kind}/"
-    first = api.get(url, {"project": "genomics", "max_results": 1}).json()
+    first = api.get(url, {"project": "paging", "max_results": 1}).json()
     token = first["next_page_token"]
     assert token
-    second = api.get(url, {"project": "genomics", "max_results": 1, "page_token": token})
+    second = api.get(url, {"project": "paging", "max_results": 1, "page_token": token})
     assert second.status_code == 200
     assert second.json()[kind] != first[kind]
     # MLflow's own token format (base64 JSON), a non-object in it, non-ASCII, or a cut signature.
     for bad in ["eyJvZmZzZXQiOiAxfQ==", "MQ==", "ÿ", token[:-2], token.replace(":", ";")]:
-        response = api.get(url, {"project": "genomics", "page_token": bad})
+        response = api.get(url, {"project": "paging", "page_token": bad})
         assert response.status_code == 400, bad
         assert list(response.json()) == ["page_token"]
     other = {"experiments": "runs", "runs": "models", "models": "experiments"}[kind]
-    response = api.get(f"/api/v1/{other}/", {"project": "genomics", "page_token": token})
+    response = api.get(f"/api/v1/{other}/", {"project": "paging", "page_token": token})
     assert response.status_code == 400  # a token of another list
