@@ -67,7 +67,10 @@ lint: install-test
 
 # Regenerate the translation catalogues (needs GNU gettext); the compiled .mo files are committed.
 messages: install
-	$(BIN)/python manage.py makemessages -l es --ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*'
+	$(BIN)/python manage.py makemessages -l es --ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*' \
+		--ignore 'bench/*' --ignore 'taller_cli/*' --ignore 'docs/*'
+	$(BIN)/python manage.py makemessages -d djangojs -l es --ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*' \
+		--ignore 'bench/*' --ignore 'taller_cli/*' --ignore 'docs/*' --ignore 'static/vendor/*'
 	$(BIN)/python manage.py compilemessages --ignore '.venv/*'
 
 clean:

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from experiments import gateway
 from portal.accounts.actions import create_token, revoke_token
@@ -272,10 +273,11 @@ def submit_job(user, project: Project, *, rerun_of: Job | None = None, **spec) -
             submitter=user,
         )
         job = Job.objects.create(project=project, submitter=user, rerun_of=rerun_of, **cleaned)
+        # Stored in English, as the API shows it; pages translate it (reasons.py).
         reason = (
-            _("re-run of job %(id)s by %(user)s") % {"id": rerun_of.pk, "user": user.username}
+            gettext_noop("re-run of job %(id)s by %(user)s") % {"id": rerun_of.pk, "user": user.username}
             if rerun_of
-            else _("submitted by %(user)s") % {"user": user.username}
+            else gettext_noop("submitted by %(user)s") % {"user": user.username}
         )
         JobTransition.objects.create(job=job, to_status=JobStatus.QUEUED, reason=reason, at=job.created_at)
         Job.objects.filter(pk=job.pk).update(status_reason=reason)
@@ -341,7 +343,7 @@ def cancel_job(user, job: Job) -> bool:
         raise ValidationError(
             {"status": _("The job has already ended (%(status)s).") % {"status": job.get_status_display()}}
         )
-    reason = _("cancelled by %(user)s") % {"user": user.username}
+    reason = gettext_noop("cancelled by %(user)s") % {"user": user.username}
     lines = None
     if job.status != JobStatus.QUEUED:
         backend = get_backend(job.backend or None)

@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from portal.quotas.models import AdmissionLock, Holding, MemberCap, Quota
 from portal.quotas.periods import period_window, ran_within, reserved_hours, sums, to_usage
@@ -32,9 +33,10 @@ from portal.quotas.periods import period_window, ran_within, reserved_hours, sum
 from .lifecycle import move_job
 from .models import Job, JobStatus
 
-WAITING_FOR_QUOTA = "waiting for quota"
-WAITING_FOR_MEMBER_CAP = "waiting for the member's cap"
-WAITING_FOR_CLUSTER = "waiting for free cluster capacity"
+# Stored in English, as the API shows them; pages translate them (reasons.py).
+WAITING_FOR_QUOTA = gettext_noop("waiting for quota")
+WAITING_FOR_MEMBER_CAP = gettext_noop("waiting for the member's cap")
+WAITING_FOR_CLUSTER = gettext_noop("waiting for free cluster capacity")
 NOT_STARTED = (JobStatus.QUEUED, JobStatus.DISPATCHING, JobStatus.PENDING)
 
 

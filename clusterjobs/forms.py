@@ -7,6 +7,7 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -55,6 +56,14 @@ def format_env(env: dict[str, str], secret: set[str], *, secret_lines: bool) -> 
     if secret_lines:
         return "\n".join(f"{name}=" for name in env if name in secret)
     return "\n".join(f"{name}={value}" for name, value in env.items() if name not in secret)
+
+
+def _number(value: Decimal | int) -> str:
+    """A limit as people read it: 8 cores rather than 8.000 (which reads as eight thousand in
+    Spanish), 0.5 with the reader's decimal mark."""
+    if isinstance(value, Decimal):
+        value = value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+    return formats.number_format(value)
 
 
 class JobForm(forms.Form):
@@ -124,7 +133,7 @@ class JobForm(forms.Form):
             self.fields[field].widget.attrs.update(
                 {"min": 1 if field == "time_limit_minutes" else 0, "max": allowed}
             )
-            self.fields[field].help_text = _("At most %(n)s for one job here.") % {"n": allowed}
+            self.fields[field].help_text = _("At most %(n)s for one job here.") % {"n": _number(allowed)}
         self.fields["image"].initial = settings.TALLER_DEFAULT_JOB_IMAGE
         prefixes = settings.TALLER_ALLOWED_IMAGE_PREFIXES
         if prefixes:

@@ -7,6 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .reasons import translate_reason
+
 
 class JobStatus(models.TextChoices):
     QUEUED = "queued", _("queued")
@@ -125,6 +127,10 @@ class Job(models.Model):
     def is_active(self) -> bool:
         return self.status in ACTIVE
 
+    def get_status_reason_display(self) -> str:
+        """The status reason in the reader's language (it is stored in English)."""
+        return translate_reason(self.status_reason)
+
     def shown_env(self) -> dict[str, str]:
         """The environment as it may be shown back: secret values masked."""
         secret = set(self.secret_env_names)
@@ -145,6 +151,10 @@ class JobTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id}: {self.from_status or '∅'} → {self.to_status}"
+
+    def get_reason_display(self) -> str:
+        """The reason in the reader's language (it is stored in English)."""
+        return translate_reason(self.reason)
 
 
 class JobTemplate(models.Model):

@@ -16,6 +16,7 @@ from urllib.parse import quote, urlparse
 import requests
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext as _
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -47,7 +48,9 @@ def _error(error: MlflowException) -> GatewayError:
         return GatewayError(str(error.message), status=404)
     if code in {"INVALID_PARAMETER_VALUE", "BAD_REQUEST", "INVALID_STATE"}:
         return GatewayError(str(error.message), status=400)
-    return GatewayError(f"MLflow is unavailable: {error.message}", status=502, retryable=True)
+    return GatewayError(
+        _("MLflow is unavailable: %(error)s") % {"error": error.message}, status=502, retryable=True
+    )
 
 
 @contextmanager
@@ -58,7 +61,9 @@ def _calling() -> Iterator[None]:
     except MlflowException as error:
         raise _error(error) from error
     except OSError as error:
-        raise GatewayError(f"MLflow is unreachable: {error}", retryable=True) from error
+        raise GatewayError(
+            _("MLflow is unreachable: %(error)s") % {"error": error}, retryable=True
+        ) from error
 
 
 def experiment_name(project: str, name: str) -> str:
@@ -205,7 +210,7 @@ def get_experiment(project: str, experiment_id: str) -> dict:
         cache.set(key, data, EXPERIMENT_CACHE_SECONDS)
         cache.set(_cache_key("exp", experiment_id), data["owner"], SCOPE_CACHE_SECONDS)
     if data["owner"] != project:
-        raise GatewayError(f"No experiment {experiment_id} in this project.", status=404)
+        raise GatewayError(_("No experiment %(id)s in this project.") % {"id": experiment_id}, status=404)
     return data
 
 
@@ -304,11 +309,11 @@ def run_project(run_id: str) -> tuple[str, str]:
 def get_run(project: str, run_id: str) -> dict:
     """A run with its params, latest metrics and tags; 404 unless its experiment is the project's."""
     if not _looks_like_id(run_id):
-        raise GatewayError(f"Run '{run_id}' not found.", status=404)
+        raise GatewayError(_("Run '%(id)s' not found.") % {"id": run_id}, status=404)
     with _calling():
         run = _client().get_run(run_id)
     if experiment_project(run.info.experiment_id) != project:
-        raise GatewayError(f"Run '{run_id}' not found.", status=404)
+        raise GatewayError(_("Run '%(id)s' not found.") % {"id": run_id}, status=404)
     cache.set(_cache_key("run", run_id), run.info.experiment_id, SCOPE_CACHE_SECONDS)
     return _run(run)
 
@@ -316,10 +321,10 @@ def get_run(project: str, run_id: str) -> dict:
 def check_run(project: str, run_id: str) -> str:
     """The experiment id of a run of the project; 404 otherwise. Usually answered from the cache."""
     if not _looks_like_id(run_id):
-        raise GatewayError(f"Run '{run_id}' not found.", status=404)
+        raise GatewayError(_("Run '%(id)s' not found.") % {"id": run_id}, status=404)
     owner, experiment_id = run_project(run_id)
     if owner != project:
-        raise GatewayError(f"Run '{run_id}' not found.", status=404)
+        raise GatewayError(_("Run '%(id)s' not found.") % {"id": run_id}, status=404)
     return experiment_id
 
 
@@ -395,7 +400,9 @@ def _answer(send) -> dict:
     try:
         response = send()
     except requests.RequestException as error:
-        raise GatewayError(f"MLflow is unreachable: {error}", retryable=True) from error
+        raise GatewayError(
+            _("MLflow is unreachable: %(error)s") % {"error": error}, retryable=True
+        ) from error
     if response.status_code >= 400:
         try:
             message = response.json().get("message", response.text)
@@ -406,7 +413,7 @@ def _answer(send) -> dict:
     try:
         return response.json()
     except ValueError as error:
-        raise GatewayError("MLflow answered with something other than JSON.", retryable=True) from error
+        raise GatewayError(_("MLflow answered with something other than JSON."), retryable=True) from error
 
 
 # Artifacts --------------------------------------------------------------------------------------
@@ -418,10 +425,10 @@ def clean_artifact_path(path: str | None) -> str:
     if not path:
         return ""
     if path.startswith(("/", "\\")) or "\\" in path or "\x00" in path or ":" in path.split("/")[0]:
-        raise GatewayError("Artifact paths are relative to the run's artifacts.", status=400)
+        raise GatewayError(_("Artifact paths are relative to the run's artifacts."), status=400)
     parts = [p for p in path.split("/") if p not in ("", ".")]
     if any(p == ".." for p in parts):
-        raise GatewayError("Artifact paths may not leave the run's artifacts ('..').", status=400)
+        raise GatewayError(_("Artifact paths may not leave the run's artifacts ('..')."), status=400)
     return "/".join(parts)
 
 
@@ -471,7 +478,7 @@ def open_artifact(run: dict, path: str) -> Artifact:
     """Stream one artifact file of a run from the tracking server, never through a local copy."""
     path = clean_artifact_path(path)
     if not path:
-        raise GatewayError("Which artifact? The path is empty.", status=400)
+        raise GatewayError(_("Which artifact? The path is empty."), status=400)
     artifact_uri = run["artifact_uri"]
     if artifact_uri.startswith("mlflow-artifacts:"):
         root = urlparse(artifact_uri).path.strip("/")
@@ -483,12 +490,16 @@ def open_artifact(run: dict, path: str) -> Artifact:
     try:
         response = requests.get(url, params=params, stream=True, timeout=settings.MLFLOW_TIMEOUT_SECONDS)
     except requests.RequestException as error:
-        raise GatewayError(f"MLflow is unreachable: {error}", retryable=True) from error
+        raise GatewayError(
+            _("MLflow is unreachable: %(error)s") % {"error": error}, retryable=True
+        ) from error
     if response.status_code >= 400:
         response.close()
         if response.status_code in {400, 404}:
-            raise GatewayError(f"No artifact '{path}' in this run.", status=404)
-        raise GatewayError(f"MLflow answered {response.status_code} for the artifact.", status=502)
+            raise GatewayError(_("No artifact '%(path)s' in this run.") % {"path": path}, status=404)
+        raise GatewayError(
+            _("MLflow answered %(status)s for the artifact.") % {"status": response.status_code}, status=502
+        )
     return Artifact(response, path.rsplit("/", 1)[-1])
 
 
@@ -559,11 +570,11 @@ def list_models(project: str, *, max_results: int = 50, page_token: str | None =
 def get_model(project: str, name: str) -> dict:
     """A registered model of the project; 404 for a model of another project."""
     if model_project(name) != project:
-        raise GatewayError(f"No registered model '{name}' in this project.", status=404)
+        raise GatewayError(_("No registered model '%(name)s' in this project.") % {"name": name}, status=404)
     with _calling():
         model = _client().get_registered_model(name)
     if model.tags.get(PROJECT_TAG) != project:
-        raise GatewayError(f"No registered model '{name}' in this project.", status=404)
+        raise GatewayError(_("No registered model '%(name)s' in this project.") % {"name": name}, status=404)
     return _model(model)
 
 

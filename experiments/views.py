@@ -27,7 +27,7 @@ from portal.projects.access import Need, can, get_project_for_user
 from portal.projects.models import Project
 
 from . import actions, gateway
-from .templatetags.mlflow_extras import ms_datetime
+from .templatetags.mlflow_extras import mlflow_state, ms_datetime
 
 PAGE_SIZES = (25, 50, 100)
 DEFAULT_COLUMNS = 6
@@ -220,7 +220,7 @@ def _run_rows(runs: list[dict], run_url: str) -> str:
                 url=f"{run_url}{run['run_id']}/",
                 name=run["run_name"] or run["run_id"],
                 status_class=run["status"].lower(),
-                status=run["status"],
+                status=mlflow_state(run["status"]),
                 user=run["user"],
                 cells=format_html_join("", "<td>{}</td>", ((value,) for value in run["cells"])),
                 job=format_html('<a href="{}">#{}</a>', job["url"], job["id"]) if job else "",

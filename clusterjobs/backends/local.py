@@ -22,6 +22,7 @@ from pathlib import Path
 from threading import Event
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from .base import Backend, BackendError, BackendStatus, JobSpec
 
@@ -221,7 +222,9 @@ class LocalBackend(Backend):
         control = self.control(job_id)
         spec = _read_json(control / "spec.json")
         if spec is None:
-            return BackendStatus(job_id=job_id, phase="missing", reason="no such job on this machine")
+            return BackendStatus(
+                job_id=job_id, phase="missing", reason=gettext_noop("no such job on this machine")
+            )
         state = _read_json(control / "status.json") or {}
         phase = state.get("phase")
         common = {
@@ -239,7 +242,7 @@ class LocalBackend(Backend):
             )
         runner = _read_json(control / "runner.json")
         if runner is None:
-            return BackendStatus(phase="pending", reason="starting", **common)
+            return BackendStatus(phase="pending", reason=gettext_noop("starting"), **common)
         if not _runner_alive(runner["pid"]):
             # Re-read: the runner may have written its final status just before exiting.
             state = _read_json(control / "status.json") or {}
@@ -247,12 +250,14 @@ class LocalBackend(Backend):
                 return self.status(job_id, project)
             return BackendStatus(
                 phase="failed",
-                reason="the job's runner stopped without recording how the job ended (machine restarted?)",
+                reason=gettext_noop(
+                    "the job's runner stopped without recording how the job ended (machine restarted?)"
+                ),
                 **common,
             )
         if phase == "running":
             return BackendStatus(phase="running", **common)
-        return BackendStatus(phase="pending", reason="starting", **common)
+        return BackendStatus(phase="pending", reason=gettext_noop("starting"), **common)
 
     def job_ids(self) -> list[int]:
         if not self.root.exists():

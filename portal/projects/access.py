@@ -8,8 +8,9 @@ from enum import IntEnum
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext as _
 
-from .models import Membership, Project, Role
+from .models import Membership, Project, Role, slug_validator
 
 
 class Need(IntEnum):
@@ -48,16 +49,19 @@ def check(user, project: Project, need: Need) -> None:
     """404 when the user may not see the project, 403 when they see it but may not do this."""
     level = level_of(user, project)
     if level < Need.VIEW:
-        raise Http404("No such project.")
+        raise Http404(_("No such project."))
     if level < need:
-        raise PermissionDenied("Your role in this project does not allow this.")
+        raise PermissionDenied(_("Your role in this project does not allow this."))
 
 
 def get_project_for_user(user, slug: str, need: Need = Need.VIEW) -> Project:
     try:
+        # Anything that is not a slug (a NUL byte, say) names no project: no query needed.
+        if not slug_validator.regex.fullmatch(slug or ""):
+            raise Project.DoesNotExist
         project = Project.objects.get(slug=slug)
     except Project.DoesNotExist:
-        raise Http404("No such project.") from None
+        raise Http404(_("No such project.")) from None
     check(user, project, need)
     return project
 

@@ -36,7 +36,7 @@
           options: {
             animation: false,
             parsing: false,
-            scales: { x: { type: "linear", title: { display: true, text: "step" } } },
+            scales: { x: { type: "linear", title: { display: true, text: canvas.dataset.xLabel || "step" } } },
             plugins: { legend: { display: datasets.length > 1 } }
           }
         }));

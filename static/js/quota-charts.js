@@ -1,7 +1,8 @@
 // Plots of quota use: per day in a project's period, and per project for site admins.
 (function () {
   "use strict";
-  const t = (s) => (window.gettext ? window.gettext(s) : s);
+  // The portal's JavaScript catalogue (jsi18n) when the page loads it; English otherwise.
+  const gettext = window.gettext || ((s) => s);
   function data(id) {
     const node = document.getElementById(id);
     return node ? JSON.parse(node.textContent) : null;
@@ -14,17 +15,17 @@
       data: {
         labels: series.labels,
         datasets: [
-          { type: "bar", label: t("GPU-hours per day"), data: series.gpu_hours, yAxisID: "y" },
-          { type: "line", label: t("GPU-hours so far"), data: series.gpu_hours_cumulative, yAxisID: "y" },
-          { type: "bar", label: t("CPU-hours per day"), data: series.cpu_hours, yAxisID: "y2" },
-          { type: "line", label: t("CPU-hours so far"), data: series.cpu_hours_cumulative, yAxisID: "y2" },
+          { type: "bar", label: gettext("GPU-hours per day"), data: series.gpu_hours, yAxisID: "y" },
+          { type: "line", label: gettext("GPU-hours so far"), data: series.gpu_hours_cumulative, yAxisID: "y" },
+          { type: "bar", label: gettext("CPU-hours per day"), data: series.cpu_hours, yAxisID: "y2" },
+          { type: "line", label: gettext("CPU-hours so far"), data: series.cpu_hours_cumulative, yAxisID: "y2" },
         ],
       },
       options: {
         animation: false,
         scales: {
-          y: { beginAtZero: true, title: { display: true, text: t("GPU-hours") } },
-          y2: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: t("CPU-hours") } },
+          y: { beginAtZero: true, title: { display: true, text: gettext("GPU-hours") } },
+          y2: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: gettext("CPU-hours") } },
         },
       },
     });
@@ -37,17 +38,17 @@
       data: {
         labels: overview.labels,
         datasets: [
-          { label: t("GPU-hours used"), data: overview.gpu_hours, yAxisID: "y" },
-          { label: t("GPU-hour budget"), data: overview.gpu_budget, yAxisID: "y" },
-          { label: t("CPU-hours used"), data: overview.cpu_hours, yAxisID: "y2" },
-          { label: t("CPU-hour budget"), data: overview.cpu_budget, yAxisID: "y2" },
+          { label: gettext("GPU-hours used"), data: overview.gpu_hours, yAxisID: "y" },
+          { label: gettext("GPU-hour budget"), data: overview.gpu_budget, yAxisID: "y" },
+          { label: gettext("CPU-hours used"), data: overview.cpu_hours, yAxisID: "y2" },
+          { label: gettext("CPU-hour budget"), data: overview.cpu_budget, yAxisID: "y2" },
         ],
       },
       options: {
         animation: false,
         scales: {
-          y: { beginAtZero: true, title: { display: true, text: t("GPU-hours") } },
-          y2: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: t("CPU-hours") } },
+          y: { beginAtZero: true, title: { display: true, text: gettext("GPU-hours") } },
+          y2: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: gettext("CPU-hours") } },
         },
       },
     });

@@ -214,3 +214,14 @@ def test_detail_runs_a_bounded_number_of_queries(personas, django_assert_max_num
     client = personas.client("alice")
     with django_assert_max_num_queries(12):
         assert client.get(reverse("projects:detail", args=["genomics"])).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_slug_with_a_nul_byte_is_a_404_not_a_database_error(personas):
+    from django.http import Http404
+
+    from portal.projects.access import get_project_for_user
+
+    with pytest.raises(Http404):
+        get_project_for_user(personas.alice, "genomics\x00")
+    assert get_project_for_user(personas.alice, "genomics") == personas.project

@@ -12,8 +12,12 @@ ACTIVE = "('dispatching', 'pending', 'running')"
 CREATE = f"""
 CREATE OR REPLACE FUNCTION taller_job_holdings() RETURNS trigger AS $$
 BEGIN
-    IF TG_OP = 'UPDATE' AND OLD.status = NEW.status AND OLD.project_id = NEW.project_id
-       AND OLD.gpus = NEW.gpus AND OLD.cpu = NEW.cpu AND OLD.memory_mib = NEW.memory_mib THEN
+    -- A move that keeps the job in the same bucket (held, waiting, or neither) changes nothing:
+    -- skip it, so that dispatching -> pending -> running does not lock the project's row.
+    IF TG_OP = 'UPDATE' AND OLD.project_id = NEW.project_id
+       AND OLD.gpus = NEW.gpus AND OLD.cpu = NEW.cpu AND OLD.memory_mib = NEW.memory_mib
+       AND (OLD.status IN {ACTIVE}) = (NEW.status IN {ACTIVE})
+       AND (OLD.status = 'queued') = (NEW.status = 'queued') THEN
         RETURN NULL;
     END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
