@@ -26,7 +26,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from portal.projects.access import Need, get_project_for_user
-from portal.projects.models import Project, slug_validator
+from portal.projects.models import Project
 
 
 def exception_handler(exc, context):
@@ -90,13 +90,7 @@ def projects_for_request(request):
 
 
 def project_for_request(request, slug: str, need: Need = Need.VIEW) -> Project:
-    """One project by slug: 404 if the request may not see it, 403 if it may see but not do ``need``.
-
-    The slug may come from a query string: what cannot be a slug (a NUL byte PostgreSQL refuses,
-    any other character) names no project, without asking the database.
-    """
-    if not isinstance(slug, str) or not slug_validator.regex.fullmatch(slug):
-        raise Http404(_("No such project."))
+    """One project by slug: 404 if the request may not see it, 403 if it may see but not do ``need``."""
     project = get_project_for_user(request.user, slug, need)
     scope = token_project_id(request)
     if scope is not None and project.pk != scope:
