@@ -126,16 +126,21 @@ def run() -> list[dict]:
             )
             assert answer.status_code == 200 and answer.text.count('class="run-row"') == PAGE
 
+        api_params = {
+            "project": "bench",
+            "experiment": experiment_id,
+            "max_results": PAGE,
+            "order_by": order[0],
+        }
+        # The API hands out its own (signed) page tokens around MLflow's.
+        api_second_token = api.get(f"{portal}/api/v1/runs/", params=api_params, timeout=120).json()[
+            "next_page_token"
+        ]
+
         def portal_api():
             answer = api.get(
                 f"{portal}/api/v1/runs/",
-                params={
-                    "project": "bench",
-                    "experiment": experiment_id,
-                    "max_results": PAGE,
-                    "order_by": order[0],
-                    "page_token": second_token,
-                },
+                params={**api_params, "page_token": api_second_token},
                 timeout=120,
             )
             assert answer.status_code == 200 and len(answer.json()["runs"]) == PAGE

@@ -57,16 +57,23 @@ class StrictSerializerMixin:
     # that use the mixin check their own level. (A comment, not a docstring: drf-spectacular would
     # show a docstring as the description of every serializer that inherits it.)
 
+    # Text fields take strings only: DRF would turn 5 or true into "5" or "True", hiding a client's
+    # mistake (the schema says string, so a number is bad input).
+
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
             writable = {name for name, field in self.fields.items() if not field.read_only}
             unknown = sorted(str(key) for key in data if key not in writable)
-            if unknown:
-                message = gettext_lazy("Unknown field: this API does not accept it.")
-                read_only = gettext_lazy("This field is read-only.")
-                raise serializers.ValidationError(
-                    {key: [read_only if key in self.fields else message] for key in unknown}
-                )
+            message = gettext_lazy("Unknown field: this API does not accept it.")
+            read_only = gettext_lazy("This field is read-only.")
+            errors = {key: [read_only if key in self.fields else message] for key in unknown}
+            for name in sorted(writable & set(data)):
+                value = data[name]
+                if isinstance(self.fields[name], serializers.CharField) and value is not None:
+                    if not isinstance(value, str):
+                        errors[name] = [gettext_lazy("Must be a string.")]
+            if errors:
+                raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
 
 
@@ -181,6 +188,12 @@ def postprocess_error_responses(result, generator, request, public):
                         },
                     },
                 )
+            for status, response in responses.items():
+                # An app's own error answers (502 MLflow unavailable, 503 ...) have the same body.
+                if status[0] in "45" and not response.get("content"):
+                    response["content"] = {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    }
             for media in operation.get("requestBody", {}).get("content", {}).values():
                 _close_request_schemas(media.get("schema", {}), components, closed)
     return result

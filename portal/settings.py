@@ -265,6 +265,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ProjectStatusEnum": "portal.projects.models.Project.Status",
         "RoleEnum": "portal.projects.models.Role",
+        "JobStatusEnum": "clusterjobs.models.JobStatus",
         "QuotaRequestStatusEnum": "portal.quotas.models.QuotaRequest.Status",
     },
 }

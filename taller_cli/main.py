@@ -146,17 +146,25 @@ def finish(job: dict, as_json: bool) -> None:
         raise TallerError(f"job {job.get('id')} {job.get('status')}{exit_code}: {reason}")
 
 
+NAME_LENGTH = 100  # the portal's limit on a job's name
+
+
+def default_name(command) -> str:
+    """A job needs a name: without --name, the command itself, cut to the portal's limit."""
+    text = " ".join(" ".join(command).split())
+    return text if len(text) <= NAME_LENGTH else text[: NAME_LENGTH - 3] + "..."
+
+
 def job_request(*, project, image, command, name, env, resources, time_limit_minutes) -> dict[str, Any]:
     """The body of POST /api/v1/jobs/: what was not given is left to the portal's defaults."""
     body: dict[str, Any] = {
         "project": project,
+        "name": name or default_name(command),
         "image": image,
         "command": list(command),
         "env": dict(env),
         "resources": {key: value for key, value in resources.items() if value is not None},
     }
-    if name:
-        body["name"] = name
     if time_limit_minutes is not None:
         body["time_limit_minutes"] = time_limit_minutes
     return body
@@ -165,7 +173,7 @@ def job_request(*, project, image, command, name, env, resources, time_limit_min
 @cli.command(context_settings={"allow_interspersed_args": False})
 @click.option("--project", "-p", required=True, help="Slug of the project to run in.")
 @click.option("--image", "-i", required=True, help="Container image, e.g. registry.example.edu/lab/train:1.")
-@click.option("--name", "-n", help="A name for the job.")
+@click.option("--name", "-n", help="A name for the job (default: the command).")
 @click.option("--gpus", type=click.IntRange(min=0), help="Number of GPUs.")
 @click.option("--gpu-type", help="GPU model, if the cluster offers several.")
 @click.option("--cpu", callback=converter(parse_cpu), help="CPU cores: 2, 0.5 or 500m.")
@@ -316,6 +324,25 @@ def metrics_of(run: dict) -> list[str]:
     return sorted(m.get("key") for m in metrics) if isinstance(metrics, list) else sorted(metrics)
 
 
+def experiment_id(client: Api, project: str, wanted: str) -> str:
+    """The id of the project's experiment named ``wanted`` (its short or full name), or ``wanted``
+    itself when it is the id of one: the API's `experiment` parameter takes ids."""
+    params: dict[str, Any] = {"project": project, "max_results": 1000}
+    ids = set()
+    while True:
+        answer = client.get("experiments/", **params)
+        for found in answer.get("experiments", []):
+            if wanted in (found.get("short_name"), found.get("name")):
+                return found["experiment_id"]
+            ids.add(found.get("experiment_id"))
+        params["page_token"] = answer.get("next_page_token")
+        if not params["page_token"]:
+            break
+    if wanted in ids:
+        return wanted
+    raise TallerError(f"no experiment named or numbered {wanted!r} in project {project}")
+
+
 @cli.command()
 @click.option("--project", "-p", required=True, help="Slug of the project.")
 @click.option("--experiment", "-x", help="Only runs of this experiment (name or id).")
@@ -328,6 +355,8 @@ def metrics_of(run: dict) -> list[str]:
 def runs(project, experiment, filter_, order_by, limit, as_json) -> None:
     """List a project's MLflow runs, with their metrics."""
     client = api()
+    if experiment:
+        experiment = experiment_id(client, project, experiment)
     params: dict[str, Any] = {"project": project, "experiment": experiment, "filter": filter_}
     if order_by:
         params["order_by"] = list(order_by)

@@ -5,9 +5,10 @@ from collections.abc import Mapping
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ..models import Job, JobTransition
+from ..models import Job, JobStatus, JobTransition
 
 RESOURCE_FIELDS = ("cpu", "memory_mib", "gpus", "gpu_type")
 
@@ -41,6 +42,8 @@ class StringField(serializers.CharField):
 
 
 class ResourcesSerializer(StrictFieldsMixin, serializers.Serializer):
+    """What the job asks of the cluster; each field has the portal's default when left out."""
+
     cpu = serializers.DecimalField(
         max_digits=7, decimal_places=3, required=False, default="1", help_text=_("CPU cores, e.g. 0.5 or 4.")
     )
@@ -72,7 +75,9 @@ class JobSubmitSerializer(StrictFieldsMixin, serializers.Serializer):
         default=list,
         help_text=_("Names in env whose values are secret: never shown back."),
     )
-    resources = ResourcesSerializer(required=False)
+    resources = ResourcesSerializer(
+        required=False, help_text=_("CPU, memory and GPUs; the defaults when left out.")
+    )
     time_limit_minutes = serializers.IntegerField(
         required=False, default=60, help_text=_("The job is stopped after this many minutes.")
     )
@@ -89,31 +94,76 @@ class JobSubmitSerializer(StrictFieldsMixin, serializers.Serializer):
 
 
 class TransitionSerializer(serializers.ModelSerializer):
+    """One change of a job's status, with its reason."""
+
+    from_status = serializers.ChoiceField(
+        choices=JobStatus.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text=_("The status before; empty for the job's first status."),
+    )
+
     class Meta:
         model = JobTransition
         fields = ["from_status", "to_status", "reason", "at"]
         read_only_fields = fields
+        extra_kwargs = {
+            "to_status": {"help_text": _("The status after.")},
+            "reason": {
+                "help_text": _("Why, for people: who cancelled, the exit code, the backend's message.")
+            },
+            "at": {"help_text": _("When it happened.")},
+        }
 
 
 class JobResourcesOut(serializers.Serializer):
-    cpu = serializers.DecimalField(max_digits=7, decimal_places=3, read_only=True)
-    memory_mib = serializers.IntegerField(read_only=True)
-    gpus = serializers.IntegerField(read_only=True)
-    gpu_type = serializers.CharField(read_only=True)
+    """What the job asked of the cluster."""
+
+    cpu = serializers.DecimalField(
+        max_digits=7, decimal_places=3, read_only=True, help_text=_("CPU cores, as a decimal string.")
+    )
+    memory_mib = serializers.IntegerField(read_only=True, help_text=_("Memory in MiB."))
+    gpus = serializers.IntegerField(read_only=True, help_text=_("Number of GPUs."))
+    gpu_type = serializers.CharField(read_only=True, help_text=_("GPU product; empty for any or none."))
+
+
+_CPU = JobResourcesOut().fields["cpu"]
+_TIMESTAMP = serializers.DateTimeField(read_only=True)
+
+
+def _time(value) -> str | None:
+    return None if value is None else _TIMESTAMP.to_representation(value)
 
 
 class JobSerializer(serializers.ModelSerializer):
     """A job, with its secret environment values masked."""
 
-    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    submitter = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    project = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, help_text=_("Slug of the job's project.")
+    )
+    submitter = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, help_text=_("Username of who submitted it.")
+    )
+    command = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        read_only=True,
+        help_text=_("The program and its arguments (no shell)."),
+    )
     env = serializers.SerializerMethodField(help_text=_("Environment; secret values are masked."))
     secret_env = serializers.ListField(
-        source="secret_env_names", child=serializers.CharField(), read_only=True
+        source="secret_env_names",
+        child=serializers.CharField(),
+        read_only=True,
+        help_text=_("Names in env whose values are secret and masked."),
     )
-    resources = serializers.SerializerMethodField()
-    experiment = serializers.CharField(source="experiment_name", read_only=True)
-    backend_name = serializers.CharField(read_only=True)
+    resources = serializers.SerializerMethodField(help_text=_("CPU, memory and GPUs it asked for."))
+    experiment = serializers.CharField(
+        source="experiment_name", read_only=True, help_text=_("The project's MLflow experiment of its run.")
+    )
+    backend_name = serializers.CharField(
+        read_only=True,
+        help_text=_("Its name on the backend (`taller-<id>`): the Kubernetes Job, the process."),
+    )
 
     class Meta:
         model = Job
@@ -144,16 +194,86 @@ class JobSerializer(serializers.ModelSerializer):
             "finished_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "id": {"help_text": _("The job's id.")},
+            "name": {"help_text": _("Its short name.")},
+            "image": {"help_text": _("Container image; recorded and ignored on the local backend.")},
+            "time_limit_minutes": {"help_text": _("It is stopped after this many minutes.")},
+            "status": {
+                "help_text": _("queued, dispatching, pending, running, then succeeded, failed or cancelled.")
+            },
+            "status_reason": {"help_text": _("Why it is in its status, for people.")},
+            "exit_code": {
+                "help_text": _("Exit code of its program once it ended; null before or if unknown.")
+            },
+            "backend": {"help_text": _("Where it runs: local or kubernetes; empty until dispatched.")},
+            "image_digest": {"help_text": _("Digest of the image that ran, when the backend reports it.")},
+            "mlflow_experiment_id": {"help_text": _("MLflow experiment of its run.")},
+            "mlflow_run_id": {"help_text": _("Its MLflow run: GET /api/v1/runs/<id>/.")},
+            "rerun_of": {"help_text": _("Id of the job it re-runs; null for a new job.")},
+            "created_at": {"help_text": _("When it was submitted.")},
+            "dispatched_at": {"help_text": _("When it was handed to the backend; null before.")},
+            "started_at": {"help_text": _("When it started running; null before.")},
+            "finished_at": {"help_text": _("When it ended; null before.")},
+        }
+
+    def to_representation(self, job: Job) -> dict:
+        # The declared fields above describe the answer (and the schema). A page of 50 jobs is
+        # built here directly: DRF's field-by-field loop was most of the list's time
+        # (bench/bench_jobs_api.py). tests/clusterjobs/test_api.py checks both give the same.
+        return {
+            "id": job.pk,
+            "project": job.project.slug,
+            "submitter": job.submitter.username,
+            "name": job.name,
+            "image": job.image,
+            "command": [str(arg) for arg in job.command],
+            "env": self.get_env(job),
+            "secret_env": [str(name) for name in job.secret_env_names],
+            "resources": self.get_resources(job),
+            "time_limit_minutes": job.time_limit_minutes,
+            "experiment": job.experiment_name,
+            "status": job.status,
+            "status_reason": job.status_reason,
+            "exit_code": job.exit_code,
+            "backend": job.backend,
+            "backend_name": job.backend_name,
+            "image_digest": job.image_digest,
+            "mlflow_experiment_id": job.mlflow_experiment_id,
+            "mlflow_run_id": job.mlflow_run_id,
+            "rerun_of": job.rerun_of_id,
+            "created_at": _time(job.created_at),
+            "dispatched_at": _time(job.dispatched_at),
+            "started_at": _time(job.started_at),
+            "finished_at": _time(job.finished_at),
+        }
 
     def get_env(self, job: Job) -> dict[str, str]:
         return job.shown_env()
 
+    @extend_schema_field(JobResourcesOut)
     def get_resources(self, job: Job) -> dict:
-        return JobResourcesOut(job).data
+        # What JobResourcesOut(job).data gives, without building a serializer for every row of a
+        # page (its field copies were a quarter of the list's time, see bench/bench_jobs_api.py).
+        return {
+            "cpu": _CPU.to_representation(job.cpu),
+            "memory_mib": job.memory_mib,
+            "gpus": job.gpus,
+            "gpu_type": job.gpu_type,
+        }
 
 
 class JobDetailSerializer(JobSerializer):
-    transitions = TransitionSerializer(many=True, read_only=True)
+    """A job with its history of statuses."""
+
+    transitions = TransitionSerializer(
+        many=True, read_only=True, help_text=_("Every change of status, oldest first.")
+    )
+
+    def to_representation(self, job: Job) -> dict:
+        data = super().to_representation(job)
+        data["transitions"] = self.fields["transitions"].to_representation(job.transitions)
+        return data
 
     class Meta(JobSerializer.Meta):
         fields = [*JobSerializer.Meta.fields, "transitions"]
@@ -161,5 +281,10 @@ class JobDetailSerializer(JobSerializer):
 
 
 class LogsSerializer(serializers.Serializer):
-    lines = serializers.ListField(child=serializers.CharField())
+    """The last lines of a job's output."""
+
+    lines = serializers.ListField(
+        child=serializers.CharField(allow_blank=True),
+        help_text=_("The lines, oldest first, without newlines."),
+    )
     complete = serializers.BooleanField(help_text=_("True once the job has ended and its log is final."))

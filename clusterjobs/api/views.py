@@ -6,13 +6,14 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.api import token_project_id
 from portal.projects.models import Project
 
 from .. import actions
@@ -40,10 +41,18 @@ class JobCursorPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
 
-
-def token_project_id(request: Request) -> int | None:
-    """The project a project-scoped token (a running job's) is limited to, else None."""
-    return getattr(getattr(request, "auth", None), "project_id", None)
+    def get_page_size(self, request: Request) -> int:
+        # DRF falls back to the default for a page_size that is not a number: a 400 says so instead.
+        value = request.query_params.get(self.page_size_query_param)
+        if value is not None and not (value.isdigit() and int(value) >= 1):
+            raise exceptions.ValidationError(
+                {
+                    self.page_size_query_param: [
+                        _("A whole number from 1 to %(max)d.") % {"max": self.max_page_size}
+                    ]
+                }
+            )
+        return super().get_page_size(request)
 
 
 def _nest_resource_errors(error: ValidationError) -> dict:
@@ -55,6 +64,36 @@ def _nest_resource_errors(error: ValidationError) -> dict:
     return errors
 
 
+LIST_COLUMNS = [
+    field.name for field in Job._meta.concrete_fields if field.name not in {"final_log", "mlflow_token"}
+]
+UNAVAILABLE = {
+    503: OpenApiResponse(description=_("MLflow or the cluster is unavailable; nothing changed. Try again."))
+}
+JOB_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description=_("The job's id."))
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary=_("List jobs"),
+        parameters=[
+            OpenApiParameter(
+                "page_size",
+                OpenApiTypes.INT,
+                description=_("Jobs per page, 1 to 500 (more is taken as 500); 50 if absent."),
+            )
+        ],
+        description=_(
+            "Jobs of the projects you can see, newest first, 50 a page (`page_size` up to 500); "
+            "follow `next` for the following page."
+        ),
+    ),
+    retrieve=extend_schema(
+        summary=_("Show a job"),
+        description=_("Its spec, status and reason, timestamps, exit code, MLflow run and history."),
+        parameters=[JOB_ID],
+    ),
+)
 class JobViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
 ):
@@ -70,6 +109,9 @@ class JobViewSet(
             jobs = jobs.filter(project_id=scope)
         if self.action == "retrieve":
             jobs = jobs.prefetch_related(Prefetch("transitions", JobTransition.objects.order_by("at", "pk")))
+        elif self.action == "list":
+            # A page needs neither the kept logs nor the project's and submitter's other columns.
+            jobs = jobs.only(*LIST_COLUMNS, "project__slug", "submitter__username")
         return jobs
 
     def get_serializer_class(self):
@@ -83,7 +125,15 @@ class JobViewSet(
         job = self.get_queryset().prefetch_related("transitions").get(pk=job.pk)
         return Response(JobDetailSerializer(job, context=self.get_serializer_context()).data, status=code)
 
-    @extend_schema(request=JobSubmitSerializer, responses={201: JobSerializer, 503: None})
+    @extend_schema(
+        summary=_("Submit a job"),
+        description=_(
+            "Answers 201 with the job, queued; it runs when the project's quota allows. You must be a "
+            "member or owner of an active project."
+        ),
+        request=JobSubmitSerializer,
+        responses={201: JobSerializer, **UNAVAILABLE},
+    )
     def create(self, request: Request) -> Response:
         body = JobSubmitSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -101,7 +151,13 @@ class JobViewSet(
         # The job as submitted: queued (admission may already have moved it after the commit).
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={200: JobDetailSerializer, 503: None})
+    @extend_schema(
+        operation_id="jobs_cancel",
+        summary=_("Cancel a job"),
+        parameters=[JOB_ID],
+        request=None,
+        responses={200: JobDetailSerializer, **UNAVAILABLE},
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         """Stop the job on its backend and end it as cancelled."""
@@ -112,7 +168,13 @@ class JobViewSet(
             raise ServiceUnavailable(str(error)) from error
         return self._detail(job)
 
-    @extend_schema(request=None, responses={201: JobSerializer, 503: None})
+    @extend_schema(
+        operation_id="jobs_rerun",
+        summary=_("Re-run a job"),
+        parameters=[JOB_ID],
+        request=None,
+        responses={201: JobSerializer, **UNAVAILABLE},
+    )
     @action(detail=True, methods=["post"])
     def rerun(self, request: Request, pk: str) -> Response:
         """Submit a new job with the same spec; answers with the new job."""
@@ -126,8 +188,11 @@ class JobViewSet(
         return Response(JobSerializer(new).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
+        operation_id="jobs_logs",
+        summary=_("Read a job's log"),
         parameters=[
-            OpenApiParameter("tail", OpenApiTypes.INT, description=_("How many last lines (1-10000)."))
+            JOB_ID,
+            OpenApiParameter("tail", OpenApiTypes.INT, description=_("How many last lines (1-10000).")),
         ],
         responses={200: LogsSerializer},
     )

@@ -5,8 +5,11 @@ project-scoped token, be the token's project. MLflow's refusals keep their meani
 filter is a 400 naming the parameter, an unknown run a 404, MLflow down a 502.
 """
 
-from django.http import Http404
+import math
+
+from django.core import signing
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
@@ -15,24 +18,37 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clusterjobs.models import Job
-from portal.projects.access import Need, get_project_for_user
+from portal.api import project_for_request
 from portal.projects.models import Project
 
 from .. import gateway
+from .serializers import (
+    ExperimentPageSerializer,
+    ModelPageSerializer,
+    RunDetailSerializer,
+    RunPageSerializer,
+)
 
 MAX_PAGE = 1000
-ERRORS = {
-    400: OpenApiResponse(description="Bad input: a message per parameter."),
-    401: OpenApiResponse(description="Not authenticated."),
-    403: OpenApiResponse(description="The role does not allow this."),
-    404: OpenApiResponse(description="No such project or run, or not visible."),
-    502: OpenApiResponse(description="MLflow is unavailable."),
-}
-PROJECT = OpenApiParameter("project", OpenApiTypes.STR, required=True, description="Project slug.")
-PAGE_TOKEN = OpenApiParameter(
-    "page_token", OpenApiTypes.STR, description="next_page_token of the previous page."
+UNAVAILABLE = {502: OpenApiResponse(description=gettext_lazy("MLflow is unavailable or failed."))}
+PROJECT = OpenApiParameter(
+    "project", OpenApiTypes.STR, required=True, description=gettext_lazy("Slug of the project.")
 )
-MAX_RESULTS = OpenApiParameter("max_results", OpenApiTypes.INT, description=f"Page size, 1 to {MAX_PAGE}.")
+PAGE_TOKEN = OpenApiParameter(
+    "page_token",
+    OpenApiTypes.STR,
+    description=gettext_lazy(
+        "`next_page_token` of the previous page of the same list; absent for the first page."
+    ),
+)
+MAX_RESULTS = OpenApiParameter(
+    "max_results",
+    OpenApiTypes.INT,
+    description=gettext_lazy("Page size, 1 to 1000; 50 if absent."),
+)
+RUN_ID = OpenApiParameter(
+    "run_id", OpenApiTypes.STR, OpenApiParameter.PATH, description=gettext_lazy("MLflow's id of the run.")
+)
 
 
 class Unavailable(exceptions.APIException):
@@ -41,14 +57,11 @@ class Unavailable(exceptions.APIException):
 
 
 def _project(request: Request, slug: str | None = None) -> Project:
+    """The project named by ``?project=`` (or ``slug``), by the API's access rules."""
     slug = slug if slug is not None else request.query_params.get("project", "")
     if not slug:
         raise exceptions.ValidationError({"project": [_("This parameter is required.")]})
-    project = get_project_for_user(request.user, slug, Need.VIEW)
-    scope = getattr(request.auth, "project_id", None)
-    if scope is not None and project.pk != scope:
-        raise Http404(_("No such project."))
-    return project
+    return project_for_request(request, slug)
 
 
 def _mlflow(call, *args, field: str = "filter", **kwargs):
@@ -71,40 +84,98 @@ def _max_results(request: Request, default: int = 50) -> int:
     return int(value)
 
 
-@extend_schema(parameters=[PROJECT, PAGE_TOKEN, MAX_RESULTS], responses={200: OpenApiTypes.OBJECT, **ERRORS})
+def _page_token(request: Request, kind: str) -> str | None:
+    """MLflow's page token inside the signed one this API handed out: a tampered token is a 400.
+
+    (MLflow itself fails with a 500 on some malformed tokens, and its token format is its own.)
+    """
+    value = request.query_params.get("page_token", "")
+    if not value:
+        return None
+    try:
+        return signing.loads(value, salt=f"taller.api.page_token.{kind}")
+    except signing.BadSignature as error:
+        raise exceptions.ValidationError(
+            {"page_token": [_("Not a page token of this list: start again from its first page.")]}
+        ) from error
+
+
+def _signed(page: dict, kind: str) -> dict:
+    token = page["next_page_token"]
+    page["next_page_token"] = signing.dumps(token, salt=f"taller.api.page_token.{kind}") if token else None
+    return page
+
+
+def _finite(value: float | None) -> float | None:
+    """JSON has no NaN or infinity (MLflow logs them): such a value is answered as null."""
+    return value if value is None or math.isfinite(value) else None
+
+
+def _finite_metrics(run: dict) -> dict:
+    run["metrics"] = {key: _finite(value) for key, value in run["metrics"].items()}
+    return run
+
+
+@extend_schema(
+    operation_id="experiments_list",
+    summary=gettext_lazy("List a project's experiments"),
+    parameters=[PROJECT, PAGE_TOKEN, MAX_RESULTS],
+    responses={200: ExperimentPageSerializer, **UNAVAILABLE},
+)
 @api_view(["GET"])
 def experiments(request: Request) -> Response:
-    """One page of a project's experiments: {"experiments": [...], "next_page_token": ...}."""
+    """One page of the project's MLflow experiments, by name, paged by MLflow's page token."""
     project = _project(request)
     page = _mlflow(
         gateway.list_experiments,
         project.slug,
         max_results=_max_results(request),
-        page_token=request.query_params.get("page_token"),
+        page_token=_page_token(request, "experiments"),
         field="page_token",
     )
-    return Response(page)
+    return Response(_signed(page, "experiments"))
 
 
 @extend_schema(
+    operation_id="runs_list",
+    summary=gettext_lazy("Search a project's runs"),
     parameters=[
         PROJECT,
         OpenApiParameter(
-            "experiment", OpenApiTypes.STR, description="Experiment id; all the project's if absent."
+            "experiment",
+            OpenApiTypes.STR,
+            description=gettext_lazy("Id of one experiment of the project; all its experiments if absent."),
         ),
-        OpenApiParameter("filter", OpenApiTypes.STR, description="MLflow filter, e.g. metrics.acc > 0.9"),
-        OpenApiParameter("order_by", OpenApiTypes.STR, many=True, description="e.g. metrics.acc DESC"),
+        OpenApiParameter(
+            "filter",
+            OpenApiTypes.STR,
+            description=gettext_lazy(
+                "An MLflow search filter, e.g. `metrics.acc > 0.9 and params.lr = '0.1'`."
+            ),
+        ),
+        OpenApiParameter(
+            "order_by",
+            OpenApiTypes.STR,
+            many=True,
+            description=gettext_lazy(
+                "Sort keys, e.g. `metrics.acc DESC`; repeat the parameter or separate them with commas."
+            ),
+        ),
         PAGE_TOKEN,
         MAX_RESULTS,
     ],
-    responses={200: OpenApiTypes.OBJECT, **ERRORS},
+    responses={200: RunPageSerializer, **UNAVAILABLE},
 )
 @api_view(["GET"])
 def runs(request: Request) -> Response:
-    """One page of runs, paged by MLflow: {"runs": [...], "next_page_token": ...}."""
+    """One page of runs of the project's experiments, filtered and sorted by MLflow.
+
+    A filter or sort key MLflow refuses is a 400 that names the parameter.
+    """
     project = _project(request)
     params = request.query_params
     max_results = _max_results(request)
+    page_token = _page_token(request, "runs")
     experiment = params.get("experiment", "")
     if experiment:
         experiment_ids = [
@@ -122,12 +193,18 @@ def runs(request: Request) -> Response:
         filter_string=params.get("filter", ""),
         order_by=order_by,
         max_results=max_results,
-        page_token=params.get("page_token"),
+        page_token=page_token,
     )
-    return Response(page)
+    page["runs"] = [_finite_metrics(run) for run in page["runs"]]
+    return Response(_signed(page, "runs"))
 
 
-@extend_schema(responses={200: OpenApiTypes.OBJECT, **ERRORS})
+@extend_schema(
+    operation_id="runs_retrieve",
+    summary=gettext_lazy("Show a run"),
+    parameters=[RUN_ID],
+    responses={200: RunDetailSerializer, **UNAVAILABLE},
+)
 @api_view(["GET"])
 def run(request: Request, run_id: str) -> Response:
     """A run with its params, latest metrics, tags, every metric's history and the job that made it."""
@@ -137,24 +214,35 @@ def run(request: Request, run_id: str) -> Response:
     if not slug:
         raise exceptions.NotFound(_("No such run."))
     project = _project(request, slug)
-    data = _mlflow(gateway.get_run, project.slug, run_id)
-    data["metric_history"] = {key: _mlflow(gateway.metric_history, run_id, key) for key in data["metrics"]}
+    data = _finite_metrics(_mlflow(gateway.get_run, project.slug, run_id))
+    data["metric_history"] = {
+        key: [
+            {**point, "value": _finite(point["value"])}
+            for point in _mlflow(gateway.metric_history, run_id, key)
+        ]
+        for key in data["metrics"]
+    }
     job = Job.objects.filter(project=project, mlflow_run_id=run_id).values_list("pk", flat=True).first()
     data["job"] = job
     data["project"] = project.slug
     return Response(data)
 
 
-@extend_schema(parameters=[PROJECT, PAGE_TOKEN, MAX_RESULTS], responses={200: OpenApiTypes.OBJECT, **ERRORS})
+@extend_schema(
+    operation_id="models_list",
+    summary=gettext_lazy("List a project's registered models"),
+    parameters=[PROJECT, PAGE_TOKEN, MAX_RESULTS],
+    responses={200: ModelPageSerializer, **UNAVAILABLE},
+)
 @api_view(["GET"])
 def models(request: Request) -> Response:
-    """One page of a project's registered models, with aliases, tags and latest versions."""
+    """One page of the project's registered models, by name, with aliases, tags and latest versions."""
     project = _project(request)
     page = _mlflow(
         gateway.list_models,
         project.slug,
         max_results=_max_results(request),
-        page_token=request.query_params.get("page_token"),
+        page_token=_page_token(request, "models"),
         field="page_token",
     )
-    return Response(page)
+    return Response(_signed(page, "models"))

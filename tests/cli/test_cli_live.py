@@ -1,7 +1,7 @@
 """`taller` end to end over real HTTP against a live portal: login, projects, and every error path.
 
-The job, run and quota commands are exercised end to end once those endpoints exist; their
-argument parsing and error handling are in test_parsing.py.
+The job, run and quota commands are exercised end to end with jobs running in
+test_cli_jobs_live.py; argument parsing and error handling are in test_parsing.py.
 """
 
 import json

@@ -4,7 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 from taller_cli.client import flatten_errors
-from taller_cli.main import TallerError, cli, finish, job_request, metrics_of, run_row
+from taller_cli.main import TallerError, cli, default_name, finish, job_request, metrics_of, run_row
 from taller_cli.output import fields, flatten, table
 from taller_cli.parsing import new_log_lines, parse_cpu, parse_env, parse_memory_mib, parse_minutes
 
@@ -59,6 +59,13 @@ def test_bad_cpu(text):
         parse_cpu(text)
 
 
+def test_default_name_is_the_command_within_the_portals_limit():
+    assert default_name(("python", "train.py", "--lr", "0.1")) == "python train.py --lr 0.1"
+    assert default_name(("echo", "two\n  lines")) == "echo two lines"
+    long = default_name(("python", "x" * 200))
+    assert len(long) == 100 and long.endswith("...")
+
+
 def test_env_pairs():
     assert parse_env(["A=1", "B=x=y", "EMPTY=", "A=2"]) == {"A": "2", "B": "x=y", "EMPTY": ""}
     with pytest.raises(ValueError, match="NAME=VALUE"):
@@ -67,7 +74,7 @@ def test_env_pairs():
         parse_env(["1BAD=x"])
 
 
-def test_job_request_leaves_unset_values_to_the_portal():
+def test_job_request_leaves_unset_values_to_the_portal_but_names_the_job():
     body = job_request(
         project="genomics",
         image="python:3.11",
@@ -79,6 +86,7 @@ def test_job_request_leaves_unset_values_to_the_portal():
     )
     assert body == {
         "project": "genomics",
+        "name": "python -c print(1)",
         "image": "python:3.11",
         "command": ["python", "-c", "print(1)"],
         "env": {"SEED": "1"},

@@ -151,3 +151,56 @@ def test_cursor_pagination(personas):
     second = client.get(first["next"]).json()
     assert len(second["results"]) == 2
     assert not {j["id"] for j in first["results"]} & {j["id"] for j in second["results"]}
+
+
+@pytest.mark.django_db
+def test_created_filters_take_any_iso_offset_and_refuse_times_out_of_range(personas):
+    JobFactory(project=personas.project)
+    client = api(personas, "bob")
+    # PostgreSQL refuses offsets beyond 15:59; ISO 8601 allows them: compared in UTC.
+    response = client.get("/api/v1/jobs/", {"created_after": "2000-04-30T03:43:39+17:48"})
+    assert response.status_code == 200 and len(response.json()["results"]) == 1
+    response = client.get("/api/v1/jobs/", {"created_before": "0123-04-30T03:43:39.527808+17:48"})
+    assert response.status_code == 200 and response.json()["results"] == []
+    for value in ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-05:00"]:
+        response = client.get("/api/v1/jobs/", {"created_after": value})
+        assert response.status_code == 400 and list(response.json()) == ["created_after"], value
+
+
+@pytest.mark.django_db
+def test_the_jobs_built_by_hand_equal_what_their_declared_fields_give(personas):
+    """The list builds each job directly for speed; it must answer what the declared fields say."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from rest_framework import serializers
+
+    from clusterjobs.api.serializers import JobDetailSerializer, JobResourcesOut, JobSerializer
+
+    now = timezone.now()
+    first = JobFactory(project=personas.project, submitter=personas.bob)
+    ended = JobFactory(
+        project=personas.project,
+        submitter=personas.alice,
+        status=JobStatus.FAILED,
+        status_reason="exit code 3",
+        exit_code=3,
+        cpu="0.5",
+        gpus=1,
+        gpu_type="NVIDIA-A100",
+        memory_mib=4096,
+        backend="local",
+        image_digest="sha256:abc",
+        mlflow_experiment_id="7",
+        mlflow_run_id="0123456789abcdef0123456789abcdef",
+        rerun_of=first,
+        dispatched_at=now - timedelta(minutes=3),
+        started_at=now - timedelta(minutes=2, microseconds=1),
+        finished_at=now,
+    )
+    for job in Job.objects.filter(pk__in=[first.pk, ended.pk]):
+        for serializer in (JobSerializer(job), JobDetailSerializer(job)):
+            generic = serializers.ModelSerializer.to_representation(serializer, job)
+            assert serializer.data == generic
+            assert list(serializer.data) == list(serializer.fields)
+            assert serializer.data["resources"] == JobResourcesOut(job).data

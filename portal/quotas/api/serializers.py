@@ -100,6 +100,8 @@ class QuotaUpdateSerializer(StrictSerializerMixin, serializers.Serializer):
 
 
 class UsageSerializer(serializers.Serializer):
+    """What jobs used in a period: accelerator, processor and memory time, and how many jobs."""
+
     gpu_hours = serializers.DecimalField(max_digits=14, decimal_places=2, help_text=_("GPU-hours used."))
     cpu_hours = serializers.DecimalField(max_digits=14, decimal_places=2, help_text=_("CPU-hours used."))
     memory_gib_hours = serializers.DecimalField(
@@ -109,10 +111,14 @@ class UsageSerializer(serializers.Serializer):
 
 
 class MemberUsageSerializer(UsageSerializer):
+    """One member's use in the period."""
+
     username = serializers.CharField(help_text=_("The member who submitted the jobs."))
 
 
 class ProjectUsageSerializer(serializers.Serializer):
+    """A project's use in one period, in total and per member."""
+
     project = serializers.CharField(help_text=_("Slug of the project."))
     period = serializers.CharField(help_text=_("The period, e.g. 2026-11, 2026-Q4, 2026-W47 or 2026."))
     start = serializers.DateTimeField(help_text=_("Start of the period (included)."))
@@ -122,6 +128,8 @@ class ProjectUsageSerializer(serializers.Serializer):
 
 
 class QuotaRequestSerializer(serializers.ModelSerializer):
+    """An owner's request for more quota, and the site admin's decision."""
+
     project = serializers.SlugRelatedField(
         slug_field="slug", read_only=True, help_text=_("Slug of the project.")
     )
@@ -129,8 +137,12 @@ class QuotaRequestSerializer(serializers.ModelSerializer):
         slug_field="username", read_only=True, help_text=_("The owner who asked.")
     )
     decided_by = serializers.SlugRelatedField(
-        slug_field="username", read_only=True, help_text=_("The site admin who decided.")
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text=_("The site admin who decided; null while pending."),
     )
+    values = serializers.DictField(read_only=True, help_text=_("The new values asked for, by quota field."))
 
     class Meta:
         model = QuotaRequest
@@ -150,7 +162,6 @@ class QuotaRequestSerializer(serializers.ModelSerializer):
         extra_kwargs = {
             "id": {"help_text": _("Id of the request.")},
             "requested_at": {"help_text": _("When it was asked.")},
-            "values": {"help_text": _("The new values asked for, by quota field.")},
             "reason": {"help_text": _("Why the project needs it.")},
             "status": {"help_text": _("pending, approved or declined.")},
             "decided_at": {"help_text": _("When it was decided.")},
@@ -159,6 +170,8 @@ class QuotaRequestSerializer(serializers.ModelSerializer):
 
 
 class QuotaRequestCreateSerializer(StrictSerializerMixin, serializers.Serializer):
+    """A request for more of some quota fields, with its reason; a site admin decides."""
+
     values = serializers.DictField(
         help_text=_('The new values asked for, e.g. {"max_gpus": 8, "gpu_hours_per_period": "500"}.')
     )
@@ -166,6 +179,8 @@ class QuotaRequestCreateSerializer(StrictSerializerMixin, serializers.Serializer
 
 
 class QuotaDecisionSerializer(StrictSerializerMixin, serializers.Serializer):
+    """A site admin's decision on a pending quota request."""
+
     reason = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -175,9 +190,16 @@ class QuotaDecisionSerializer(StrictSerializerMixin, serializers.Serializer):
 
 
 class QuotaChangeSerializer(serializers.ModelSerializer):
+    """One change of a project's quota: who, when, why, and the values before and after."""
+
     actor = serializers.SlugRelatedField(
-        slug_field="username", read_only=True, help_text=_("Who changed it.")
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text=_("Who changed it; null if that account was deleted."),
     )
+    old_values = serializers.DictField(read_only=True, help_text=_("The quota before, by field."))
+    new_values = serializers.DictField(read_only=True, help_text=_("The quota after, by field."))
 
     class Meta:
         model = QuotaChange
@@ -187,7 +209,5 @@ class QuotaChangeSerializer(serializers.ModelSerializer):
             "id": {"help_text": _("Id of the change.")},
             "at": {"help_text": _("When it changed.")},
             "reason": {"help_text": _("Why it changed.")},
-            "old_values": {"help_text": _("The quota before, by field.")},
-            "new_values": {"help_text": _("The quota after, by field.")},
             "request": {"help_text": _("The approved request that made this change, if any.")},
         }
