@@ -9,7 +9,7 @@ TEST_REDIS ?= redis://127.0.0.1:6379
 # Where the embedded default keeps its SQLite files, broker folders and MLflow store.
 VAR := $(or $(TALLER_VAR_DIR),var)
 
-.PHONY: run test bench install install-test var services browser compose-tool migrate lint messages clean
+.PHONY: run test bench install install-test var services browser compose-tool gettext-tool migrate lint messages clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -25,7 +25,7 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 var:
-	mkdir -p $(VAR)/celery/queue $(VAR)/celery/processed $(VAR)/jobs $(VAR)/mlartifacts $(VAR)/cache
+	mkdir -p $(VAR)/celery/queue $(VAR)/celery/processed $(VAR)/celery/control $(VAR)/jobs $(VAR)/mlartifacts $(VAR)/cache
 
 migrate: install var
 	$(BIN)/python manage.py migrate --noinput
@@ -49,11 +49,15 @@ services:
 browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
+# GNU gettext: the translation test extracts the messages of the sources and compares the catalogue.
+gettext-tool:
+	@command -v msgfmt >/dev/null && command -v xgettext >/dev/null || (apt-get update -qq && apt-get install -y -qq gettext >/dev/null)
+
 # Debian's docker-compose, which checks docker-compose.yml as Compose reads it (no Docker engine needed).
 compose-tool:
 	@command -v docker-compose >/dev/null || (apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null)
 
-test: install-test services browser compose-tool
+test: install-test services browser compose-tool gettext-tool
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_REDIS)/0 CACHE_URL=$(TEST_REDIS)/1 \
 		$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -48,7 +48,14 @@ def alive(pid: int) -> bool:
 @pytest.fixture
 def embedded_env(tmp_path) -> dict:
     var = tmp_path / "var"
-    for folder in ["celery/queue", "celery/processed", "jobs", "mlartifacts", "cache"]:  # as `make var`
+    for folder in [
+        "celery/queue",
+        "celery/processed",
+        "celery/control",
+        "jobs",
+        "mlartifacts",
+        "cache",
+    ]:  # as `make var`
         (var / folder).mkdir(parents=True)
     env = {
         key: value
