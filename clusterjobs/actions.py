@@ -26,10 +26,10 @@ from django.utils.translation import gettext_noop
 
 from experiments import gateway
 from portal.accounts.actions import create_token, revoke_token
+from portal.celery import app as celery_app
 from portal.projects.access import Need, level_of
 from portal.projects.models import Project
-from portal.quotas.actions import ensure_quota
-from portal.quotas.models import Quota
+from portal.quotas.models import Quota, ensure_quota
 
 from . import admission
 from .backends import Backend, BackendError, BackendStatus, JobSpec, ProjectLimits, get_backend
@@ -314,8 +314,7 @@ def admit_and_dispatch(project_id: int | None = None) -> list[int]:
     """Admit the queued jobs that fit (across projects, fairly: see admission.admit_all) and
     enqueue their dispatch. A lost enqueue is repaired by the periodic reconcile (the job stays
     `dispatching`)."""
-    from .tasks import dispatch_job
-
+    dispatch_job = task("dispatch_job")
     admitted = admission.admit(project_id)
     for job_id in admitted:
         try:
@@ -436,9 +435,12 @@ def apply_status(status: BackendStatus) -> bool:
         reason = status.reason or _("accepted by the backend, waiting to start")
         if job.status == JobStatus.DISPATCHING:
             moved = move_job(job.pk, JobStatus.PENDING, reason, only_from={JobStatus.DISPATCHING})
-        elif job.status == JobStatus.PENDING and status.reason and job.status_reason != status.reason:
-            # Still pending, for a new reason (image pull, scheduling): show it.
-            Job.objects.filter(pk=job.pk, status=JobStatus.PENDING).update(status_reason=status.reason)
+        if not moved and status.reason:
+            # Still pending, for a new reason (image pull, scheduling, the cluster's quota): show it,
+            # also when the dispatch task moved the job to pending a moment before we could.
+            Job.objects.filter(pk=job.pk, status=JobStatus.PENDING).exclude(
+                status_reason=status.reason
+            ).update(status_reason=status.reason)
     elif phase == "running":
         if job.status in (JobStatus.DISPATCHING, JobStatus.PENDING):
             moved = move_job(job.pk, JobStatus.RUNNING, status.reason or _("started"), **fields)
@@ -492,18 +494,22 @@ def job_ended(job_id: int, *, log_lines: list[str] | None = None) -> None:
     if job.mlflow_token is not None:
         revoke_token(job.mlflow_token)
     if sync_run(job.pk) == "retry":
-        from .tasks import sync_job_run
-
         # MLflow being down loses nothing: a task finishes the run later.
-        transaction.on_commit(lambda: _enqueue(sync_job_run, job.pk, countdown=30))
+        transaction.on_commit(lambda: _enqueue(task("sync_job_run"), job.pk, countdown=30))
     transaction.on_commit(lambda: admit_and_dispatch(job.project_id))
 
 
-def _enqueue(task, *args, countdown: int = 0) -> None:
+def task(name: str):
+    """A task of clusterjobs/tasks.py, from the Celery app's registry: the tasks call these
+    actions, so the actions do not import them back (the app registers them when Django starts)."""
+    return celery_app.tasks[f"clusterjobs.tasks.{name}"]
+
+
+def _enqueue(job_task, *args, countdown: int = 0) -> None:
     try:
-        task.apply_async(args, countdown=countdown)
+        job_task.apply_async(args, countdown=countdown)
     except Exception:
-        log.exception("could not enqueue %s%s", task.name, args)
+        log.exception("could not enqueue %s%s", job_task.name, args)
 
 
 def sync_run(job_id: int) -> str:
@@ -725,8 +731,7 @@ def _adopt(job: Job, found: BackendStatus) -> str:
 def reconcile() -> dict[str, int]:
     """Repair what lost events or crashed workers left behind: ask the backend about every job it
     should have, and dispatch again the admitted jobs whose dispatch was lost."""
-    from .tasks import dispatch_job
-
+    dispatch_job = task("dispatch_job")
     counts = {"checked": 0, "moved": 0, "redispatched": 0}
     live = Job.objects.filter(status__in=[JobStatus.PENDING, JobStatus.RUNNING]).select_related("project")
     for job in live.only("pk", "backend", "project__slug"):

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.accounts.models import User
+from portal.quotas.models import ensure_quota
 
 from .models import AuditEvent, Membership, Project, Role
 
@@ -41,15 +42,8 @@ def register_project(user: User, **fields) -> Project:
         raise taken from None
     Membership.objects.create(project=project, user=user, role=Role.OWNER)
     record(user, project, "registered")
-    on_project_created(project)
+    ensure_quota(project)  # the default quota, until a site admin changes it
     return project
-
-
-def on_project_created(project: Project) -> None:
-    """Give a new project the default quota (the quotas app owns it)."""
-    from portal.quotas.actions import ensure_quota
-
-    ensure_quota(project)
 
 
 def _decide(admin: User, project: Project, status: str, reason: str, verb: str) -> Project:

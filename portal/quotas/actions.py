@@ -18,7 +18,16 @@ from django.utils.translation import gettext as _
 from portal.projects.actions import record
 from portal.projects.models import Membership, Project, Role
 
-from .models import QUOTA_FIELDS, REQUESTABLE_FIELDS, MemberCap, Period, Quota, QuotaChange, QuotaRequest
+from .models import (
+    QUOTA_FIELDS,
+    REQUESTABLE_FIELDS,
+    MemberCap,
+    Period,
+    Quota,
+    QuotaChange,
+    QuotaRequest,
+    ensure_quota,
+)
 
 INTEGER_FIELDS = {"max_gpus", "max_memory_mib", "max_running_jobs", "max_time_limit_minutes"}
 DECIMAL_PLACES = {"max_cpu": 3, "gpu_hours_per_period": 2, "cpu_hours_per_period": 2}
@@ -30,12 +39,6 @@ CLUSTER_LIMITS = {
     "max_cpu": "TALLER_CLUSTER_CPU",
     "max_memory_mib": "TALLER_CLUSTER_MEMORY_MIB",
 }
-
-
-def ensure_quota(project) -> Quota:
-    """The project's quota, created from the settings' defaults the first time."""
-    quota, _created = Quota.objects.get_or_create(project=project, defaults=Quota.defaults())
-    return quota
 
 
 def field_label(name: str) -> str:
