@@ -39,8 +39,11 @@ def test_quota_bars_plot_and_submission_preview(personas, live_server, page: Pag
 
     page.locator("#quota-link").click()
     expect(page).to_have_url(f"{live_server.url}/projects/genomics/quota/")
-    assert page.evaluate("() => typeof window.Chart") == "function"
-    assert page.evaluate("() => Chart.getChart(document.getElementById('usage-chart')) !== undefined")
+    # The plot is drawn by a deferred script once the page has loaded: wait for it, as a reader would.
+    page.wait_for_function(
+        "() => window.Chart && Chart.getChart(document.getElementById('usage-chart')) !== undefined",
+        timeout=10_000,
+    )
 
     preview = page.locator("#preview")
     preview.get_by_label("GPUs").fill("1")
