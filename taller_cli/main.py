@@ -5,6 +5,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -314,6 +315,8 @@ def run_row(run: dict, metric_names: list[str]) -> list:
         metrics = {m.get("key"): m.get("value") for m in metrics}
     name = info.get("run_name") or info.get("name")
     start = info.get("start_time")
+    if isinstance(start, int):  # MLflow's milliseconds since the epoch, shown as UTC time
+        start = datetime.fromtimestamp(start / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
     return [info.get("run_id") or info.get("id"), name, info.get("status"), start] + [
         metrics.get(metric) for metric in metric_names
     ]

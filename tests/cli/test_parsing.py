@@ -140,8 +140,15 @@ def test_run_rows_accept_mlflow_and_flat_shapes():
     }
     flat = {"run_id": "def", "name": "lr-0.2", "status": "RUNNING", "start_time": 2, "metrics": {"loss": 0.7}}
     assert metrics_of(mlflow_shaped) == ["loss"]
-    assert run_row(mlflow_shaped, ["loss", "acc"]) == ["abc", "lr-0.1", "FINISHED", 1, 0.5, None]
-    assert run_row(flat, ["loss"]) == ["def", "lr-0.2", "RUNNING", 2, 0.7]
+    assert run_row(mlflow_shaped, ["loss", "acc"]) == [
+        "abc",
+        "lr-0.1",
+        "FINISHED",
+        "1970-01-01 00:00:00",
+        0.5,
+        None,
+    ]
+    assert run_row(flat, ["loss"]) == ["def", "lr-0.2", "RUNNING", "1970-01-01 00:00:00", 0.7]
 
 
 @pytest.mark.parametrize(
