@@ -642,9 +642,8 @@ def dispatch(job_id: int) -> str:
 
     Returns what happened: "skipped", "found", "submitted" or "cancelled". Raises BackendError.
     """
-    lock = f"taller:dispatch:{job_id}"
-    if not cache.add(lock, "1", timeout=settings.TALLER_DISPATCH_STALE_SECONDS):
-        return "skipped"  # another worker is dispatching it right now
+    claimed_at = None
+    done = False
     try:
         key = None
         with transaction.atomic():
@@ -656,13 +655,22 @@ def dispatch(job_id: int) -> str:
             )
             if job is None or job.status != JobStatus.DISPATCHING:
                 return "skipped"
+            now = timezone.now()
+            stale = timedelta(seconds=settings.TALLER_DISPATCH_STALE_SECONDS)
+            if job.dispatch_claimed_at is not None and now - job.dispatch_claimed_at < stale:
+                return "skipped"  # another worker is dispatching it right now
+            claimed_at = now
             backend = get_backend(job.backend or None)
             if not job.mlflow_token_id:
-                key = _hand_token(job, backend)
+                key = _hand_token(job, backend, claimed_at)
+            else:
+                Job.objects.filter(pk=job.pk).update(dispatch_claimed_at=claimed_at)
         if key is None:
             found = backend.status(job.pk, job.project.slug)
             if found.phase != "missing":
-                return _adopt(job, found)
+                outcome = _adopt(job, found)
+                done = True
+                return outcome
             with transaction.atomic():
                 current = (
                     Job.objects.select_for_update()
@@ -674,7 +682,7 @@ def dispatch(job_id: int) -> str:
                     return "skipped"
                 if current.mlflow_token_id:
                     revoke_token(current.mlflow_token)
-                key = _hand_token(job, backend)
+                key = _hand_token(job, backend, claimed_at)
         limits = ensure_project(backend, job.project)
         env = {
             **job.env,
@@ -686,6 +694,7 @@ def dispatch(job_id: int) -> str:
             "TALLER_PROJECT": job.project.slug,
         }
         backend.submit(job_spec(job, env, limits))
+        done = True
         if move_job(
             job.pk,
             JobStatus.PENDING,
@@ -699,13 +708,18 @@ def dispatch(job_id: int) -> str:
             return "cancelled"
         return "submitted"
     finally:
-        cache.delete(lock)
+        if claimed_at is not None and not done:
+            # This attempt failed: let a retry claim the job at once.
+            Job.objects.filter(pk=job_id, dispatch_claimed_at=claimed_at).update(dispatch_claimed_at=None)
 
 
-def _hand_token(job: Job, backend: Backend) -> str:
-    """A new job-scoped token for the job, recorded on it with its backend; returns the key."""
+def _hand_token(job: Job, backend: Backend, claimed_at) -> str:
+    """A new job-scoped token for the job, recorded on it with its backend and the dispatch
+    attempt's claim; returns the key."""
     token, key = create_token(job.submitter, f"job {job.pk}", project=job.project)
-    Job.objects.filter(pk=job.pk).update(mlflow_token=token, backend=backend.name)
+    Job.objects.filter(pk=job.pk).update(
+        mlflow_token=token, backend=backend.name, dispatch_claimed_at=claimed_at
+    )
     return key
 
 

@@ -87,6 +87,9 @@ class Job(models.Model):
     mlflow_run_id = models.CharField(max_length=64, blank=True, db_index=True)
     final_log = models.TextField(blank=True)
     # The job-scoped portal token the job uses for MLflow through the proxy; revoked when the job ends.
+    # Set by the dispatch attempt that holds the job (in the transaction that reads it): a second,
+    # concurrent attempt sees it and leaves the job alone; cleared when an attempt fails.
+    dispatch_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
     mlflow_token = models.ForeignKey(
         "accounts.ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

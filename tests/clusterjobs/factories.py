@@ -1,4 +1,8 @@
+from datetime import timedelta
+
 import factory
+from django.conf import settings
+from django.utils import timezone
 
 from clusterjobs.models import Job, JobStatus, JobTransition
 from tests.factories import ProjectFactory, UserFactory
@@ -24,3 +28,10 @@ class JobFactory(factory.django.DjangoModelFactory):
     def transition(obj, create, extracted, **kwargs):
         if create:
             JobTransition.objects.create(job=obj, to_status=obj.status, reason="made by a test")
+
+
+def claim_gone_stale(job_id: int) -> None:
+    """A dead worker's claim on a job stays until it is stale; then a redelivered or reconciled
+    dispatch may take the job over."""
+    stale = timezone.now() - timedelta(seconds=settings.TALLER_DISPATCH_STALE_SECONDS + 1)
+    Job.objects.filter(pk=job_id).update(dispatch_claimed_at=stale)

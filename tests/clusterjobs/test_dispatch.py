@@ -16,7 +16,7 @@ from clusterjobs.models import Job, JobStatus, JobTransition
 from portal.accounts.actions import authenticate_token, create_token
 from portal.accounts.models import ApiToken
 
-from .factories import JobFactory
+from .factories import JobFactory, claim_gone_stale
 
 PRINT_ENV = (
     "import os; [print(k + '=' + os.environ.get(k, '')) for k in "
@@ -83,9 +83,12 @@ def test_worker_killed_between_submit_and_status_update(personas, local):
     )
     assert actions.dispatch(job.pk) == "submitted"
     token = Job.objects.get(pk=job.pk).mlflow_token
-    # Undo what the dead worker never committed: the move to pending.
+    # Undo what the dead worker never committed: the move to pending. Its claim was committed:
+    # a redelivery right away leaves the job alone; once the claim is stale, it is adopted.
     Job.objects.filter(pk=job.pk).update(status=JobStatus.DISPATCHING)
     JobTransition.objects.filter(job=job, to_status=JobStatus.PENDING).delete()
+    assert tasks.dispatch_job.apply(args=(job.pk,)).get() == "skipped"
+    claim_gone_stale(job.pk)
     assert tasks.dispatch_job.apply(args=(job.pk,)).get() == "found"
     job.refresh_from_db()
     assert job.status in (JobStatus.PENDING, JobStatus.RUNNING)

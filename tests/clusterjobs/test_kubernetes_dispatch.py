@@ -9,7 +9,7 @@ from clusterjobs.models import Job, JobStatus, JobTransition
 from portal.accounts.actions import authenticate_token, create_token
 from portal.quotas.actions import ensure_quota
 
-from .factories import JobFactory
+from .factories import JobFactory, claim_gone_stale
 
 NS = "taller-genomics"
 
@@ -119,9 +119,10 @@ def test_worker_killed_between_submit_and_status_update_adopts_its_job(personas,
     job = admitted(personas)
     assert actions.dispatch(job.pk) == "submitted"
     token = Job.objects.get(pk=job.pk).mlflow_token
-    # What the dead worker never committed: the move to pending.
+    # What the dead worker never committed: the move to pending (its claim, since gone stale).
     Job.objects.filter(pk=job.pk).update(status=JobStatus.DISPATCHING)
     JobTransition.objects.filter(job=job, to_status=JobStatus.PENDING).delete()
+    claim_gone_stale(job.pk)
     start = len(k8s.api.requests)
 
     assert tasks.dispatch_job.apply(args=(job.pk,)).get() == "found"
