@@ -631,7 +631,9 @@ def dispatch(job_id: int) -> str:
     """Create an admitted (``dispatching``) job on its backend. Idempotent, so a retried or
     duplicated task, or one redelivered after a worker died, never starts a job twice:
 
-    - a job no longer ``dispatching`` is left alone;
+    - a job no longer ``dispatching`` is left alone, and so is one that another attempt claimed
+      less than TALLER_DISPATCH_STALE_SECONDS ago (the claim is written in the transaction that
+      locks and reads the job, and cleared when that attempt fails);
     - every attempt commits the job's token before it submits, so a job without a token was
       never submitted: it gets its token (in the transaction that locks and reads it) and is
       submitted without asking the backend first;
