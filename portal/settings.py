@@ -6,6 +6,7 @@ sets DATABASE_URL, CELERY_BROKER_URL, MLFLOW_TRACKING_URI, SECRET_KEY,
 ALLOWED_HOSTS and DEBUG=false.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -136,7 +137,20 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "accounts:login"
+# Failed sign-ins allowed per username, and per client address, before that one (never the site)
+# waits for the window to pass.
 LOGIN_RATE = os.environ.get("TALLER_LOGIN_RATE", "10/m")
+LOGIN_ADDRESS_RATE = os.environ.get("TALLER_LOGIN_ADDRESS_RATE", "30/m")
+# The reverse proxies in front of the portal (addresses or CIDR blocks, comma-separated): only a
+# request from one of them has its client address read from X-Forwarded-For.
+TALLER_TRUSTED_PROXIES = envlist("TALLER_TRUSTED_PROXIES")
+for _proxy in TALLER_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TALLER_TRUSTED_PROXIES must list addresses or CIDR blocks, not {_proxy!r}"
+        ) from None
 
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 
