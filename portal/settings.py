@@ -168,6 +168,19 @@ OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
 OIDC_TIMEOUT = envint("OIDC_TIMEOUT", "5")
 OIDC_CREATE_USER = envbool("OIDC_CREATE_USER", "true")
 LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/"
+# The provider's issuer (the `iss` of its ID tokens, as in its discovery document): required.
+OIDC_OP_ISSUER = os.environ.get("OIDC_OP_ISSUER", "")
+if OIDC_ENABLED and not OIDC_OP_ISSUER:
+    raise ImproperlyConfigured("OIDC_OP_ISSUER must be set when OIDC_RP_CLIENT_ID is")
+# Where logging out of the portal also ends the provider's session (its end_session_endpoint).
+OIDC_OP_END_SESSION_ENDPOINT = os.environ.get("OIDC_OP_END_SESSION_ENDPOINT", "")
+OIDC_OP_LOGOUT_URL_METHOD = "portal.accounts.oidc.provider_logout_url"
+OIDC_STORE_ID_TOKEN = True  # the id_token_hint of the provider's logout
+# Seconds of clock difference with the provider allowed on the ID token's exp and iat.
+OIDC_ALLOWED_CLOCK_SKEW = envint("OIDC_ALLOWED_CLOCK_SKEW", "60")
+# Users are bound to the provider's `sub`. On a first sign-in, link an existing account with the
+# same email only if this is on and the provider says the email is verified (never a staff account).
+OIDC_LINK_BY_EMAIL = envbool("OIDC_LINK_BY_EMAIL", "false")
 if OIDC_ENABLED:
     AUTHENTICATION_BACKENDS.append("portal.accounts.oidc.UniversityOIDCBackend")
 
