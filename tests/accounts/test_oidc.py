@@ -428,3 +428,10 @@ def test_single_sign_on_needs_an_issuer():
     )
     assert result.returncode != 0
     assert "OIDC_OP_ISSUER must be set when OIDC_RP_CLIENT_ID is" in result.stderr
+
+
+def test_the_refusal_is_told_in_spanish(idp, settings):
+    client = Client(HTTP_ACCEPT_LANGUAGE="es")
+    response = sign_in(client, idp(CLAIMS, id_token={"aud": "another-client"}))
+    page = client.get(response["Location"]).content.decode()
+    assert "Se rechazó el inicio de sesión con Uni SSO: no se pudo verificar la respuesta del proveedor." in page
