@@ -434,4 +434,6 @@ def test_the_refusal_is_told_in_spanish(idp, settings):
     client = Client(HTTP_ACCEPT_LANGUAGE="es")
     response = sign_in(client, idp(CLAIMS, id_token={"aud": "another-client"}))
     page = client.get(response["Location"]).content.decode()
-    assert "Se rechazó el inicio de sesión con Uni SSO: no se pudo verificar la respuesta del proveedor." in page
+    assert (
+        "Se rechazó el inicio de sesión con Uni SSO: no se pudo verificar la respuesta del proveedor." in page
+    )
