@@ -83,7 +83,7 @@ class UniversityOIDCBackend(OIDCAuthenticationBackend):
     # The ID token -------------------------------------------------------------------------------
 
     def verify_token(self, token, **kwargs):
-        """The library's check (signature, nonce) plus issuer, audience, expiry and issue time."""
+        """Signature (by our algorithm only), issuer, audience, expiry, issue time and nonce."""
         if not isinstance(token, str) or not token:
             raise SignInRefused(BAD_TOKEN, "the token endpoint sent no id_token")
         payload = self._decode(token, required=["iss", "aud", "sub", "exp", "iat"])

@@ -437,3 +437,18 @@ def test_the_refusal_is_told_in_spanish(idp, settings):
     assert (
         "Se rechazó el inicio de sesión con Uni SSO: no se pudo verificar la respuesta del proveedor." in page
     )
+
+
+def test_a_site_admin_sees_and_binds_identities_in_the_admin(personas, settings):
+    identity = ExternalIdentity.objects.create(user=personas.bob, issuer="https://idp.example", subject="b-7")
+    admin = personas.client("root")
+    page = admin.get(reverse("admin:accounts_user_change", args=[personas.bob.pk]))
+    assert page.status_code == 200
+    assert "b-7" in page.content.decode() and "https://idp.example" in page.content.decode()
+    assert (
+        personas.client("alice")
+        .get(reverse("admin:accounts_user_change", args=[personas.bob.pk]))
+        .status_code
+        == 302
+    )
+    assert str(identity) == "b-7 @ https://idp.example"
