@@ -8,6 +8,7 @@ proxy cannot move its address by sending the header itself.
 """
 
 import ipaddress
+from collections.abc import Callable
 from functools import lru_cache
 
 from django.conf import settings
@@ -63,7 +64,7 @@ def _username_key(group: str, request: HttpRequest) -> str:
     return request.POST.get("username", "").strip().casefold()
 
 
-def _limits() -> list[tuple[str, object, str]]:
+def _limits() -> list[tuple[str, Callable[[str, HttpRequest], str], str]]:
     """(group, key, rate): a username and an address each have their own budget of failures."""
     return [
         ("login-user", _username_key, settings.LOGIN_RATE),
