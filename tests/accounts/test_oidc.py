@@ -70,6 +70,7 @@ def idp(httpserver, idp_key, settings):
         id_token: dict | None = None,
         userinfo: dict | None = None,
         jwks: dict = key_set,
+        headers: dict | None = None,
     ) -> dict:
         """Answer the token endpoint with an id_token about claims["sub"] (``id_token`` overrides
         its claims, a value None drops one) and the userinfo endpoint with ``userinfo`` or claims."""
@@ -93,7 +94,9 @@ def idp(httpserver, idp_key, settings):
             }
             payload = {name: value for name, value in payload.items() if value is not None}
             key = None if algorithm == "none" else signing_key
-            encoded = jwt.encode(payload, key, algorithm=algorithm, headers={"kid": "k1"})
+            encoded = jwt.encode(
+                payload, key, algorithm=algorithm, headers={"kid": "k1"} if headers is None else headers
+            )
             body = {"id_token": encoded, "access_token": "at-1", "token_type": "Bearer"}
             return Response(json.dumps(body), content_type="application/json")
 
@@ -308,8 +311,16 @@ def test_a_token_signed_by_another_key_is_refused(idp, client):
     assert not get_user_model().objects.filter(email="ines@uni.example").exists()
 
 
-def test_an_unsigned_token_is_refused(idp, client):
-    assert_refused(client, sign_in(client, idp(CLAIMS, algorithm="none")), UNVERIFIABLE)
+@pytest.mark.parametrize("headers", [None, {}], ids=["with-kid", "without-kid"])
+def test_an_unsigned_token_is_refused(idp, client, headers):
+    assert_refused(client, sign_in(client, idp(CLAIMS, algorithm="none", headers=headers)), UNVERIFIABLE)
+
+
+def test_a_token_without_kid_is_checked_with_the_providers_only_key(idp, client):
+    sign_in(client, idp(CLAIMS, headers={}))
+    assert signed_in_as(client).username == "ines"
+    other = Client()
+    assert_refused(other, sign_in(other, idp(CLAIMS, headers={}, signing_key=rsa_key())), UNVERIFIABLE)
 
 
 def test_a_token_signed_with_the_public_key_as_a_shared_secret_is_refused(idp, client, idp_key):
