@@ -232,7 +232,7 @@ class UniversityOIDCBackend(OIDCAuthenticationBackend):
 
     def get_username(self, claims) -> str:
         """The IdP's preferred username, unless a local account already has it (then a hash of the sub)."""
-        preferred = (claims.get("preferred_username") or verified_email(claims).split("@")[0])[:150]
+        preferred = str(claims.get("preferred_username") or verified_email(claims).split("@")[0])[:150]
         taken = get_user_model().objects.filter(username__iexact=preferred).exists()
         if preferred and not taken:
             return preferred

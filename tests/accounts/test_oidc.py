@@ -463,3 +463,10 @@ def test_a_site_admin_sees_and_binds_identities_in_the_admin(personas, settings)
         == 302
     )
     assert str(identity) == "b-7 @ https://idp.example"
+
+
+def test_odd_claim_types_do_not_break_sign_in(idp, client):
+    odd = {"sub": "u-5", "preferred_username": 12345, "email": 7, "email_verified": "yes", "family_name": 3}
+    sign_in(client, idp(odd))
+    user = signed_in_as(client)
+    assert (user.username, user.email, user.last_name) == ("12345", "", "3")
