@@ -6,6 +6,7 @@ sets DATABASE_URL, CELERY_BROKER_URL, MLFLOW_TRACKING_URI, SECRET_KEY,
 ALLOWED_HOSTS and DEBUG=false.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -136,7 +137,20 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "accounts:login"
+# Failed sign-ins allowed per username, and per client address, before that one (never the site)
+# waits for the window to pass.
 LOGIN_RATE = os.environ.get("TALLER_LOGIN_RATE", "10/m")
+LOGIN_ADDRESS_RATE = os.environ.get("TALLER_LOGIN_ADDRESS_RATE", "30/m")
+# The reverse proxies in front of the portal (addresses or CIDR blocks, comma-separated): only a
+# request from one of them has its client address read from X-Forwarded-For.
+TALLER_TRUSTED_PROXIES = envlist("TALLER_TRUSTED_PROXIES")
+for _proxy in TALLER_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TALLER_TRUSTED_PROXIES must list addresses or CIDR blocks, not {_proxy!r}"
+        ) from None
 
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 
@@ -154,6 +168,19 @@ OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
 OIDC_TIMEOUT = envint("OIDC_TIMEOUT", "5")
 OIDC_CREATE_USER = envbool("OIDC_CREATE_USER", "true")
 LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/"
+# The provider's issuer (the `iss` of its ID tokens, as in its discovery document): required.
+OIDC_OP_ISSUER = os.environ.get("OIDC_OP_ISSUER", "")
+if OIDC_ENABLED and not OIDC_OP_ISSUER:
+    raise ImproperlyConfigured("OIDC_OP_ISSUER must be set when OIDC_RP_CLIENT_ID is")
+# Where logging out of the portal also ends the provider's session (its end_session_endpoint).
+OIDC_OP_END_SESSION_ENDPOINT = os.environ.get("OIDC_OP_END_SESSION_ENDPOINT", "")
+OIDC_OP_LOGOUT_URL_METHOD = "portal.accounts.oidc.provider_logout_url"
+OIDC_STORE_ID_TOKEN = True  # the id_token_hint of the provider's logout
+# Seconds of clock difference with the provider allowed on the ID token's exp and iat.
+OIDC_ALLOWED_CLOCK_SKEW = envint("OIDC_ALLOWED_CLOCK_SKEW", "60")
+# Users are bound to the provider's `sub`. On a first sign-in, link an existing account with the
+# same email only if this is on and the provider says the email is verified (never a staff account).
+OIDC_LINK_BY_EMAIL = envbool("OIDC_LINK_BY_EMAIL", "false")
 if OIDC_ENABLED:
     AUTHENTICATION_BACKENDS.append("portal.accounts.oidc.UniversityOIDCBackend")
 

@@ -1,9 +1,21 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from .models import ApiToken, User
+from .models import ApiToken, ExternalIdentity, User
 
-admin.site.register(User, UserAdmin)
+
+class ExternalIdentityInline(admin.TabularInline):
+    """Single sign-on identities bound to the user; a site admin adds one to link a staff account."""
+
+    model = ExternalIdentity
+    extra = 0
+    fields = ["issuer", "subject", "created_at", "last_login_at"]
+    readonly_fields = ["created_at", "last_login_at"]
+
+
+@admin.register(User)
+class TallerUserAdmin(UserAdmin):
+    inlines = [ExternalIdentityInline]
 
 
 @admin.register(ApiToken)

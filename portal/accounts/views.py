@@ -6,37 +6,32 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
-from django_ratelimit.core import is_ratelimited
 
 from .actions import create_token, revoke_token
 from .forms import TokenForm
 from .models import ApiToken
-
-
-def _login_rate(group: str, request: HttpRequest) -> str:
-    return settings.LOGIN_RATE
+from .throttle import count_failed_login, login_locked
 
 
 def _sso_context() -> dict:
     return {"oidc_enabled": settings.OIDC_ENABLED, "oidc_name": settings.OIDC_PROVIDER_NAME}
 
 
+class _LoginView(auth_views.LoginView):
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form):
+        count_failed_login(self.request)
+        return super().form_invalid(form)
+
+
 def login(request: HttpRequest) -> HttpResponse:
-    """Django's login view, refusing POSTs past the rate per client address and per username."""
-    if request.method == "POST":
-        limited = is_ratelimited(
-            request, group="login-ip", key="ip", rate=_login_rate, method="POST", increment=True
+    """Django's login view, refusing a username or a client address that failed too often."""
+    if request.method == "POST" and login_locked(request):
+        return render(
+            request, "registration/login.html", {"rate_limited": True, **_sso_context()}, status=429
         )
-        limited |= is_ratelimited(
-            request, group="login-user", key="post:username", rate=_login_rate, method="POST", increment=True
-        )
-        if limited:
-            return render(
-                request, "registration/login.html", {"rate_limited": True, **_sso_context()}, status=429
-            )
-    return auth_views.LoginView.as_view(redirect_authenticated_user=True, extra_context=_sso_context())(
-        request
-    )
+    return _LoginView.as_view(extra_context=_sso_context())(request)
 
 
 @login_required

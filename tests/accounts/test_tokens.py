@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.test import Client
 from django.urls import reverse
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.test import APIRequestFactory
@@ -101,3 +102,17 @@ def test_issue_token_command_line():
     result = manage("issue_token", "ghost")
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == ["CommandError: no user 'ghost'"]
+
+
+def test_a_key_with_its_last_character_changed_is_refused(personas, capsys):
+    """Only the whole key opens the API: the right prefix with another last character is a 401."""
+    call_command("issue_token", "alice")
+    key = capsys.readouterr().out.strip()
+    client = Client()
+    url = "/api/v1/projects/"
+    assert client.get(url, HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
+    for last in {"A", "b", "0", "-"} - {key[-1]}:
+        forged = key[:-1] + last
+        response = client.get(url, HTTP_AUTHORIZATION=f"Token {forged}")
+        assert response.status_code == 401, forged
+        assert client.get(url, HTTP_AUTHORIZATION=f"Bearer {forged}").status_code == 401
