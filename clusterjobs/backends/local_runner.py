@@ -1,7 +1,7 @@
 """The detached runner of one local job: ``python -m clusterjobs.backends.local_runner <control dir>``.
 
-It detaches (double fork, so the portal never has to reap it), starts the job's command in a new
-session with the job's environment, enforces the time limit (SIGTERM to the job's process group,
+It detaches (double fork, so the portal never has to reap it), checks that the job's MLflow tracking
+address answers without a redirect, starts the job's command in a new session with the job's environment, enforces the time limit (SIGTERM to the job's process group,
 SIGKILL after a grace period), stops the job on SIGTERM (a cancel), and writes the job's status
 to ``status.json`` atomically: pid, started_at, finished_at, exit_code, reason. Standard library
 only: it starts in a fraction of a second and needs nothing of the portal.
@@ -126,7 +126,8 @@ class Runner:
             log.write(f"taller: {reason}\n".encode())
             if problem:
                 log.write(
-                    b"taller: the job did not start; TALLER_JOB_PORTAL_URL must be reachable from jobs\n"
+                    b"taller: the command did not start. The portal's address for jobs (TALLER_JOB_PORTAL_URL)"
+                    b" must answer them without a redirect: tell the portal's administrators.\n"
                 )
             log.close()
             self.status(phase="failed", reason=reason, exit_code=None, started_at=started, finished_at=now())
