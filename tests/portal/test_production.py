@@ -28,7 +28,7 @@ PASSWORD = "a-production-password-42"
 
 
 class Assets(HTMLParser):
-    """The stylesheets and scripts a page names."""
+    """What a page has the browser load: every <link href> and <script src> (data: URLs aside)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -36,10 +36,9 @@ class Assets(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         attrs = dict(attrs)
-        if tag == "link" and "stylesheet" in (attrs.get("rel") or "") and attrs.get("href"):
-            self.urls.append(attrs["href"])
-        if tag == "script" and attrs.get("src"):
-            self.urls.append(attrs["src"])
+        url = attrs.get("href") if tag == "link" else attrs.get("src") if tag == "script" else None
+        if url and not url.startswith("data:"):
+            self.urls.append(url)
 
 
 def assets_of(html: str) -> list[str]:
