@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RESERVED_ENV_PREFIXES = ("MLFLOW_", "TALLER_")
+# A job's MLflow client gives up on an unreachable or redirecting portal within a minute instead of
+# retrying for about four (MLflow's 7 retries with a backoff factor of 2): 4 retries 0, 4, 8 and 16 s
+# apart ride out a restart of the web processes. The per-call timeout stays MLflow's own, for uploads.
+JOB_MLFLOW_CLIENT_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "4", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "2"}
 MAX_COMMAND_ARGS = 200
 MAX_ARG_LENGTH = 4096
 MAX_ENV_VARS = 100
@@ -688,6 +692,7 @@ def dispatch(job_id: int) -> str:
         limits = ensure_project(backend, job.project)
         env = {
             **job.env,
+            **JOB_MLFLOW_CLIENT_ENV,
             "MLFLOW_TRACKING_URI": settings.TALLER_JOB_TRACKING_URI,
             "MLFLOW_TRACKING_TOKEN": key,
             "MLFLOW_RUN_ID": job.mlflow_run_id,

@@ -7,5 +7,6 @@ class ClusterjobsConfig(AppConfig):
     verbose_name = _("Cluster jobs")
 
     def ready(self) -> None:
-        # Register the Celery tasks in every process (web, worker, watcher): actions enqueue them by name.
-        from . import tasks  # noqa: F401
+        # Register the Celery tasks in every process (web, worker, watcher): actions enqueue them by name,
+        # and the checks of the address handed to jobs (run by migrate, check --deploy, runserver).
+        from . import checks, tasks  # noqa: F401

@@ -28,7 +28,19 @@ def mlflow() -> None:
     response.raise_for_status()
 
 
-CHECKS = {"database": database, "broker": broker, "mlflow": mlflow}
+def static() -> None:
+    """With DEBUG off, every page names its CSS and scripts through the static files manifest that
+    this process loaded when it started: without one, each page answers 500 while the rest is up."""
+    from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
+
+    if isinstance(staticfiles_storage, ManifestFilesMixin) and not staticfiles_storage.hashed_files:
+        manifest = Path(staticfiles_storage.location) / staticfiles_storage.manifest_name
+        raise FileNotFoundError(
+            f"no static files manifest was loaded from {manifest}: run collectstatic, then restart"
+        )
+
+
+CHECKS = {"database": database, "broker": broker, "mlflow": mlflow, "static": static}
 
 
 def report() -> tuple[bool, dict[str, str]]:

@@ -8,7 +8,9 @@ ALLOWED_HOSTS and DEBUG=false.
 
 import ipaddress
 import os
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -206,7 +208,16 @@ STORAGES = {
 # Security: strict unless DEBUG; the portal sits behind a TLS-terminating reverse proxy.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", str(not DEBUG))
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# More paths served over plain http, comma-separated regular expressions (e.g. ^mlflow/ for jobs that
+# reach the web processes straight from inside the cluster, docs/operations.md).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", *envlist("SECURE_REDIRECT_EXEMPT")]
+for _pattern in SECURE_REDIRECT_EXEMPT:
+    try:
+        re.compile(_pattern)
+    except re.error as _error:
+        raise ImproperlyConfigured(
+            f"SECURE_REDIRECT_EXEMPT: {_pattern!r} is not a regular expression: {_error}"
+        ) from None
 SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", str(not DEBUG))
 CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", str(not DEBUG))
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000")
@@ -251,8 +262,29 @@ MLFLOW_TIMEOUT_SECONDS = envint("MLFLOW_TIMEOUT_SECONDS", "5")
 # Artifact previews in the run page: larger text files (or images) are offered for download only.
 TALLER_PREVIEW_MAX_BYTES = envint("TALLER_PREVIEW_MAX_BYTES", str(256 * 1024))
 TALLER_IMAGE_PREVIEW_MAX_BYTES = envint("TALLER_IMAGE_PREVIEW_MAX_BYTES", str(5 * 1024 * 1024))
-# The address at which jobs reach the portal (and its /mlflow/ proxy).
-TALLER_PUBLIC_URL = os.environ.get("TALLER_PUBLIC_URL", f"http://127.0.0.1:{envint('TALLER_PORT', '8000')}")
+
+
+def envurl(name: str, default: str) -> str:
+    """An http(s) address, without a trailing slash; anything else stops every process at start."""
+    value = os.environ.get(name, default).strip()
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        parts = parts._replace(netloc="")
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
+        raise ImproperlyConfigured(
+            f"{name} must be an http:// or https:// address such as https://taller.example.org, not {value!r}"
+        )
+    return value.rstrip("/")
+
+
+# Where people reach the portal: in production, the https address of the TLS reverse proxy.
+TALLER_PUBLIC_URL = envurl("TALLER_PUBLIC_URL", f"http://127.0.0.1:{envint('TALLER_PORT', '8000')}")
+# Where jobs reach the portal's /mlflow/ proxy: on a cluster, a Service in front of the web processes
+# (plain http, with SECURE_REDIRECT_EXEMPT=^mlflow/) or the public https address; see docs/operations.md.
+# `manage.py check` refuses an address that the https redirect would send elsewhere (clusterjobs/checks.py).
+TALLER_JOB_PORTAL_URL = envurl("TALLER_JOB_PORTAL_URL", TALLER_PUBLIC_URL)
 TALLER_EXECUTOR = os.environ.get("TALLER_EXECUTOR", "local")
 if TALLER_EXECUTOR not in {"local", "kubernetes"}:
     raise ImproperlyConfigured(f"TALLER_EXECUTOR must be local or kubernetes, not {TALLER_EXECUTOR!r}")
@@ -351,8 +383,8 @@ TALLER_MAX_JOB_TIME_LIMIT_MINUTES = envint("TALLER_MAX_JOB_TIME_LIMIT_MINUTES", 
 # Registry prefixes a job image must start with, comma-separated; unset allows any image.
 TALLER_ALLOWED_IMAGE_PREFIXES = envlist("TALLER_ALLOWED_IMAGE_PREFIXES")
 TALLER_DEFAULT_JOB_IMAGE = os.environ.get("TALLER_DEFAULT_JOB_IMAGE", "python:3.11-slim")
-# Where running jobs send their MLflow calls: the portal's authorizing proxy by default.
-TALLER_JOB_TRACKING_URI = os.environ.get("TALLER_JOB_TRACKING_URI", f"{TALLER_PUBLIC_URL.rstrip('/')}/mlflow")
+# Where running jobs send their MLflow calls: the portal's authorizing proxy.
+TALLER_JOB_TRACKING_URI = f"{TALLER_JOB_PORTAL_URL}/mlflow"
 TALLER_DISPATCH_MAX_RETRIES = envint("TALLER_DISPATCH_MAX_RETRIES", "5")
 # A job still `dispatching` this long after admission has lost its task: reconcile dispatches it again
 # (and a dead worker's claim on it has gone stale).

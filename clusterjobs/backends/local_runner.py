@@ -1,22 +1,28 @@
 """The detached runner of one local job: ``python -m clusterjobs.backends.local_runner <control dir>``.
 
-It detaches (double fork, so the portal never has to reap it), starts the job's command in a new
-session with the job's environment, enforces the time limit (SIGTERM to the job's process group,
+It detaches (double fork, so the portal never has to reap it), checks that the job's MLflow tracking
+address answers without a redirect, starts the job's command in a new session with the job's environment, enforces the time limit (SIGTERM to the job's process group,
 SIGKILL after a grace period), stops the job on SIGTERM (a cancel), and writes the job's status
 to ``status.json`` atomically: pid, started_at, finished_at, exit_code, reason. Standard library
 only: it starts in a fraction of a second and needs nothing of the portal.
 """
 
+import http.client
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 POLL_SECONDS = 0.2
+# How long the job's MLflow tracking address may stay silent before the job fails (a portal restarting).
+PREFLIGHT_SECONDS = 30
 
 
 def now() -> str:
@@ -53,6 +59,45 @@ def kill_group(pgid: int, sig: int) -> None:
         pass
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs) -> None:
+        return None  # the 3xx comes back as an HTTPError instead of being followed
+
+
+def tracking_problem(env: dict[str, str]) -> str:
+    """Why the job's MLflow client would not reach its tracking address, or '' when it would.
+
+    Asked before the command starts, with the first call ``mlflow.start_run()`` makes. A redirect is a
+    configuration error (the client follows it, then retries for minutes with an empty log), so it
+    fails at once; no answer is asked again for PREFLIGHT_SECONDS. Any other answer, even an error,
+    means the address is right: the client reports the rest itself.
+    """
+    uri = env.get("MLFLOW_TRACKING_URI", "").rstrip("/")
+    if not uri.startswith(("http://", "https://")):
+        return ""
+    request = urllib.request.Request(
+        f"{uri}/api/2.0/mlflow/runs/get?run_id={quote(env.get('MLFLOW_RUN_ID', ''))}"
+    )
+    if env.get("MLFLOW_TRACKING_TOKEN"):
+        request.add_header("Authorization", f"Bearer {env['MLFLOW_TRACKING_TOKEN']}")
+    opener = urllib.request.build_opener(_NoRedirect)
+    deadline = time.monotonic() + PREFLIGHT_SECONDS
+    while True:
+        try:
+            with opener.open(request, timeout=10):
+                return ""
+        except urllib.error.HTTPError as error:
+            if 300 <= error.code < 400:
+                location = error.headers.get("Location", "?")
+                return f"MLflow tracking at {uri} answered with a redirect to {location}"
+            return ""
+        except (OSError, http.client.HTTPException) as error:
+            if time.monotonic() > deadline:
+                why = getattr(error, "reason", None) or error
+                return f"could not reach MLflow tracking at {uri}: {why}"
+            time.sleep(1)
+
+
 class Runner:
     def __init__(self, control: Path) -> None:
         self.control = control
@@ -75,6 +120,18 @@ class Runner:
             return
         log = open(self.control / "output.log", "ab")  # noqa: SIM115 - open for the job's life
         started = now()
+        problem = tracking_problem(spec["env"])
+        if problem or self.stop_reason:
+            reason = problem or self.stop_reason
+            log.write(f"taller: {reason}\n".encode())
+            if problem:
+                log.write(
+                    b"taller: the command did not start. The portal's address for jobs (TALLER_JOB_PORTAL_URL)"
+                    b" must answer them without a redirect: tell the portal's administrators.\n"
+                )
+            log.close()
+            self.status(phase="failed", reason=reason, exit_code=None, started_at=started, finished_at=now())
+            return
         try:
             process = subprocess.Popen(
                 spec["command"],

@@ -25,9 +25,11 @@ PRINT_ENV = (
 
 
 @pytest.fixture
-def local(settings):
+def local(settings, httpserver):
     settings.TALLER_EXECUTOR = "local"
-    settings.TALLER_JOB_TRACKING_URI = "http://127.0.0.1:1/mlflow"
+    # The runner asks the tracking address before the command starts: something must answer there.
+    httpserver.expect_request("/mlflow/api/2.0/mlflow/runs/get").respond_with_json({"run": {}})
+    settings.TALLER_JOB_TRACKING_URI = httpserver.url_for("/mlflow")
     settings.TALLER_LOCAL_POLL_SECONDS = 0.1
     return get_backend("local")
 
@@ -46,14 +48,14 @@ def env_of(backend, job: Job) -> dict:
 
 
 @pytest.mark.django_db
-def test_dispatch_hands_the_job_its_run_and_a_scoped_token(personas, local):
+def test_dispatch_hands_the_job_its_run_and_a_scoped_token(personas, local, settings):
     job = admitted(personas, command=["python", "-c", PRINT_ENV], env={"SEED": "42"})
     assert tasks.dispatch_job.apply(args=(job.pk,)).get() == "submitted"
     job.refresh_from_db()
     assert job.status == JobStatus.PENDING and job.backend == "local"
     assert job.status_reason == f"created on the backend as taller-{job.pk}"
     env = env_of(local, job)
-    assert env["MLFLOW_TRACKING_URI"] == "http://127.0.0.1:1/mlflow"
+    assert env["MLFLOW_TRACKING_URI"] == settings.TALLER_JOB_TRACKING_URI
     assert (env["MLFLOW_RUN_ID"], env["MLFLOW_EXPERIMENT_ID"], env["TALLER_JOB_ID"]) == (
         "run123",
         "7",

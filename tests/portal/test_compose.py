@@ -170,3 +170,20 @@ def test_docker_compose_reads_the_file():
         timeout=120,
     )
     assert result.returncode != 0 and "set SECRET_KEY" in result.stderr
+
+
+def test_jobs_address_beside_the_public_one(compose):
+    """The public https address and the in-cluster one (a Service, over plain http once ^mlflow/ is
+    exempt from the redirect) are shown side by side, in the file and in the README."""
+    env = compose["services"]["web"]["environment"]
+    assert env["TALLER_PUBLIC_URL"].startswith("${TALLER_PUBLIC_URL:-https://")
+    assert env["TALLER_JOB_PORTAL_URL"].startswith("${TALLER_JOB_PORTAL_URL:-https://")
+    assert "SECURE_REDIRECT_EXEMPT" in env
+    text = (ROOT / "docker-compose.yml").read_text()
+    example = re.search(
+        r"#\s+TALLER_JOB_PORTAL_URL=(http://\S+\.svc\S*)\n\s+#\s+SECURE_REDIRECT_EXEMPT=(\S+)", text
+    )
+    assert example and example.group(2) == "^mlflow/"
+    readme = (ROOT / "README.md").read_text()
+    assert f"TALLER_JOB_PORTAL_URL={example.group(1)}" in readme and "TALLER_PUBLIC_URL=https://" in readme
+    assert "docs/operations.md" in readme and (ROOT / "docs" / "operations.md").exists()

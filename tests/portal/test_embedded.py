@@ -117,7 +117,13 @@ def test_make_run_serves_the_portal_and_stops_cleanly(embedded_env, tmp_path):
                 pass
             time.sleep(1)
         assert health is not None and health.status_code == 200, (tmp_path / "honcho.log").read_text()[-3000:]
-        assert health.json() == {"status": "ok", "database": "ok", "broker": "ok", "mlflow": "ok"}
+        assert health.json() == {
+            "status": "ok",
+            "database": "ok",
+            "broker": "ok",
+            "mlflow": "ok",
+            "static": "ok",
+        }
         children |= descendants(honcho.pid)
 
         session = requests.Session()
