@@ -245,7 +245,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("TALLER_API_RATE", "10000/hour")},
     # The API speaks JSON only: form encodings cannot carry its nested objects and lists.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["portal.api.JSONParser"],  # DRF's, refusing deep nesting (400)
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Taller API",
