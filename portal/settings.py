@@ -8,8 +8,10 @@ ALLOWED_HOSTS and DEBUG=false.
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -64,6 +66,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "mozilla_django_oidc",
     "portal.accounts",
     "portal.projects",
@@ -74,6 +77,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy: see CONTENT_SECURITY_POLICY below
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -99,6 +103,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",  # {{ CSP_NONCE }} for the rare inline <script>/<style>
             ],
         },
     },
@@ -156,6 +161,35 @@ OIDC_CREATE_USER = envbool("OIDC_CREATE_USER", "true")
 LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/"
 if OIDC_ENABLED:
     AUTHENTICATION_BACKENDS.append("portal.accounts.oidc.UniversityOIDCBackend")
+
+# --- Content-Security-Policy (django-csp 4) ---------------------------------------------------
+# Scripts come only from the portal's own files (or an inline block carrying this response's
+# nonce): no inline event handlers, no eval (htmx runs with allowEval off, see base.html). Styles
+# come from the portal's files too: Pico, taller.css, the admin's and Swagger UI's; the one inline
+# <style> of the Swagger page carries the nonce. Two pages relax styles only (never scripts), each
+# where it is served: DRF's browsable API uses style="" attributes (portal.api.BrowsableAPIRenderer)
+# and the Swagger UI page (portal/urls.py). Images: own files and data: URLs (the empty favicon).
+# Forms post to the portal itself; the OIDC provider's origin is allowed too, because a sign-out
+# form may be redirected to the provider's end-session endpoint and Chromium applies form-action to
+# the redirect.
+CSP_FORM_ACTION = ["'self'"]
+if OIDC_OP_AUTHORIZATION_ENDPOINT:
+    _provider = urlsplit(OIDC_OP_AUTHORIZATION_ENDPOINT)
+    CSP_FORM_ACTION.append(f"{_provider.scheme}://{_provider.netloc}")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'", NONCE],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": CSP_FORM_ACTION,
+    },
+}
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("es", _("Spanish"))]
@@ -246,6 +280,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("TALLER_API_RATE", "10000/hour")},
     # The API speaks JSON only: form encodings cannot carry its nested objects and lists.
     "DEFAULT_PARSER_CLASSES": ["portal.api.JSONParser"],  # DRF's, refusing deep nesting (400)
+    # DRF's two, the browsable one with its own style-src (portal/api.py).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "portal.api.BrowsableAPIRenderer"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Taller API",
