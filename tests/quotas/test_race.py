@@ -117,6 +117,7 @@ BUDGET_JOBS = 3  # the GPU-hour budget pays for exactly this many of the jobs be
 SUBMITTERS = 16  # each its own thread and connection, all submitting at the same moment
 
 
+@pytest.mark.slow  # a real mlflow server: the run is created between the budget check and the commit
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_submissions_never_overspend_the_budget(personas, mlflow_uri):
     """The GPU-hour budget runs out: of 16 simultaneous submissions of a 1 GPU-hour job against a
