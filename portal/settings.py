@@ -172,10 +172,11 @@ if OIDC_ENABLED:
 # Forms post to the portal itself; the OIDC provider's origin is allowed too, because a sign-out
 # form may be redirected to the provider's end-session endpoint and Chromium applies form-action to
 # the redirect.
-CSP_FORM_ACTION = ["'self'"]
+# (Lower case: django-csp takes any CSP_* setting for one of its 3.x settings and refuses to start.)
+csp_form_action = ["'self'"]
 if OIDC_OP_AUTHORIZATION_ENDPOINT:
     _provider = urlsplit(OIDC_OP_AUTHORIZATION_ENDPOINT)
-    CSP_FORM_ACTION.append(f"{_provider.scheme}://{_provider.netloc}")
+    csp_form_action.append(f"{_provider.scheme}://{_provider.netloc}")
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -187,7 +188,7 @@ CONTENT_SECURITY_POLICY = {
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
         "frame-ancestors": ["'none'"],
-        "form-action": CSP_FORM_ACTION,
+        "form-action": csp_form_action,
     },
 }
 
