@@ -166,9 +166,9 @@ if OIDC_ENABLED:
 # Scripts come only from the portal's own files (or an inline block carrying this response's
 # nonce): no inline event handlers, no eval (htmx runs with allowEval off, see base.html). Styles
 # come from the portal's files too: Pico, taller.css, the admin's and Swagger UI's; the one inline
-# <style> of the Swagger page carries the nonce. Two pages relax styles only (never scripts), each
-# where it is served: DRF's browsable API uses style="" attributes (portal.api.BrowsableAPIRenderer)
-# and the Swagger UI page (portal/urls.py). Images: own files and data: URLs (the empty favicon).
+# <style> and <script> of the Swagger UI page carry the nonce (templates/drf_spectacular/). One kind
+# of page relaxes styles only, never scripts: DRF's browsable API, whose templates use style=""
+# attributes (portal.api.BrowsableAPIRenderer). Images: own files and data: URLs (the empty favicon).
 # Forms post to the portal itself; the OIDC provider's origin is allowed too, because a sign-out
 # form may be redirected to the provider's end-session endpoint and Chromium applies form-action to
 # the redirect.
