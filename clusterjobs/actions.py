@@ -38,7 +38,10 @@ from .models import TERMINAL, Job, JobStatus, JobTransition
 
 log = logging.getLogger(__name__)
 
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Matched in full (fullmatch): with match and "$", "FOO\n" would pass, since "$" matches before a
+# final newline.
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+GPU_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 RESERVED_ENV_PREFIXES = ("MLFLOW_", "TALLER_")
 # A job's MLflow client gives up on an unreachable or redirecting portal within a minute instead of
 # retrying for about four (MLflow's 7 retries with a backoff factor of 2): 4 retries 0, 4, 8 and 16 s
@@ -80,7 +83,7 @@ def job_limits() -> JobLimits:
 
 def env_name_error(name: object) -> str | None:
     """Why ``name`` cannot be a job's environment variable, or None."""
-    if not isinstance(name, str) or not ENV_NAME.match(name):
+    if not isinstance(name, str) or not ENV_NAME.fullmatch(name):
         return _(
             "“%(name)s” is not a valid variable name: use letters, digits and _, not starting with a digit."
         ) % {"name": name}
@@ -220,7 +223,7 @@ def check_job(
     gpu_type = gpu_type.strip() if isinstance(gpu_type, str) else ""
     if gpu_type and not errors.get("gpus") and gpus == 0:
         errors["gpu_type"] = _("A GPU type needs at least one GPU.")
-    elif len(gpu_type) > 100 or (gpu_type and not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", gpu_type)):
+    elif len(gpu_type) > 100 or (gpu_type and not GPU_TYPE.fullmatch(gpu_type)):
         errors["gpu_type"] = _("Use the GPU product name, e.g. NVIDIA-A100-SXM4-40GB.")
 
     experiment = experiment.strip() if isinstance(experiment, str) else ""

@@ -3,7 +3,10 @@
 Every app's API uses these pieces:
 
 - ``exception_handler``: DRF's, also turning our actions' Django ValidationErrors into 400s
-  with fields; every error body is a JSON object (``{"detail": ...}`` or ``{"field": [...]}``).
+  with fields, and a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` into a 413; every error body is a
+  JSON object (``{"detail": ...}`` or ``{"field": [...]}``).
+- ``JSONParser``: DRF's, answering 400 for JSON nested deeper than any request of ours needs
+  (Python's decoder raises RecursionError on ``[`` × 100,000, which was a 500).
 - ``StrictSerializerMixin``: put it first in the bases of every serializer that reads input, so
   that a field the API does not know is a 400 instead of being silently dropped.
 - ``project_for_request`` / ``projects_for_request``: the access helpers of
@@ -15,23 +18,81 @@ Every app's API uses these pieces:
 
 from collections.abc import Mapping
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import exceptions, serializers
+from rest_framework import exceptions, parsers, renderers, serializers
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from portal.projects.access import Need, get_project_for_user
 from portal.projects.models import Project
 
+# No request body of the API nests deeper than a few levels (a job: object > resources > value).
+MAX_JSON_DEPTH = 32
+
+
+def _nested_deeper_than(value: object, limit: int) -> bool:
+    """Whether a decoded JSON value nests lists/objects more than ``limit`` levels (no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        if children and depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, refusing deeply nested bodies with a 400 instead of a 500.
+
+    Python's decoder recurses once per level and raises RecursionError past ~1,000 levels; below
+    that, code that walks the value (str() in an error message, a serializer) could still hit the
+    limit. So a body nested deeper than MAX_JSON_DEPTH is refused before anything reads it.
+    """
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        too_deep = _("The JSON body is nested too deeply (more than %(n)s levels).") % {"n": MAX_JSON_DEPTH}
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError(too_deep) from None
+        if _nested_deeper_than(data, MAX_JSON_DEPTH):
+            raise exceptions.ParseError(too_deep)
+        return data
+
+
+class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
+    """DRF's browsable API, whose templates style elements with style="" attributes and an inline
+    <style>: its pages allow inline styles (never inline scripts) in their Content-Security-Policy."""
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        response = (renderer_context or {}).get("response")
+        if response is not None:
+            response._csp_replace = {"style-src": ["'self'", "'unsafe-inline'"]}
+        return super().render(data, accepted_media_type, renderer_context)
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = 413
+    default_code = "payload_too_large"
+
 
 def exception_handler(exc, context):
-    """DRF's handler, also turning our actions' Django ValidationErrors into 400s with fields."""
-    if isinstance(exc, DjangoValidationError):
+    """DRF's handler, also turning our actions' Django ValidationErrors into 400s with fields, and
+    an oversized body (Django raises RequestDataTooBig when DRF reads it) into a JSON 413 instead
+    of Django's HTML 400 page."""
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge(
+            _("The request body is too large: the API accepts at most %(n)s bytes.")
+            % {"n": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
+        )
+    elif isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail)
     elif isinstance(exc, Http404):
@@ -142,6 +203,10 @@ ERROR_RESPONSES = {
     "404": ("Error", "No such object, or one in a project you cannot see."),
     "429": ("Error", "Too many requests: wait as many seconds as the Retry-After header says."),
 }
+# Only operations that take a request body can send one too large.
+BODY_ERROR_RESPONSES = {
+    "413": ("Error", "The request body is larger than the site accepts (DATA_UPLOAD_MAX_MEMORY_SIZE)."),
+}
 
 
 def _close_request_schemas(schema: dict, components: dict, seen: set[str]) -> None:
@@ -178,7 +243,8 @@ def postprocess_error_responses(result, generator, request, public):
             if method not in {"get", "post", "put", "patch", "delete"}:
                 continue
             responses = operation.setdefault("responses", {})
-            for status, (component, description) in ERROR_RESPONSES.items():
+            errors = {**ERROR_RESPONSES, **(BODY_ERROR_RESPONSES if "requestBody" in operation else {})}
+            for status, (component, description) in errors.items():
                 responses.setdefault(
                     status,
                     {

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -67,6 +68,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "mozilla_django_oidc",
     "portal.accounts",
     "portal.projects",
@@ -77,6 +79,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy: see CONTENT_SECURITY_POLICY below
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -102,6 +105,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",  # {{ CSP_NONCE }} for the rare inline <script>/<style>
             ],
         },
     },
@@ -185,6 +189,36 @@ OIDC_ALLOWED_CLOCK_SKEW = envint("OIDC_ALLOWED_CLOCK_SKEW", "60")
 OIDC_LINK_BY_EMAIL = envbool("OIDC_LINK_BY_EMAIL", "false")
 if OIDC_ENABLED:
     AUTHENTICATION_BACKENDS.append("portal.accounts.oidc.UniversityOIDCBackend")
+
+# --- Content-Security-Policy (django-csp 4) ---------------------------------------------------
+# Scripts come only from the portal's own files (or an inline block carrying this response's
+# nonce): no inline event handlers, no eval (htmx runs with allowEval off, see base.html). Styles
+# come from the portal's files too: Pico, taller.css, the admin's and Swagger UI's; the one inline
+# <style> and <script> of the Swagger UI page carry the nonce (templates/drf_spectacular/). One kind
+# of page relaxes styles only, never scripts: DRF's browsable API, whose templates use style=""
+# attributes (portal.api.BrowsableAPIRenderer). Images: own files and data: URLs (the empty favicon).
+# Forms post to the portal itself; the OIDC provider's origin is allowed too, because a sign-out
+# form may be redirected to the provider's end-session endpoint and Chromium applies form-action to
+# the redirect.
+# (Lower case: django-csp takes any CSP_* setting for one of its 3.x settings and refuses to start.)
+csp_form_action = ["'self'"]
+if OIDC_OP_AUTHORIZATION_ENDPOINT:
+    _provider = urlsplit(OIDC_OP_AUTHORIZATION_ENDPOINT)
+    csp_form_action.append(f"{_provider.scheme}://{_provider.netloc}")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'", NONCE],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": csp_form_action,
+    },
+}
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("es", _("Spanish"))]
@@ -304,7 +338,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("TALLER_API_RATE", "10000/hour")},
     # The API speaks JSON only: form encodings cannot carry its nested objects and lists.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["portal.api.JSONParser"],  # DRF's, refusing deep nesting (400)
+    # DRF's two, the browsable one with its own style-src (portal/api.py).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "portal.api.BrowsableAPIRenderer"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Taller API",

@@ -65,7 +65,7 @@ def parse_cpu(text: str) -> float:
     return cores
 
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # fullmatch: "$" would let "FOO\n" through
 
 
 def parse_env(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
@@ -75,7 +75,7 @@ def parse_env(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
         name, sep, value = pair.partition("=")
         if not sep:
             raise ValueError(f"invalid environment variable {pair!r}: use NAME=VALUE")
-        if not _ENV_NAME.match(name):
+        if not _ENV_NAME.fullmatch(name):
             raise ValueError(f"invalid environment variable name {name!r}: letters, digits and _")
         env[name] = value
     return env

@@ -64,6 +64,19 @@ class ProjectAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only for everyone, superusers included: an audit log that its readers can edit proves
+    nothing. Events are written only by the portal's actions (``actions.record``)."""
+
     list_display = ["at", "project", "actor", "verb", "message"]
     list_filter = ["verb"]
     search_fields = ["project__slug", "actor__username", "message"]
+    list_select_related = ["project", "actor"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -144,8 +144,11 @@ def _apply(
 
 
 @transaction.atomic
-def update_quota(actor, project: Project, reason: str, **values) -> QuotaChange:
-    """A site admin sets the project's quota. Records who, when, why and what changed."""
+def update_quota(actor, project: Project, reason: str, **values) -> QuotaChange | None:
+    """A site admin sets the project's quota. Records who, when, why and what changed.
+
+    Setting the values the quota already has changes nothing and records nothing (None): a script
+    that sends the quota it wants, or a form saved twice, is not an error."""
     if not actor.is_site_admin:
         raise ValidationError(_("Only a site admin can change a quota."))
     if not reason.strip():
@@ -156,7 +159,7 @@ def update_quota(actor, project: Project, reason: str, **values) -> QuotaChange:
         quota.limits().get(name) == Quota(**{name: value}).limits().get(name)
         for name, value in cleaned.items()
     ):
-        raise ValidationError(_("Change at least one value."))
+        return None
     return _apply(actor, quota, cleaned, reason.strip())
 
 

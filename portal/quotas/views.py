@@ -98,11 +98,14 @@ def edit_quota(request: HttpRequest, slug: str) -> HttpResponse:
     if form.is_valid():
         values = {name: form.cleaned_data[name] for name in QUOTA_FIELDS}
         try:
-            actions.update_quota(request.user, project, form.cleaned_data["reason"], **values)
+            change = actions.update_quota(request.user, project, form.cleaned_data["reason"], **values)
         except ValidationError as error:
             apply_errors(form, error)
         else:
-            messages.success(request, _("Quota changed."))
+            if change is None:
+                messages.info(request, _("No value changed."))
+            else:
+                messages.success(request, _("Quota changed."))
             return _back(project)
     return render(
         request, "quotas/project.html", _page_context(request, project, quota_form=form), status=400

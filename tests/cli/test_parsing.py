@@ -72,6 +72,8 @@ def test_env_pairs():
         parse_env(["NOVALUE"])
     with pytest.raises(ValueError, match="name"):
         parse_env(["1BAD=x"])
+    with pytest.raises(ValueError, match="invalid environment variable name"):
+        parse_env(["FOO\n=x"])
 
 
 def test_job_request_leaves_unset_values_to_the_portal_but_names_the_job():

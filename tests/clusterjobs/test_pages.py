@@ -150,6 +150,7 @@ def form_data(**changes) -> dict:
         ({"env": "1BAD=x"}, "env", "is not a valid variable name"),
         ({"env": "MLFLOW_RUN_ID=x"}, "env", "is reserved"),
         ({"env": "NOEQUALS"}, "env", "Line 1: write NAME=value."),
+        ({"env": "FOO\n=x"}, "env", "Line 1: write NAME=value."),  # a name never ends in a newline
         ({"secret_env": "SEED=1", "env": "SEED=2"}, "secret_env", "Set in both lists: SEED."),
         ({"gpus": "9"}, "gpus", "At most 8 per job."),
         ({"gpus": "2"}, "gpus", "at most 1 GPUs"),

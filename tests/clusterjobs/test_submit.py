@@ -94,6 +94,8 @@ BAD_INPUTS = [
     ("unknown project", {"project": "nope"}, ["project"]),
     ("bad env name", {"env": {"1BAD": "x"}, "secret_env": []}, ["env"]),
     ("env name with dash", {"env": {"MY-VAR": "x"}, "secret_env": []}, ["env"]),
+    ("env name ending in a newline", {"env": {"FOO\n": "x"}, "secret_env": []}, ["env"]),
+    ("secret env name ending in a newline", {"env": {"KEY\n": "x"}, "secret_env": ["KEY\n"]}, ["env"]),
     ("reserved env name", {"env": {"MLFLOW_RUN_ID": "x"}, "secret_env": []}, ["env"]),
     ("reserved taller env", {"env": {"TALLER_JOB_ID": "x"}, "secret_env": []}, ["env"]),
     ("env value a number", {"env": {"SEED": 7}, "secret_env": []}, ["env"]),

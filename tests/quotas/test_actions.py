@@ -71,8 +71,13 @@ def test_only_site_admins_change_quotas_and_a_reason_is_needed(personas):
     with pytest.raises(ValidationError) as error:
         actions.update_quota(personas.root, personas.project, "  ", max_gpus=8)
     assert "reason" in error.value.message_dict
-    with pytest.raises(ValidationError, match="at least one value"):
-        actions.update_quota(personas.root, personas.project, "same", max_gpus=1)
+
+
+def test_setting_the_values_a_quota_has_records_nothing(personas):
+    before = (QuotaChange.objects.count(), AuditEvent.objects.count())
+    limits = Quota.objects.get(project=personas.project).limits()
+    assert actions.update_quota(personas.root, personas.project, "same", **limits) is None
+    assert (QuotaChange.objects.count(), AuditEvent.objects.count()) == before
 
 
 def test_request_approve_changes_the_quota_and_records_it(personas):

@@ -9,7 +9,8 @@ from rest_framework.test import APIClient
 
 from clusterjobs.models import JobStatus
 from portal.accounts.actions import create_token
-from portal.quotas.models import Quota, QuotaRequest
+from portal.projects.models import AuditEvent
+from portal.quotas.models import Quota, QuotaChange, QuotaRequest
 from tests.factories import ProjectFactory
 
 from .conftest import make_job
@@ -86,6 +87,22 @@ def test_patch_bad_input_is_400_per_field(personas):
     assert "colour" in client.patch(QUOTA, {"colour": 2, "reason": "x"}, format="json").json()
     assert client.patch(QUOTA, {"reason": "x"}, format="json").status_code == 400
     assert Quota.objects.get(project=personas.project).max_gpus == 1
+
+
+def test_unchanged_patch_is_200_and_records_nothing(personas):
+    """A script that sends the quota it wants, when the project has it already: nothing to do."""
+    client = api(personas, "root")
+    assert client.patch(QUOTA, {"max_gpus": 3, "reason": "grant"}, format="json").status_code == 200
+    changes = QuotaChange.objects.filter(project=personas.project).count()
+    events = AuditEvent.objects.filter(project=personas.project).count()
+    updated_at = Quota.objects.get(project=personas.project).updated_at
+    current = {name: client.get(QUOTA).json()[name] for name in ("max_gpus", "max_cpu", "period")}
+    response = client.patch(QUOTA, {**current, "reason": "again"}, format="json")
+    assert response.status_code == 200
+    assert response.json()["max_gpus"] == 3
+    assert QuotaChange.objects.filter(project=personas.project).count() == changes
+    assert AuditEvent.objects.filter(project=personas.project).count() == events
+    assert Quota.objects.get(project=personas.project).updated_at == updated_at
 
 
 def test_scoped_token_sees_only_its_project(personas):

@@ -75,6 +75,14 @@ def test_site_admin_changes_a_quota_and_sees_messages_for_bad_values(personas):
     assert "typo" in response.content.decode()  # the history shows why
 
 
+def test_saving_the_quota_form_unchanged_says_so_and_records_nothing(personas):
+    data = {**Quota.objects.get(project=personas.project).limits(), "reason": "looked at it"}
+    response = personas.client("root").post(reverse("quotas:edit", args=["genomics"]), data, follow=True)
+    assert response.status_code == 200
+    assert "No value changed." in response.content.decode()
+    assert not QuotaChange.objects.filter(project=personas.project).exists()
+
+
 @pytest.mark.parametrize(("who", "code"), [("bob", 403), ("vera", 403), ("charlie", 404)])
 def test_non_owners_cannot_request(personas, who, code):
     response = personas.client(who).post(

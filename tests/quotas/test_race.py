@@ -11,9 +11,10 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, Sum
 
-from clusterjobs import admission
+from clusterjobs import actions, admission
 from clusterjobs.lifecycle import move_job
 from clusterjobs.models import Job, JobStatus, JobTransition
+from portal.projects.models import Project
 from portal.quotas.models import Holding, Quota
 
 from .conftest import make_job, set_quota
@@ -110,3 +111,62 @@ def test_concurrent_submissions_never_exceed_the_quota(personas):
         active_gpus(),
         jobs.filter(status=JobStatus.QUEUED).count(),
     )
+
+
+BUDGET_JOBS = 3  # the GPU-hour budget pays for exactly this many of the jobs below
+SUBMITTERS = 16  # each its own thread and connection, all submitting at the same moment
+
+
+@pytest.mark.slow  # a real mlflow server: the run is created between the budget check and the commit
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_submissions_never_overspend_the_budget(personas, mlflow_uri):
+    """The GPU-hour budget runs out: of 16 simultaneous submissions of a 1 GPU-hour job against a
+    3 GPU-hour budget, exactly 3 are accepted and the others refused on their budget.
+
+    Without the quota row lock in the submission's budget check, every submitter reads the budget
+    before any of the others commits its job (the MLflow run is created between the check and the
+    commit), and all of them are accepted."""
+    project, bob = personas.project, personas.bob
+    set_quota(
+        project,
+        max_gpus=SUBMITTERS,
+        max_running_jobs=SUBMITTERS,
+        max_cpu=Decimal(SUBMITTERS),
+        max_memory_mib=SUBMITTERS * 1024,
+        gpu_hours_per_period=Decimal(BUDGET_JOBS),
+        cpu_hours_per_period=Decimal(10000),
+    )
+    start = threading.Barrier(SUBMITTERS)
+    accepted: list[int] = []
+    refused: list[dict] = []
+
+    def submit(i: int) -> None:
+        try:
+            start.wait()
+            job = actions.submit_job(
+                bob,
+                Project.objects.get(pk=project.pk),
+                name=f"budget-{i}",
+                image="python:3.11",
+                command=["python", "-c", "pass"],
+                cpu="1",
+                memory_mib=256,
+                gpus=1,
+                time_limit_minutes=60,  # 1 GPU-hour each
+                experiment="race",
+            )
+            accepted.append(job.pk)
+        except ValidationError as error:
+            refused.append(error.message_dict)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(SUBMITTERS) as pool:
+        for future in [pool.submit(submit, i) for i in range(SUBMITTERS)]:
+            future.result()
+
+    assert len(accepted) == BUDGET_JOBS, f"{len(accepted)} jobs accepted on a budget for {BUDGET_JOBS}"
+    assert len(refused) == SUBMITTERS - BUDGET_JOBS
+    assert all("GPU-hour" in " ".join(problems["gpus"]) for problems in refused), refused
+    assert Job.objects.filter(project=project).count() == BUDGET_JOBS
+    assert admission.budget_of(Quota.objects.get(project=project)).gpu_hours_remaining == 0

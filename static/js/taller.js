@@ -1,0 +1,20 @@
+/* Behaviour every page shares, attached here instead of inline handlers (the Content-Security-Policy
+   runs no inline script):
+   - <form data-confirm="Question?">: asks before submitting; "Cancel" keeps the page as it is.
+   - <select data-submit-on-change>: submits its form when the choice changes (the language menu). */
+(function () {
+  "use strict";
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
+  document.addEventListener("change", function (event) {
+    var select = event.target;
+    if (select instanceof HTMLSelectElement && select.hasAttribute("data-submit-on-change") && select.form) {
+      select.form.requestSubmit ? select.form.requestSubmit() : select.form.submit();
+    }
+  });
+})();
