@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 from django.test import Client
+from django.utils import translation
 
 from portal.projects.models import Project, Role
 
@@ -41,6 +42,14 @@ def _isolated_var(settings, tmp_path):
     """Each test writes its files (cache, job folders, broker) under its own temporary folder."""
     settings.VAR_DIR = tmp_path / "var"
     settings.VAR_DIR.mkdir()
+
+
+@pytest.fixture(autouse=True)
+def _language_of_the_site():
+    """A request in Spanish activates Spanish for the thread (LocaleMiddleware); the next test
+    starts in the site's language again, whatever order the tests run in."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
