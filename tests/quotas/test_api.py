@@ -88,13 +88,13 @@ def test_patch_bad_input_is_400_per_field(personas):
     assert Quota.objects.get(project=personas.project).max_gpus == 1
 
 
-def test_scoped_token_sees_only_its_project(personas):
+def test_a_job_token_sees_no_quota(personas):
     other = ProjectFactory(slug="other")
-    _token, key = create_token(personas.root, "script", project=other)
+    _token, key = create_token(personas.root, "job", project=other)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    assert client.get(QUOTA).status_code == 404
-    assert client.get("/api/v1/projects/other/quota/").status_code == 200
+    assert client.get(QUOTA).status_code == 403
+    assert client.get("/api/v1/projects/other/quota/").status_code == 403
 
 
 @pytest.mark.parametrize(
