@@ -8,4 +8,4 @@ class ClusterjobsConfig(AppConfig):
 
     def ready(self) -> None:
         # Register the Celery tasks in every process (web, worker, watcher): actions enqueue them by name.
-        from . import tasks  # noqa: F401
+        from . import checks, tasks  # noqa: F401
