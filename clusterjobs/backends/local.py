@@ -173,8 +173,19 @@ def sandbox_args(bwrap: str, folder: Path, control: Path) -> list[str]:
         readable.append(os.path.dirname(resolv))
     readable += [sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable))]
     readable += [str(settings.BASE_DIR), *settings.TALLER_LOCAL_READ_ONLY_PATHS]
+    # No capabilities even where the portal runs as root (bwrap would keep them there): the job
+    # could otherwise unmount what hides the rest of the machine.
+    args = [
+        bwrap,
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+    ]
     # A fresh /tmp first: the source or the Python installation may live under the machine's /tmp.
-    args = [bwrap, "--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session", "--tmpfs", "/tmp"]
+    args += ["--tmpfs", "/tmp"]
     bound: list[Path] = []
     for path in dict.fromkeys(os.path.abspath(p) for p in readable):
         if read_only := _read_only(path):

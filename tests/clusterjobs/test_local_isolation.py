@@ -175,6 +175,10 @@ WRITES = """
     for path in os.environ["TARGETS"].split(","):
         print(path, attempt(path))
     print("processes:", sorted(int(p) for p in os.listdir("/proc") if p.isdigit()))
+    print([line for line in open("/proc/self/status") if line.startswith("CapEff")][0].strip())
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    print("unmount control:", libc.umount2(os.path.join(os.getcwd(), ".taller").encode(), 2))
     import sklearn, mlflow, examples.train  # the job's Python and the portal's example still work
     print("imports ok")
 """
@@ -211,6 +215,9 @@ def test_in_the_sandbox_only_its_own_folder_is_writable(backend, settings):
     assert json.loads((backend.control(4) / "status.json").read_text())["phase"] == "succeeded"
     processes = lines[len(targets)]
     assert processes.startswith("processes: [1, 2")  # its own PID namespace: bwrap's init, the job
+    # No capability, even where the portal runs as root: it cannot unmount what hides the rest.
+    assert lines[len(targets) + 1].split() == ["CapEff:", "0000000000000000"]
+    assert lines[len(targets) + 2] == "unmount control: -1"
     assert lines[-1] == "imports ok"
 
 
