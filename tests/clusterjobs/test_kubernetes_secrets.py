@@ -136,3 +136,44 @@ def test_a_secret_of_that_name_that_is_not_this_jobs_is_a_permanent_error(cluste
     assert (
         cluster.api.get("secrets", NS, "taller-42")["data"]["API_KEY"] == base64.b64encode(b"theirs").decode()
     )
+
+
+@pytest.mark.django_db
+def test_dispatch_puts_the_token_and_the_secret_variables_in_the_secret(cluster, personas, settings):
+    """From the job as submitted: its secret variables and the token dispatch hands it are the
+    Secret's; its other variables stay plain values."""
+    from clusterjobs import actions
+    from clusterjobs.models import JobStatus
+    from portal.accounts.actions import authenticate_token
+
+    from .factories import JobFactory
+
+    settings.TALLER_JOB_TRACKING_URI = "https://portal.example.edu/mlflow"
+    actions.forget_project_ready(cluster.backend, "genomics")
+    job = JobFactory(
+        project=personas.project,
+        submitter=personas.bob,
+        status=JobStatus.DISPATCHING,
+        env={"SEED": "1", "API_KEY": SECRET},
+        secret_env_names=["API_KEY"],
+        mlflow_run_id="run1",
+        mlflow_experiment_id="7",
+    )
+    assert actions.dispatch(job.pk) == "submitted"
+    actions.forget_project_ready(cluster.backend, "genomics")
+
+    name = f"taller-{job.pk}"
+    created = cluster.api.get("jobs", NS, name)
+    plain = {
+        entry["name"]: entry["value"]
+        for entry in created["spec"]["template"]["spec"]["containers"][0]["env"]
+        if "value" in entry
+    }
+    assert "API_KEY" not in plain and "MLFLOW_TRACKING_TOKEN" not in plain
+    assert plain["SEED"] == "1" and plain["MLFLOW_RUN_ID"] == "run1"
+    assert sorted(cluster.api.get("secrets", NS, name)["data"]) == ["API_KEY", "MLFLOW_TRACKING_TOKEN"]
+    env = cluster.api.container_env(NS, name)
+    assert env["API_KEY"] == SECRET
+    job.refresh_from_db()
+    assert authenticate_token(env["MLFLOW_TRACKING_TOKEN"]) == job.mlflow_token
+    assert SECRET not in json.dumps(created) and job.mlflow_token.prefix not in json.dumps(created)
