@@ -541,13 +541,32 @@ class KubernetesBackend(Backend):
                         created = self._check_existing(batch, spec)
                         break
                     raise
-            if spec.secret_names:
-                doing = _("creating Secret %(name)s") % {"name": spec.name}
-                self._put_secret(spec, created["metadata"]["uid"])
         except BackendError:
             raise
         except (ApiException, ValueError, *TRANSPORT_ERRORS) as exc:
             raise _error(exc, doing) from exc
+        if spec.secret_names:
+            self._put_secret_of(spec, created["metadata"]["uid"])
+
+    def _put_secret_of(self, spec: JobSpec, owner_uid: str) -> None:
+        """The Secret of the Job just created or found (``owner_uid``). Refused for good, the Job
+        would hold a pod, and the project's quota, waiting for it until its deadline: the Job is
+        deleted then. A retryable error leaves it for the retry, which finds it and puts its
+        Secret again."""
+        doing = _("creating Secret %(name)s") % {"name": spec.name}
+        try:
+            self._put_secret(spec, owner_uid)
+            return
+        except BackendError as exc:
+            error = exc
+        except (ApiException, ValueError, *TRANSPORT_ERRORS) as exc:
+            error = _error(exc, doing)
+        if error.permanent:
+            try:
+                self.cancel(spec.job_id, spec.project)
+            except BackendError as cleanup:
+                logger.warning("could not delete Job %s after its Secret failed: %s", spec.name, cleanup)
+        raise error
 
     def _put_secret(self, spec: JobSpec, owner_uid: str) -> None:
         """Create the job's Secret; one of its name already there is replaced when it is this

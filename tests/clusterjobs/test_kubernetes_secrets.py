@@ -126,6 +126,7 @@ def test_a_secret_of_that_name_that_is_not_this_jobs_is_a_permanent_error(cluste
     with cluster.api.lock:
         secret = cluster.api.objects["secrets"][(NS, "taller-42")]
         secret["metadata"]["annotations"]["taller.io/uid"] = "someone-else"
+        secret["metadata"]["ownerReferences"][0]["uid"] = "their-owner"
         secret["data"] = {"API_KEY": base64.b64encode(b"theirs").decode()}
 
     with pytest.raises(BackendError) as raised:
@@ -133,6 +134,8 @@ def test_a_secret_of_that_name_that_is_not_this_jobs_is_a_permanent_error(cluste
 
     assert raised.value.permanent
     assert "a different Secret named taller-42" in str(raised.value)
+    # Their Secret stays; this job's Job, which could never start without its own, is gone.
+    assert cluster.api.get("jobs", NS, "taller-42") is None
     assert (
         cluster.api.get("secrets", NS, "taller-42")["data"]["API_KEY"] == base64.b64encode(b"theirs").decode()
     )
@@ -177,3 +180,30 @@ def test_dispatch_puts_the_token_and_the_secret_variables_in_the_secret(cluster,
     job.refresh_from_db()
     assert authenticate_token(env["MLFLOW_TRACKING_TOKEN"]) == job.mlflow_token
     assert SECRET not in json.dumps(created) and job.mlflow_token.prefix not in json.dumps(created)
+
+
+def test_a_refused_secret_leaves_no_job_waiting_for_it(cluster):
+    """The cluster refuses the Secret for good (here a key it does not accept): the Job created
+    just before would hold a pod waiting for it until its deadline, so it is deleted too."""
+    spec = make_spec(env={"SEED": "7", "BAD@KEY": SECRET}, secret_names=("BAD@KEY",))
+
+    with pytest.raises(BackendError) as raised:
+        cluster.backend.submit(spec)
+
+    assert raised.value.permanent and "creating Secret taller-42" in str(raised.value)
+    assert cluster.api.get("jobs", NS, "taller-42") is None
+    assert cluster.api.pods_of(NS, "taller-42") == []
+    assert cluster.api.items("secrets") == []
+
+
+def test_a_job_refused_for_good_is_not_deleted_when_it_was_not_ours(cluster):
+    """Only the Secret step cleans up: a name taken by another Job stays as it is."""
+    cluster.backend.submit(secret_spec())
+    with cluster.api.lock:
+        cluster.api.objects["jobs"][(NS, "taller-42")]["metadata"]["annotations"]["taller.io/uid"] = "theirs"
+
+    with pytest.raises(BackendError) as raised:
+        cluster.backend.submit(secret_spec())
+
+    assert raised.value.permanent and "a different Job named taller-42" in str(raised.value)
+    assert cluster.api.get("jobs", NS, "taller-42") is not None
