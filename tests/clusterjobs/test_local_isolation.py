@@ -39,13 +39,16 @@ def spec(job_id: int, code: str, env: dict | None = None, secret_names: tuple = 
 
 
 @pytest.fixture
-def backend(settings, monkeypatch) -> LocalBackend:
+def backend(settings, monkeypatch):
     settings.TALLER_LOCAL_KILL_GRACE_SECONDS = 2
     settings.TALLER_LOCAL_POLL_SECONDS = 0.1
     # What a portal process holds: the runner must inherit none of it.
     monkeypatch.setenv("SECRET_KEY", PORTAL_SECRET)
     monkeypatch.setenv("DATABASE_URL", "postgres://portal:db-password@127.0.0.1/taller")
-    return LocalBackend()
+    backend = LocalBackend()
+    yield backend
+    for job_id in backend.job_ids():  # none left running, whatever a failed assertion skipped
+        backend.cancel(job_id, "")
 
 
 @pytest.fixture(params=["sandboxed", "unisolated"])
