@@ -256,3 +256,37 @@ def test_with_bwrap_the_check_passes_and_the_kubernetes_executor_needs_none(sett
     settings.TALLER_LOCAL_BWRAP = ""
     settings.TALLER_EXECUTOR = "kubernetes"
     assert run_checks() == []
+
+
+def _manage_check(**env: str):
+    """``manage.py check`` as an operator runs it: production settings, the local executor."""
+    import secrets
+    import subprocess
+    import sys
+
+    base = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
+    base.update(
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(64),
+        ALLOWED_HOSTS="taller.example.org",
+        DATABASE_URL="postgres://taller@db.example.org:5432/taller",
+        TALLER_EXECUTOR="local",
+        **env,
+    )
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=root,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_portal_refuses_to_start_unisolated_with_debug_off_unless_told():
+    refused = _manage_check(TALLER_LOCAL_BWRAP="")
+    assert refused.returncode != 0
+    assert "clusterjobs.E001" in refused.stderr and "TALLER_LOCAL_EXECUTOR_UNISOLATED" in refused.stderr
+    assert _manage_check(TALLER_LOCAL_BWRAP="", TALLER_LOCAL_EXECUTOR_UNISOLATED="true").returncode == 0
+    assert _manage_check().returncode == 0  # bwrap works here
