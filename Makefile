@@ -9,7 +9,7 @@ TEST_REDIS ?= redis://127.0.0.1:6379
 # Where the embedded default keeps its SQLite files, broker folders and MLflow store.
 VAR := $(or $(TALLER_VAR_DIR),var)
 
-.PHONY: run test bench install install-test var services browser compose-tool gettext-tool migrate lint messages clean
+.PHONY: run test bench install install-test var services browser compose-tool gettext-tool sandbox-tool migrate lint messages clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -57,7 +57,11 @@ gettext-tool:
 compose-tool:
 	@command -v docker-compose >/dev/null || (apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null)
 
-test: install-test services browser compose-tool gettext-tool
+# Debian's bubblewrap: the local executor runs each job in a sandbox of its own with it (tests check it).
+sandbox-tool:
+	@command -v bwrap >/dev/null || (apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null)
+
+test: install-test services browser compose-tool gettext-tool sandbox-tool
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_REDIS)/0 CACHE_URL=$(TEST_REDIS)/1 \
 		$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -555,7 +555,30 @@ def fail_job(job_id: int, reason: str) -> bool:
     return False
 
 
-def job_spec(job: Job, env: dict[str, str], limits: ProjectLimits | None = None) -> JobSpec:
+def job_environment(job: Job, token_key: str) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Every variable a job's process gets from the portal, in one place: the job's own variables,
+    then its MLflow run and its token (which reaches only the project's tracking through the
+    proxy). Returns the environment and the names in it whose values are secret."""
+    env = {
+        **job.env,
+        **JOB_MLFLOW_CLIENT_ENV,
+        "MLFLOW_TRACKING_URI": settings.TALLER_JOB_TRACKING_URI,
+        "MLFLOW_TRACKING_TOKEN": token_key,
+        "MLFLOW_RUN_ID": job.mlflow_run_id,
+        "MLFLOW_EXPERIMENT_ID": job.mlflow_experiment_id,
+        "TALLER_JOB_ID": str(job.pk),
+        "TALLER_PROJECT": job.project.slug,
+    }
+    secret = {"MLFLOW_TRACKING_TOKEN", *(name for name in job.secret_env_names if name in env)}
+    return env, tuple(sorted(secret))
+
+
+def job_spec(
+    job: Job,
+    env: dict[str, str],
+    limits: ProjectLimits | None = None,
+    secret_names: tuple[str, ...] = (),
+) -> JobSpec:
     return JobSpec(
         job_id=job.pk,
         project=job.project.slug,
@@ -570,6 +593,7 @@ def job_spec(job: Job, env: dict[str, str], limits: ProjectLimits | None = None)
         time_limit_seconds=job.time_limit_minutes * 60,
         backoff_limit=job.backoff_limit,
         limits=limits,
+        secret_names=secret_names,
     )
 
 
@@ -693,17 +717,8 @@ def dispatch(job_id: int) -> str:
                     revoke_token(current.mlflow_token)
                 key = _hand_token(job, backend, claimed_at)
         limits = ensure_project(backend, job.project)
-        env = {
-            **job.env,
-            **JOB_MLFLOW_CLIENT_ENV,
-            "MLFLOW_TRACKING_URI": settings.TALLER_JOB_TRACKING_URI,
-            "MLFLOW_TRACKING_TOKEN": key,
-            "MLFLOW_RUN_ID": job.mlflow_run_id,
-            "MLFLOW_EXPERIMENT_ID": job.mlflow_experiment_id,
-            "TALLER_JOB_ID": str(job.pk),
-            "TALLER_PROJECT": job.project.slug,
-        }
-        backend.submit(job_spec(job, env, limits))
+        env, secret_names = job_environment(job, key)
+        backend.submit(job_spec(job, env, limits, secret_names))
         done = True
         if move_job(
             job.pk,

@@ -1,6 +1,8 @@
-"""System checks of the address jobs are handed for the portal's MLflow proxy.
+"""System checks of the cluster jobs app, run by ``manage.py`` commands (migrate, runserver,
+watch_jobs, check): a portal that may not run its executor, or whose jobs could not reach it,
+refuses to start.
 
-A job's MLflow client that is redirected (``SECURE_SSL_REDIRECT`` sends plain http to https on the
+The address jobs are handed for the portal's MLflow proxy: a job's MLflow client that is redirected (``SECURE_SSL_REDIRECT`` sends plain http to https on the
 same host and port, where nothing speaks TLS) or refused (a host outside ``ALLOWED_HOSTS``) retries
 for minutes with nothing in its log. The checks put the job's first request through the portal's own
 ``SecurityMiddleware`` and host validation, as a web process would receive it.
@@ -102,3 +104,23 @@ def _is_loopback(host: str) -> bool:
         return ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+@register()
+def local_executor_isolation(app_configs, **kwargs) -> list[Error]:
+    """The local executor without a working bwrap runs every job as the portal's user: with DEBUG
+    off that needs TALLER_LOCAL_EXECUTOR_UNISOLATED=true (the backend refuses jobs otherwise too)."""
+    if settings.TALLER_EXECUTOR != "local":
+        return []
+    from .backends.local import isolation_problem
+
+    problem = isolation_problem()
+    if problem is None:
+        return []
+    return [
+        Error(
+            problem,
+            hint="apt-get install bubblewrap (and allow unprivileged user namespaces)",
+            id="clusterjobs.E004",
+        )
+    ]

@@ -433,6 +433,11 @@ TALLER_FINAL_LOG_MAX_CHARS = envint("TALLER_FINAL_LOG_MAX_CHARS", "1000000")
 # Local backend: seconds between SIGTERM and SIGKILL, and between two looks at the job folders.
 TALLER_LOCAL_KILL_GRACE_SECONDS = envint("TALLER_LOCAL_KILL_GRACE_SECONDS", "10")
 TALLER_LOCAL_POLL_SECONDS = float(os.environ.get("TALLER_LOCAL_POLL_SECONDS", "1"))
+# Local backend isolation: the bubblewrap program that sandboxes each job (empty: none), folders
+# jobs may also read (datasets), and the opt-in to run jobs unisolated with DEBUG off.
+TALLER_LOCAL_BWRAP = os.environ.get("TALLER_LOCAL_BWRAP", "bwrap")
+TALLER_LOCAL_READ_ONLY_PATHS = envlist("TALLER_LOCAL_READ_ONLY_PATHS")
+TALLER_LOCAL_EXECUTOR_UNISOLATED = envbool("TALLER_LOCAL_EXECUTOR_UNISOLATED", "false")
 
 # What the whole cluster can hold at once, shared fairly between projects (0 = unlimited).
 TALLER_CLUSTER_GPUS = envint("TALLER_CLUSTER_GPUS", "0")

@@ -48,6 +48,9 @@ class JobSpec:
     # What the project holds on the backend: should the backend have to prepare the project again
     # while submitting (its namespace deleted behind the portal's back), it does so in full.
     limits: ProjectLimits | None = None
+    # Names in ``env`` whose values are secret (the job's token, its secret variables): a backend
+    # keeps them out of anything others may read (a Kubernetes Secret, never the Job spec).
+    secret_names: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:

@@ -9,6 +9,12 @@ against the published schema on their own. ``job_status()`` is the one mapping o
 says (Job conditions, Pod container states, FailedCreate events) to the portal's phases; both
 ``status()`` and ``watch()`` use it.
 
+Secrets: the job's token and its secret variables (``JobSpec.secret_names``) never appear in the
+Job spec, where anyone who may read Jobs or Pods would see them. They go into a Secret of the
+Job's name, owned by the Job (so the cluster deletes it with the Job: cancel, TTL), which the
+container's ``env`` refers to by ``secretKeyRef``. The Job is created first and the Secret with its
+owner's uid next; the pod waits for the Secret (CreateContainerConfigError) for that moment.
+
 Image pull errors: a Pod in ErrImagePull / ImagePullBackOff stays ``pending`` with the cluster's
 message as the reason. It does not fail on a timer of ours: the Job's activeDeadlineSeconds (the
 time limit) ends it, and the failure then says that the image could not be pulled. The portal
@@ -94,6 +100,38 @@ def namespace_manifest(project: str) -> dict:
     }
 
 
+def _env_entry(spec: JobSpec, name: str, value: str) -> dict:
+    if name in spec.secret_names:
+        return {"name": name, "valueFrom": {"secretKeyRef": {"name": spec.name, "key": name}}}
+    return {"name": name, "value": value}
+
+
+def secret_manifest(spec: JobSpec, owner_uid: str) -> dict:
+    """The Secret holding the job's secret values, named like the Job and owned by it (the Job with
+    ``owner_uid``): deleting the Job deletes it."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": spec.name,
+            "namespace": namespace_name(spec.project),
+            "labels": {LABEL_JOB: str(spec.job_id), LABEL_PROJECT: spec.project, **MANAGED_BY},
+            "annotations": {ANNOTATION_UID: spec.uid},
+            "ownerReferences": [
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "name": spec.name,
+                    "uid": owner_uid,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "stringData": {name: spec.env[name] for name in spec.secret_names if name in spec.env},
+    }
+
+
 def job_manifest(
     spec: JobSpec,
     *,
@@ -127,7 +165,7 @@ def job_manifest(
                 "name": CONTAINER,
                 "image": spec.image,
                 "command": list(spec.command),
-                "env": [{"name": name, "value": value} for name, value in spec.env.items()],
+                "env": [_env_entry(spec, name, value) for name, value in spec.env.items()],
                 "resources": {"requests": dict(quantities), "limits": dict(quantities)},
                 "securityContext": {
                     "runAsNonRoot": True,
@@ -477,6 +515,7 @@ class KubernetesBackend(Backend):
     # ---- the interface ----
 
     def submit(self, spec: JobSpec) -> None:
+        """Create the Job (or find it, created by an earlier attempt), then its Secret."""
         doing = _("creating Job %(name)s") % {"name": spec.name}
         body = self.manifest(spec)
         namespace = namespace_name(spec.project)
@@ -484,12 +523,12 @@ class KubernetesBackend(Backend):
             batch = self._batch()
             for attempt in range(2):
                 try:
-                    _drain(
+                    created = _read(
                         batch.create_namespaced_job(
                             namespace, body, _request_timeout=self._timeout(), _preload_content=False
                         )
                     )
-                    return
+                    break
                 except ApiException as exc:
                     reason = _status_of(exc).get("reason")
                     if exc.status == 404 and attempt == 0:  # the project's namespace is not there yet
@@ -499,17 +538,69 @@ class KubernetesBackend(Backend):
                             self._ensure_namespace(spec.project)
                         continue
                     if exc.status == 409 and reason == "AlreadyExists":
-                        self._check_existing(batch, spec)
-                        return
+                        created = self._check_existing(batch, spec)
+                        break
                     raise
         except BackendError:
             raise
         except (ApiException, ValueError, *TRANSPORT_ERRORS) as exc:
             raise _error(exc, doing) from exc
+        if spec.secret_names:
+            self._put_secret_of(spec, created["metadata"]["uid"])
 
-    def _check_existing(self, batch: client.BatchV1Api, spec: JobSpec) -> None:
+    def _put_secret_of(self, spec: JobSpec, owner_uid: str) -> None:
+        """The Secret of the Job just created or found (``owner_uid``). Refused for good, the Job
+        would hold a pod, and the project's quota, waiting for it until its deadline: the Job is
+        deleted then. A retryable error leaves it for the retry, which finds it and puts its
+        Secret again."""
+        doing = _("creating Secret %(name)s") % {"name": spec.name}
+        try:
+            self._put_secret(spec, owner_uid)
+            return
+        except BackendError as exc:
+            error = exc
+        except (ApiException, ValueError, *TRANSPORT_ERRORS) as exc:
+            error = _error(exc, doing)
+        if error.permanent:
+            try:
+                self.cancel(spec.job_id, spec.project)
+            except BackendError as cleanup:
+                logger.warning("could not delete Job %s after its Secret failed: %s", spec.name, cleanup)
+        raise error
+
+    def _put_secret(self, spec: JobSpec, owner_uid: str) -> None:
+        """Create the job's Secret; one of its name already there is replaced when it is this
+        job's (an earlier attempt's, perhaps with a token since revoked, or left by a Job of the
+        same uid deleted meanwhile), and refused otherwise."""
+        core = self._core()
+        body = secret_manifest(spec, owner_uid)
+        namespace = namespace_name(spec.project)
+        try:
+            _drain(
+                core.create_namespaced_secret(
+                    namespace, body, _request_timeout=self._timeout(), _preload_content=False
+                )
+            )
+            return
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+        current = _read(
+            core.read_namespaced_secret(
+                spec.name, namespace, _request_timeout=self._timeout(), _preload_content=False
+            )
+        )
+        self._ensure_ours(current, spec, "Secret")
+        body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        _drain(
+            core.replace_namespaced_secret(
+                spec.name, namespace, body, _request_timeout=self._timeout(), _preload_content=False
+            )
+        )
+
+    def _check_existing(self, batch: client.BatchV1Api, spec: JobSpec) -> dict:
         """A Job of this name exists: it is ours (a retried dispatch) only if it carries this job's
-        labels and uid annotation."""
+        labels and uid annotation. Returns it."""
         existing = _read(
             batch.read_namespaced_job(
                 spec.name,
@@ -518,6 +609,11 @@ class KubernetesBackend(Backend):
                 _preload_content=False,
             )
         )
+        self._ensure_ours(existing, spec, "Job")
+        return existing
+
+    @staticmethod
+    def _ensure_ours(existing: dict, spec: JobSpec, kind: str) -> None:
         meta = existing.get("metadata") or {}
         labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
         if (
@@ -528,10 +624,11 @@ class KubernetesBackend(Backend):
             return
         raise BackendError(
             _(
-                "a different Job named %(name)s already exists in namespace %(namespace)s "
+                "a different %(kind)s named %(name)s already exists in namespace %(namespace)s "
                 "(its uid annotation is %(found)r, this job's is %(uid)r); it was not replaced"
             )
             % {
+                "kind": kind,
                 "name": spec.name,
                 "namespace": namespace_name(spec.project),
                 "found": annotations.get(ANNOTATION_UID, ""),

@@ -2,15 +2,31 @@
 
 A job lives in ``<VAR_DIR>/jobs/<id>/``: that folder is its working directory, and
 ``<id>/.taller/`` holds what the portal and the job's runner share: ``spec.json`` (written once,
-with the job's uid), ``runner.json`` (the detached runner's pid), ``status.json`` (written by the
-runner, atomically), ``output.log`` (the job's stdout and stderr) and ``cancel`` (a request to stop).
-The folder is the whole state, so any process of the portal (worker, watcher, web) sees the same
-jobs, and a restarted portal finds them again.
+with the job's uid; no environment in it), ``runner.json`` (the detached runner's pid),
+``status.json`` (written by the runner, atomically), ``output.log`` (the job's stdout and stderr)
+and ``cancel`` (a request to stop). The folder is the whole state, so any process of the portal
+(worker, watcher, web) sees the same jobs, and a restarted portal finds them again.
+
+The job's environment (its token and secret values among it) is never written to a file: the
+portal hands it to the runner through the runner's stdin, and the runner to the job. The runner
+starts with an environment of its own built from nothing, so neither it nor the job inherits
+anything of the portal's (``SECRET_KEY``, ``DATABASE_URL``).
+
+Where bubblewrap (``bwrap``) works, every job runs in a sandbox of its own (``sandbox_args``): a
+PID namespace (it sees no other process of the machine), and a file system where only its own
+folder is writable, the system, the Python installation and the portal's source are read-only, and
+the rest (the portal's ``VAR_DIR`` with its database and every other job, the user's home, the
+job's own ``.taller/``) is not there. Without bwrap jobs run unisolated, as the portal's user:
+allowed with ``DEBUG`` on (one person's machine), refused with it off unless the operator says
+``TALLER_LOCAL_EXECUTOR_UNISOLATED=true`` (see ``isolation_problem``).
 """
 
+import functools
+import glob
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -92,6 +108,101 @@ def _tail(path: Path, count: int | None) -> list[str]:
     return lines if count is None else list(deque(lines, maxlen=count))
 
 
+# What a sandboxed job sees of the machine, read-only, besides the Python installation, the
+# portal's source and TALLER_LOCAL_READ_ONLY_PATHS; a symbolic link stays a link (merged /usr).
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys")
+# Devices a job may need beyond bwrap's minimal /dev (GPUs of the machine, if any).
+DEVICE_PATTERNS = ("/dev/nvidia*", "/dev/dri")
+
+
+@functools.cache
+def _bwrap_works(bwrap: str) -> bool:
+    """Can this process start a bwrap sandbox (is it installed, and are user namespaces allowed)?"""
+    try:
+        result = subprocess.run(
+            [bwrap, "--unshare-pid", "--die-with-parent", "--ro-bind", "/", "/", "--", "true"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=30,
+            env={"PATH": os.defpath},
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return result.returncode == 0
+
+
+def bwrap_path() -> str | None:
+    """The bwrap that isolates jobs here, or None when there is none that works."""
+    configured = settings.TALLER_LOCAL_BWRAP
+    found = shutil.which(configured) if configured else None
+    return found if found and _bwrap_works(found) else None
+
+
+def isolation_problem() -> str | None:
+    """Why the local executor must not run here, or None: unisolated jobs (no working bwrap) are
+    for one person's machine, so with DEBUG off they need the operator's explicit opt-in."""
+    if settings.DEBUG or settings.TALLER_LOCAL_EXECUTOR_UNISOLATED or bwrap_path():
+        return None
+    # English, like the backend's other errors: it becomes a job's stored reason.
+    return (
+        "The local executor cannot isolate jobs here (bubblewrap's bwrap is missing or cannot "
+        "create namespaces): every job would run as the portal's user, able to read other jobs' "
+        "files and processes. Install bubblewrap, or set TALLER_LOCAL_EXECUTOR_UNISOLATED=true "
+        "if this machine serves one person only."
+    )
+
+
+def _read_only(path: str) -> list[str]:
+    if os.path.islink(path):
+        return ["--symlink", os.readlink(path), path]
+    return ["--ro-bind", path, path] if os.path.exists(path) else []
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def sandbox_args(bwrap: str, folder: Path, control: Path) -> list[str]:
+    """The bwrap command line (up to the job's command) that runs a job in its own PID namespace
+    with only ``folder`` writable, and its control folder, the portal's VAR_DIR, other jobs and
+    the rest of the machine's files out of sight."""
+    readable: list[str] = list(SYSTEM_PATHS)
+    resolv = os.path.realpath("/etc/resolv.conf")  # often a link into /run (systemd-resolved)
+    if not resolv.startswith("/etc/"):
+        readable.append(os.path.dirname(resolv))
+    readable += [sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable))]
+    readable += [str(settings.BASE_DIR), *settings.TALLER_LOCAL_READ_ONLY_PATHS]
+    # No capabilities even where the portal runs as root (bwrap would keep them there): the job
+    # could otherwise unmount what hides the rest of the machine.
+    args = [
+        bwrap,
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+    ]
+    # A fresh /tmp first: the source or the Python installation may live under the machine's /tmp.
+    args += ["--tmpfs", "/tmp"]
+    bound: list[Path] = []
+    for path in dict.fromkeys(os.path.abspath(p) for p in readable):
+        if read_only := _read_only(path):
+            args += read_only
+            bound.append(Path(path))
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    for pattern in DEVICE_PATTERNS:
+        for device in sorted(glob.glob(pattern)):
+            args += ["--dev-bind", device, device]
+    var_dir = Path(os.path.abspath(settings.VAR_DIR))
+    if any(_inside(var_dir, path) for path in bound):
+        args += ["--tmpfs", str(var_dir)]  # the portal's database, broker, logs, other jobs
+    folder, control = os.path.abspath(folder), os.path.abspath(control)
+    args += ["--bind", folder, folder, "--tmpfs", control, "--chdir", folder]
+    return [*args, "--remount-ro", "/"]  # the sandbox's own root, where the mount points were made
+
+
 class LocalBackend(Backend):
     name = "local"
 
@@ -107,25 +218,35 @@ class LocalBackend(Backend):
         return self.folder(job_id) / ".taller"
 
     def _job_env(self, spec: JobSpec, folder: Path) -> dict[str, str]:
-        """A clean environment: nothing of the portal's own (database URLs, secret key) leaks in.
-        The portal's virtualenv comes first on PATH, so ``python`` has mlflow and scikit-learn;
-        the portal's source is on PYTHONPATH, so ``python -m examples.train`` works."""
+        """A job's environment, built from nothing: nothing of the portal's own (database URLs,
+        secret key) leaks in. The portal's virtualenv comes first on PATH, so ``python`` has
+        mlflow and scikit-learn; the portal's source is on PYTHONPATH, so
+        ``python -m examples.train`` works."""
         source = str(settings.BASE_DIR)
-        path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")])
         return {
-            "PATH": path,
+            **self._base_env(),
             "HOME": str(folder),
             "TMPDIR": str(folder / "tmp"),
-            "LANG": "C.UTF-8",
             "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": source,
             "TALLER_SOURCE_DIR": source,
             **spec.env,
         }
 
+    @staticmethod
+    def _base_env() -> dict[str, str]:
+        """What the runner and every job start from: a PATH and a language, nothing else."""
+        path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])
+        return {"PATH": path, "LANG": "C.UTF-8"}
+
     def submit(self, spec: JobSpec) -> None:
         import fcntl
 
+        if problem := isolation_problem():
+            raise BackendError(problem, permanent=True)
+        bwrap = bwrap_path()
+        if bwrap is None:
+            log.warning("local job %s runs unisolated: no working bwrap on this machine", spec.job_id)
         folder = self.folder(spec.job_id)
         control = self.control(spec.job_id)
         try:
@@ -152,7 +273,7 @@ class LocalBackend(Backend):
                             "project": spec.project,
                             "image": spec.image,
                             "command": list(spec.command),
-                            "env": self._job_env(spec, folder),
+                            "sandbox": sandbox_args(bwrap, folder, control) if bwrap else [],
                             "cwd": str(folder),
                             "time_limit_seconds": spec.time_limit_seconds,
                             "grace_seconds": settings.TALLER_LOCAL_KILL_GRACE_SECONDS,
@@ -161,23 +282,26 @@ class LocalBackend(Backend):
                             "gpus": spec.gpus,
                         },
                     )
-                self._launch(control)
+                self._launch(control, self._job_env(spec, folder))
         except OSError as error:
             raise BackendError(f"could not prepare {folder}: {error}") from error
 
-    def _launch(self, control: Path) -> None:
+    def _launch(self, control: Path, env: dict[str, str]) -> None:
+        """Start the detached runner with an environment of its own built from nothing; the job's
+        environment (its token, its secret values) goes through the runner's stdin, not a file."""
         with open(control / "runner.log", "ab") as runner_log:
             launcher = subprocess.Popen(
                 [sys.executable, "-m", "clusterjobs.backends.local_runner", str(control)],
                 cwd=str(settings.BASE_DIR),
-                env={**os.environ, "PYTHONPATH": str(settings.BASE_DIR)},
-                stdin=subprocess.DEVNULL,
+                env={**self._base_env(), "PYTHONPATH": str(settings.BASE_DIR)},
+                stdin=subprocess.PIPE,
                 stdout=runner_log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
             try:
-                code = launcher.wait(timeout=60)
+                launcher.communicate(json.dumps({"env": env}).encode(), timeout=60)
+                code = launcher.returncode
             except subprocess.TimeoutExpired as error:
                 launcher.kill()
                 raise BackendError("the local job runner did not start within 60 s") from error

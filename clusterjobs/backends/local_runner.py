@@ -1,15 +1,21 @@
 """The detached runner of one local job: ``python -m clusterjobs.backends.local_runner <control dir>``.
 
-It detaches (double fork, so the portal never has to reap it), checks that the job's MLflow tracking
-address answers without a redirect, starts the job's command in a new session with the job's environment, enforces the time limit (SIGTERM to the job's process group,
+It reads the job's environment from stdin (the portal writes it there, never to a file: it holds
+the job's token and secret values), detaches (double fork, so the portal never has to reap it),
+checks that the job's MLflow tracking address answers without a redirect, starts the job's
+command in a new session with that environment (inside the bwrap sandbox that ``spec.json``
+names, if any), enforces the time limit (SIGTERM to the job's process group,
 SIGKILL after a grace period), stops the job on SIGTERM (a cancel), and writes the job's status
-to ``status.json`` atomically: pid, started_at, finished_at, exit_code, reason. Standard library
-only: it starts in a fraction of a second and needs nothing of the portal.
+to ``status.json`` atomically: pid (of the job's process group), started_at, finished_at,
+exit_code, reason. Standard library only: it starts in a fraction of a second and needs nothing of
+the portal: not its settings, not its database, and no variable of the portal's environment.
 """
 
+import errno
 import http.client
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -98,10 +104,49 @@ def tracking_problem(env: dict[str, str]) -> str:
             time.sleep(1)
 
 
+def start_sandboxed(sandbox: list[str], command: list[str], **popen) -> tuple[subprocess.Popen, int]:
+    """Start ``command`` under bwrap; returns bwrap's process and the process group of the job
+    inside it. bwrap's own process dies on SIGTERM (taking the sandbox with it), so signals go to
+    the sandbox's session (``--new-session``): its init passes them by, the job gets them."""
+    read, write = os.pipe()
+    try:
+        process = subprocess.Popen(
+            [*sandbox, "--info-fd", str(write), "--", *command], pass_fds=(write,), **popen
+        )
+    finally:
+        os.close(write)
+    with os.fdopen(read, "rb") as info:
+        data = info.read(4096)  # bwrap writes it once the sandbox is up, or closes it failing
+    try:
+        group = int(json.loads(data)["child-pid"])
+    except (ValueError, KeyError, TypeError):
+        group = process.pid  # bwrap failed: its own message is in the job's log
+    return process, group
+
+
+def check_program(command: list[str], env: dict[str, str], cwd: str) -> None:
+    """Raise FileNotFoundError for a command that cannot be found, as a direct start would: inside
+    the sandbox it is bwrap that fails, with a message of its own."""
+    name = command[0] if command else ""
+    if "/" in name:
+        found = os.access(os.path.join(cwd, name), os.X_OK)
+    else:
+        found = shutil.which(name, path=env.get("PATH", os.defpath)) is not None
+    if not found:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), name)
+
+
+def sandboxed_returncode(returncode: int) -> int:
+    """bwrap reports a job killed by signal N as exit code 128 + N, as shells do: read it back as
+    a signal, like a process started directly."""
+    return -(returncode - 128) if 128 < returncode < 128 + 65 else returncode
+
+
 class Runner:
-    def __init__(self, control: Path) -> None:
+    def __init__(self, control: Path, env: dict[str, str]) -> None:
         self.control = control
         self.spec = json.loads((control / "spec.json").read_text())
+        self.env = env
         self.stop_reason = ""
 
     def on_sigterm(self, signum, frame) -> None:
@@ -120,7 +165,7 @@ class Runner:
             return
         log = open(self.control / "output.log", "ab")  # noqa: SIM115 - open for the job's life
         started = now()
-        problem = tracking_problem(spec["env"])
+        problem = tracking_problem(self.env)
         if problem or self.stop_reason:
             reason = problem or self.stop_reason
             log.write(f"taller: {reason}\n".encode())
@@ -132,16 +177,22 @@ class Runner:
             log.close()
             self.status(phase="failed", reason=reason, exit_code=None, started_at=started, finished_at=now())
             return
+        sandbox = spec.get("sandbox") or []
+        popen = {
+            "cwd": spec["cwd"],
+            "env": self.env,
+            "stdin": subprocess.DEVNULL,
+            "stdout": log,
+            "stderr": subprocess.STDOUT,
+            "start_new_session": True,
+        }
         try:
-            process = subprocess.Popen(
-                spec["command"],
-                cwd=spec["cwd"],
-                env=spec["env"],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            if sandbox:
+                check_program(spec["command"], self.env, spec["cwd"])
+                process, group = start_sandboxed(sandbox, spec["command"], **popen)
+            else:
+                process = subprocess.Popen(spec["command"], **popen)
+                group = process.pid
         except OSError as error:
             log.write(f"taller: could not start {spec['command'][0]!r}: {error.strerror}\n".encode())
             log.close()
@@ -153,7 +204,7 @@ class Runner:
                 finished_at=now(),
             )
             return
-        self.status(phase="running", pid=process.pid, started_at=started)
+        self.status(phase="running", pid=group, started_at=started)
         limit = spec["time_limit_seconds"]
         grace = spec.get("grace_seconds", 10)
         deadline = time.monotonic() + limit
@@ -169,13 +220,14 @@ class Runner:
                 amount = amount.replace("1 minutes", "1 minute").replace("1 seconds", "1 second")
                 self.stop_reason = f"time limit of {amount} exceeded"
             if self.stop_reason and term_sent_at is None:
-                kill_group(process.pid, signal.SIGTERM)
+                kill_group(group, signal.SIGTERM)
                 term_sent_at = time.monotonic()
             elif term_sent_at is not None and time.monotonic() > term_sent_at + grace:
-                kill_group(process.pid, signal.SIGKILL)
+                kill_group(group, signal.SIGKILL)
         # Whatever the command left behind in its group goes with it.
-        kill_group(process.pid, signal.SIGKILL)
-        exit_code, description = describe_exit(process.returncode)
+        kill_group(group, signal.SIGKILL)
+        returncode = sandboxed_returncode(process.returncode) if sandbox else process.returncode
+        exit_code, description = describe_exit(returncode)
         log.close()
         if self.stop_reason:
             phase, reason = "failed", f"{self.stop_reason} ({description})"
@@ -185,7 +237,7 @@ class Runner:
             phase, reason = "failed", description
         self.status(
             phase=phase,
-            pid=process.pid,
+            pid=group,
             exit_code=exit_code,
             reason=reason,
             started_at=started,
@@ -195,6 +247,7 @@ class Runner:
 
 def main(argv: list[str]) -> int:
     control = Path(argv[1])
+    env = json.loads(sys.stdin.buffer.read())["env"]  # before the fork: the portal waits for it
     child = os.fork()
     if child:
         # The launcher's child: record the runner's pid, then exit so the portal has nothing to reap.
@@ -202,7 +255,7 @@ def main(argv: list[str]) -> int:
         return 0
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
-    Runner(control).run()
+    Runner(control, env).run()
     return 0
 
 

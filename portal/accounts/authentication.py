@@ -1,6 +1,7 @@
 """DRF authentication by portal API token: ``Authorization: Token <key>`` or ``Bearer <key>``.
 
-``Bearer`` is what a stock MLflow client sends with ``MLFLOW_TRACKING_TOKEN``.
+``Bearer`` is what a stock MLflow client sends with ``MLFLOW_TRACKING_TOKEN``. A job's token
+(see ``ApiToken``) is refused here: the tracking proxy is the only door it opens.
 """
 
 from django.utils.translation import gettext_lazy as _
@@ -27,6 +28,10 @@ class TokenAuthentication(authentication.BaseAuthentication):
         token = authenticate_token(key)
         if token is None:
             raise exceptions.AuthenticationFailed(_("Invalid, expired or revoked token."))
+        if token.is_workload_token():
+            raise exceptions.PermissionDenied(
+                _("A job's token reaches only its project's MLflow tracking under /mlflow/, not this API.")
+            )
         return token.user, token
 
     def authenticate_header(self, request) -> str:

@@ -32,10 +32,13 @@ class ApiTokenQuerySet(models.QuerySet):
 
 
 class ApiToken(models.Model):
-    """A personal API token. Only its hash is stored: the key is shown once, at creation.
+    """An API token. Only its hash is stored: the key is shown once, at creation.
 
-    A token with a ``project`` reaches only that project (the job-scoped tokens the
-    portal hands to running jobs); one without reaches every project of its user.
+    A token without a ``project`` is a person's: it reaches the REST API as its user. A token
+    with a ``project`` is a workload's (the one the portal hands to a running job): it reaches
+    only that project's MLflow tracking through the ``/mlflow/`` proxy, never the API that
+    manages projects, members, quotas or jobs, because job code is not its submitter and may
+    leak it.
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
@@ -63,6 +66,10 @@ class ApiToken(models.Model):
     @staticmethod
     def generate_key() -> str:
         return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+    def is_workload_token(self) -> bool:
+        """A job's token: tracking of its project through the proxy only (see the class)."""
+        return self.project_id is not None
 
     def is_active(self) -> bool:
         if self.revoked_at is not None:

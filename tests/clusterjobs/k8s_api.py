@@ -1,17 +1,19 @@
 """A small Kubernetes API server for the tests: the real `kubernetes` client talks to it over HTTP.
 
 It speaks the parts of the REST and watch protocol the portal uses (namespaces, batch/v1 Jobs,
-Pods and their logs, core/v1 Events, ResourceQuotas, LimitRanges) and answers the way a real API
+Pods and their logs, core/v1 Events, ResourceQuotas, LimitRanges, Secrets) and answers the way a real API
 server does: 201 with server-side defaults filled in, 404/409/422/403 as ``Status`` objects with
 upstream wording, newline-delimited watch streams with resourceVersions, and a 410 ``Expired``
 ERROR event for a resourceVersion older than the retained history. It also plays the Job
 controller (a Pod per new Job, or a ``FailedCreate`` event when the namespace's ResourceQuota
-refuses the Pod), and lets tests move Jobs and Pods through their states, add Events, compact
+refuses the Pod) and the garbage collector (deleting a Job deletes the objects it owns), and lets
+tests move Jobs and Pods through their states, add Events, compact
 the history and drop open watch streams.
 """
 
 from __future__ import annotations
 
+import base64
 import bisect
 import copy
 import json
@@ -35,6 +37,7 @@ KINDS = {
     "events": ("v1", "Event", ""),
     "resourcequotas": ("v1", "ResourceQuota", ""),
     "limitranges": ("v1", "LimitRange", ""),
+    "secrets": ("v1", "Secret", ""),
 }
 API_PREFIX = {"": "/api/v1", "batch": "/apis/batch/v1"}
 
@@ -58,6 +61,11 @@ LABEL_VALUE_MSG = (
 )
 ENV_NAME_MSG = (
     "a valid environment variable name must consist only of printable ASCII characters other than '='"
+)
+CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+CONFIG_KEY_MSG = (
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  "
+    "or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"
 )
 NATIVE = {"cpu", "memory", "ephemeral-storage"}
 SUFFIXES = {
@@ -432,7 +440,7 @@ class FakeKubernetes:
             body.setdefault("apiVersion", current["apiVersion"])
             body.setdefault("kind", current["kind"])
             self._default(plural, body)
-            if plural != "resourcequotas":
+            if plural not in ("resourcequotas", "secrets"):
                 body["status"] = current.get("status", {})
             self.objects[plural][(namespace, name)] = body
             self._emit(plural, "MODIFIED", body)
@@ -449,6 +457,7 @@ class FakeKubernetes:
                     if key[0] == namespace and pod["metadata"]["labels"].get("job-name") == name:
                         del self.objects["pods"][key]
                         self._emit("pods", "DELETED", pod)
+                self._collect_dependents(namespace, obj["metadata"]["uid"])
             return {
                 "kind": "Status",
                 "apiVersion": "v1",
@@ -461,6 +470,31 @@ class FakeKubernetes:
                     "uid": obj["metadata"]["uid"],
                 },
             }
+
+    def _collect_dependents(self, namespace: str, owner_uid: str) -> None:
+        """The garbage collector: objects whose owner is gone go too (caller holds the lock)."""
+        for plural in ("secrets",):
+            for key, obj in list(self.objects[plural].items()):
+                owners = obj["metadata"].get("ownerReferences") or []
+                if key[0] == namespace and any(ref.get("uid") == owner_uid for ref in owners):
+                    del self.objects[plural][key]
+                    self._emit(plural, "DELETED", obj)
+
+    def container_env(self, namespace: str, job: str) -> dict[str, str]:
+        """The environment the kubelet gives the Job's container: plain values, and values taken
+        from Secrets by ``secretKeyRef`` (KeyError when the Secret or its key is missing)."""
+        container = self.get("jobs", namespace, job)["spec"]["template"]["spec"]["containers"][0]
+        env = {}
+        for entry in container.get("env") or []:
+            if "valueFrom" in entry:
+                ref = entry["valueFrom"]["secretKeyRef"]
+                secret = self.get("secrets", namespace, ref["name"])
+                if secret is None:
+                    raise KeyError(f"secret {ref['name']} not found")
+                env[entry["name"]] = base64.b64decode(secret["data"][ref["key"]]).decode()
+            else:
+                env[entry["name"]] = entry.get("value", "")
+        return env
 
     def pod_log(self, namespace: str, name: str, tail: int | None) -> str:
         with self.lock:
@@ -524,6 +558,13 @@ class FakeKubernetes:
         elif plural == "resourcequotas":
             hard = obj.get("spec", {}).get("hard", {})
             obj["status"] = {"hard": dict(hard), "used": {key: "0" for key in hard}}
+        elif plural == "secrets":
+            # stringData is write-only: the API server stores it, base64-encoded, in data.
+            obj.pop("status", None)
+            obj.setdefault("type", "Opaque")
+            data = obj.setdefault("data", {})
+            for key, value in (obj.pop("stringData", None) or {}).items():
+                data[key] = base64.b64encode(value.encode()).decode()
 
     def _validate(self, plural: str, obj: dict) -> list[tuple[str, str]]:
         errors: list[tuple[str, str]] = []
@@ -540,6 +581,15 @@ class FakeKubernetes:
         for value in (meta.get("labels") or {}).values():
             if not LABEL_VALUE.match(str(value)) or len(str(value)) > 63:
                 errors.append(("metadata.labels", f'Invalid value: "{value}": {LABEL_VALUE_MSG}'))
+        for i, ref in enumerate(meta.get("ownerReferences") or []):
+            for field in ("apiVersion", "kind", "name", "uid"):
+                if not ref.get(field):
+                    errors.append((f"metadata.ownerReferences[{i}].{field}", "Required value"))
+        if plural == "secrets":
+            for field in ("data", "stringData"):
+                for key in obj.get(field) or {}:
+                    if not CONFIG_KEY.match(key):
+                        errors.append((f"{field}[{key}]", f'Invalid value: "{key}": {CONFIG_KEY_MSG}'))
         if plural == "jobs":
             errors += self._validate_job(obj.get("spec") or {})
         elif plural == "resourcequotas":

@@ -121,10 +121,22 @@ def test_train_cancel_and_time_limit(personas, settings, mlflow_uri, celery_work
         timeout=10,
     ).json()["metrics"]
     assert sorted(m["step"] for m in metric) == [1, 2, 3]
-    artifacts = requests.get(
-        f"{api}/artifacts/list", params={"run_id": trained.mlflow_run_id, "path": "taller"}, timeout=10
-    ).json()
-    assert [f["path"] for f in artifacts["files"]] == ["taller/job.log"]
+    # The log is attached after the job turns terminal (the watcher's job_ended, a few MLflow
+    # calls after the status commit): wait for it as a reader would, not for the status.
+    artifacts = wait_for(
+        lambda: (
+            requests.get(
+                f"{api}/artifacts/list",
+                params={"run_id": trained.mlflow_run_id, "path": "taller"},
+                timeout=10,
+            )
+            .json()
+            .get("files")
+        ),
+        60,
+        "the final log attached to the run",
+    )
+    assert [f["path"] for f in artifacts] == ["taller/job.log"]
     killed = requests.get(f"{api}/runs/get", params={"run_id": cancelled.mlflow_run_id}, timeout=10).json()[
         "run"
     ]

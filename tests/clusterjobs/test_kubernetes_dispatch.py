@@ -34,6 +34,8 @@ def calls(cluster, since: int = 0) -> list[tuple[str, str]]:
 
 
 JOBS = f"/apis/batch/v1/namespaces/{NS}/jobs"
+# Creating a job: its Job, then the Secret (owned by the Job) with its token.
+CREATE = [("POST", JOBS), ("POST", f"/api/v1/namespaces/{NS}/secrets")]
 PREPARE = [
     ("POST", "/api/v1/namespaces"),
     ("POST", f"/api/v1/namespaces/{NS}/resourcequotas"),
@@ -49,18 +51,20 @@ def test_first_dispatch_prepares_the_project_then_creates_the_job(personas, k8s)
 
     # No status look (the job never had a token, so no attempt can have created it), the
     # namespace with its quota and limits, then the Job.
-    assert calls(k8s) == [*PREPARE, ("POST", JOBS)]
+    assert calls(k8s) == [*PREPARE, *CREATE]
     job.refresh_from_db()
     assert job.status == JobStatus.PENDING and job.backend == "kubernetes"
     created = k8s.api.get("jobs", NS, f"taller-{job.pk}")
     assert created["metadata"]["labels"]["taller.io/job"] == str(job.pk)
     assert created["metadata"]["labels"]["taller.io/project"] == "genomics"
     assert created["metadata"]["annotations"] == {"taller.io/uid": actions.job_uid(job)}
-    env = {e["name"]: e["value"] for e in created["spec"]["template"]["spec"]["containers"][0]["env"]}
+    env = k8s.api.container_env(NS, f"taller-{job.pk}")
     assert env["MLFLOW_TRACKING_URI"] == "https://portal.example.edu/mlflow"
     assert (env["MLFLOW_RUN_ID"], env["MLFLOW_EXPERIMENT_ID"], env["SEED"]) == ("run123", "7", "42")
     assert (env["TALLER_JOB_ID"], env["TALLER_PROJECT"]) == (str(job.pk), "genomics")
     assert authenticate_token(env["MLFLOW_TRACKING_TOKEN"]) == job.mlflow_token
+    # The token reaches the pod from the Secret: the Job spec has no value for it.
+    assert job.mlflow_token.prefix not in str(created)
     quota = k8s.api.get("resourcequotas", NS, "taller-quota")
     assert quota["spec"]["hard"]["pods"] == str(ensure_quota(personas.project).max_running_jobs)
 
@@ -70,7 +74,7 @@ def test_later_dispatches_make_one_request_until_the_limits_change(personas, k8s
     actions.dispatch(admitted(personas).pk)
     start = len(k8s.api.requests)
     actions.dispatch(admitted(personas).pk)
-    assert calls(k8s, start) == [("POST", JOBS)]
+    assert calls(k8s, start) == CREATE
 
     quota = ensure_quota(personas.project)
     quota.max_cpu = 3
@@ -80,11 +84,11 @@ def test_later_dispatches_make_one_request_until_the_limits_change(personas, k8s
     # The changed quota reaches the cluster before the next Job; the namespace is left as it is.
     assert ("PUT", f"/api/v1/namespaces/{NS}/resourcequotas/taller-quota") in calls(k8s, start)
     assert ("PUT", f"/api/v1/namespaces/{NS}/limitranges/taller-limits") in calls(k8s, start)
-    assert calls(k8s, start)[-1] == ("POST", JOBS)
+    assert calls(k8s, start)[-2:] == CREATE
     assert k8s.api.get("resourcequotas", NS, "taller-quota")["spec"]["hard"]["limits.cpu"] == "3"
     start = len(k8s.api.requests)
     actions.dispatch(admitted(personas).pk)
-    assert calls(k8s, start) == [("POST", JOBS)]
+    assert calls(k8s, start) == CREATE
 
 
 @pytest.mark.django_db
@@ -99,7 +103,7 @@ def test_a_namespace_deleted_behind_the_portals_back_gets_its_quota_before_the_j
     assert actions.dispatch(job.pk) == "submitted"
 
     # The portal still believed the project prepared: the Job's 404 makes it prepare it in full.
-    assert calls(k8s, start) == [("POST", JOBS), *PREPARE, ("POST", JOBS)]
+    assert calls(k8s, start) == [("POST", JOBS), *PREPARE, *CREATE]
     assert k8s.api.get("resourcequotas", NS, "taller-quota") and k8s.api.get(
         "limitranges", NS, "taller-limits"
     )
@@ -148,7 +152,7 @@ def test_worker_killed_before_submit_looks_then_submits_with_a_fresh_token(perso
     assert actions.dispatch(job.pk) == "submitted"
 
     assert calls(k8s)[0] == ("GET", f"{JOBS}/taller-{job.pk}")  # missing: nothing to adopt
-    assert calls(k8s)[-1] == ("POST", JOBS)
+    assert calls(k8s)[-2:] == CREATE
     job.refresh_from_db()
     old.refresh_from_db()
     assert old.revoked_at is not None and job.mlflow_token != old

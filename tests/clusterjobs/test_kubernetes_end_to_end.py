@@ -129,7 +129,7 @@ def test_jobs_through_api_worker_cluster_and_watcher(personas, cluster, mlflow_u
         assert (labels["taller.io/job"], labels["taller.io/project"]) == (str(good), "genomics")
         assert manifest["metadata"]["annotations"] == {"taller.io/uid": actions.job_uid(job)}
         container = manifest["spec"]["template"]["spec"]["containers"][0]
-        env = {e["name"]: e["value"] for e in container["env"]}
+        env = api.container_env(NS, f"taller-{good}")  # the token from the job's Secret
         assert (
             env["MLFLOW_RUN_ID"] == job.mlflow_run_id
             and env["MLFLOW_EXPERIMENT_ID"] == job.mlflow_experiment_id

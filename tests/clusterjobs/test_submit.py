@@ -186,7 +186,7 @@ def test_mlflow_down_is_a_clear_503_and_nothing_is_created(
 
 
 @pytest.mark.django_db
-def test_project_scoped_token_submits_only_to_its_project(personas, body, mlflow_uri):
+def test_a_job_token_submits_nothing(personas, body, mlflow_uri):
     from portal.accounts.actions import create_token
     from tests.factories import MembershipFactory, ProjectFactory
 
@@ -195,10 +195,12 @@ def test_project_scoped_token_submits_only_to_its_project(personas, body, mlflow
     _token, key = create_token(personas.bob, "job", project=other)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    response = client.post(URL, body, format="json")
-    assert response.status_code == 400 and response.json() == {"project": ["No such project."]}
+    for project in ("genomics", "other"):
+        response = client.post(URL, {**body, "project": project}, format="json")
+        assert response.status_code == 403
+    assert Job.objects.count() == 0
     JobFactory(project=personas.project, submitter=personas.bob)
-    assert client.get(URL).json()["results"] == []
+    assert client.get(URL).status_code == 403
 
 
 @pytest.mark.django_db

@@ -105,13 +105,13 @@ def test_unchanged_patch_is_200_and_records_nothing(personas):
     assert Quota.objects.get(project=personas.project).updated_at == updated_at
 
 
-def test_scoped_token_sees_only_its_project(personas):
+def test_a_job_token_sees_no_quota(personas):
     other = ProjectFactory(slug="other")
-    _token, key = create_token(personas.root, "script", project=other)
+    _token, key = create_token(personas.root, "job", project=other)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    assert client.get(QUOTA).status_code == 404
-    assert client.get("/api/v1/projects/other/quota/").status_code == 200
+    assert client.get(QUOTA).status_code == 403
+    assert client.get("/api/v1/projects/other/quota/").status_code == 403
 
 
 @pytest.mark.parametrize(
