@@ -79,9 +79,11 @@ def test_creating_an_experiment_needs_a_project_prefix_and_tags_it(personas, tok
     assert viewer.status_code == 403
     name = f"genomics/tagged-{uuid.uuid4().hex[:6]}"
     sneaky = [{"key": gateway.PROJECT_TAG, "value": "physics"}]
-    created = call(
+    refused = call(
         tokens.bob, "POST", "api/2.0/mlflow/experiments/create", json={"name": name, "tags": sneaky}
     )
+    assert refused.status_code == 403
+    created = call(tokens.bob, "POST", "api/2.0/mlflow/experiments/create", json={"name": name})
     assert created.status_code == 200, created.text
     experiment = gateway.get_experiment("genomics", created.json()["experiment_id"])
     assert experiment["project"] == "genomics"
@@ -314,13 +316,13 @@ def test_bad_input_through_the_proxy(tokens, call, two_projects):
     escape = call(
         tokens.bob, "GET", f"api/2.0/mlflow-artifacts/artifacts/{genomics.experiment_id}/../../etc/passwd"
     )
-    assert escape.status_code in {400, 404}
+    assert escape.status_code in {400, 404}  # the client itself resolves a literal `..`
     encoded = call(
         tokens.bob,
         "GET",
         f"api/2.0/mlflow-artifacts/artifacts/{genomics.experiment_id}/%2E%2E/%2E%2E/etc/passwd",
     )
-    assert encoded.status_code in {400, 404}
+    assert encoded.status_code == 400
     not_json = call(
         tokens.bob,
         "POST",
