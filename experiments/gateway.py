@@ -478,7 +478,7 @@ def error_of(response: requests.Response) -> tuple[str, str]:
         return "", response.text[:2000]
     if not isinstance(body, dict):
         return "", response.text[:2000]
-    return str(body.get("error_code") or ""), str(body.get("message") or "")
+    return str(body.get("error_code") or ""), str(body.get("message") or body.get("detail") or "")
 
 
 # Artifacts --------------------------------------------------------------------------------------

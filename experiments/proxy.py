@@ -157,7 +157,7 @@ NOT_REFERENCES = {
 
 def _project_of(kind: str, value: str) -> str:
     if kind == "experiment":
-        if not value.isdigit() or len(value) > 18:
+        if not value.isdigit() or int(value) >= 2**63:
             raise _not_found()
         return _gateway(gateway.experiment_project, value)
     if not gateway._looks_like_id(value):
@@ -556,7 +556,8 @@ def _relay(upstream: requests.Response) -> HttpResponse:
     if upstream.status_code >= 400:
         code, message = gateway.error_of(upstream)
         status = 502 if upstream.status_code >= 500 else upstream.status_code
-        return _error(status, code or "INTERNAL_ERROR", gateway.client_message(code, message))
+        code = code or {404: "RESOURCE_DOES_NOT_EXIST", 502: "INTERNAL_ERROR"}.get(status, "BAD_REQUEST")
+        return _error(status, code, gateway.client_message(code, message))
     return HttpResponse(
         upstream.content,
         status=upstream.status_code,

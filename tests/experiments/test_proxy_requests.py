@@ -482,3 +482,42 @@ def test_the_pages_and_the_api_show_no_database_error_either(personas, worlds, c
         assert answer.status_code in {200, 400, 502, 503}, (answer.status_code, answer.content[:300])
         assert b"SQLite" not in answer.content and b"sqlite" not in answer.content
     assert "too large to convert to SQLite INTEGER" in caplog.text
+
+
+def test_non_finite_metrics_and_64_bit_strings_pass_through_as_mlflow_reads_them(
+    tokens, call, worlds, stock_client
+):
+    """The rebuilt body keeps what protobuf's JSON allows: 'NaN'/'Infinity' doubles, int64 as text."""
+    import math
+
+    from mlflow.entities import Metric
+
+    genomics, _physics = worlds
+    client = stock_client(tokens.bob)
+    client.log_batch(
+        genomics.run_id,
+        metrics=[
+            Metric("odd", math.nan, 1, 0),
+            Metric("odd", math.inf, 2, 1),
+            Metric("odd", -math.inf, 3, 2),
+        ],
+    )
+    raw = call(
+        tokens.bob,
+        "POST",
+        "api/2.0/mlflow/runs/log-metric",
+        json={
+            "run_id": genomics.run_id,
+            "key": "text",
+            "value": "NaN",
+            "timestamp": "1700000000000",
+            "step": "3",
+        },
+    )
+    assert raw.status_code == 200, raw.text
+    history = genomics.client.get_metric_history(genomics.run_id, "odd")
+    values = [m.value for m in sorted(history, key=lambda m: m.step)]
+    # (MLflow's SQL store keeps infinities as the largest finite doubles.)
+    assert math.isnan(values[0]) and values[1] > 1e308 and values[2] < -1e308
+    (text,) = genomics.client.get_metric_history(genomics.run_id, "text")
+    assert math.isnan(text.value) and text.timestamp == 1700000000000 and text.step == 3
