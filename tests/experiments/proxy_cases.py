@@ -276,7 +276,7 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("POST", "runs/outputs"): Case(
         lambda w: _send(
-            "POST", "runs/outputs", run_id=w.run_id, models=[{"model_id": w.logged_model_id, "step": 0}]
+            "POST", "runs/outputs", run_id=w.run_id, models=[{"model_id": w.logged_model(), "step": 0}]
         ),
         W,
     ),

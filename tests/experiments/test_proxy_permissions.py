@@ -59,6 +59,7 @@ def test_every_route_checks_the_tokens_project_and_role(tokens, call, worlds):
         if case.writes:
             answers.append(("vera writes", ask(tokens.vera, mine), 403))
             answers.append(("bob writes", ask(tokens.bob, mine), 200))
+            answers.append(("alice writes", ask(tokens.alice, case.build(genomics)), 200))
             answers.append(("charlie writes physics", ask(tokens.charlie, theirs), 200))
         else:
             for who in ("vera", "job", "root"):
@@ -85,3 +86,34 @@ def test_a_job_token_writes_only_its_project(tokens, call, worlds):
         assert call(tokens.job, theirs.method, theirs.route, **theirs.kwargs()).status_code == 404, key
         answer = call(tokens.job, mine.method, mine.route, **mine.kwargs())
         assert answer.status_code == 200, (key, answer.text)
+
+
+ARTIFACTS = "api/2.0/mlflow-artifacts/artifacts"
+
+
+def _artifact_requests(world: World) -> list[tuple[str, str, dict, bool]]:
+    """The artifact service (not in the tracking table): (method, route, kwargs, writes)."""
+    root = f"{world.experiment_id}/{world.run_id}/artifacts"
+    return [
+        ("GET", ARTIFACTS, {"params": {"path": f"{root}/notes"}}, False),
+        ("GET", f"{ARTIFACTS}/{root}/notes/readme.txt", {}, False),
+        ("PUT", f"{ARTIFACTS}/{root}/up.txt", {"data": b"x"}, True),
+        ("DELETE", f"{ARTIFACTS}/{root}/up.txt", {}, True),
+    ]
+
+
+def test_the_artifact_service_checks_the_tokens_project_and_role(tokens, call, worlds):
+    genomics, physics = worlds
+    for (method, route, kwargs, writes), theirs in zip(
+        _artifact_requests(genomics), _artifact_requests(physics), strict=True
+    ):
+        assert call(None, method, route, **kwargs).status_code == 401
+        assert call(tokens.charlie, method, route, **kwargs).status_code == 404, route
+        for who in ("alice", "bob", "vera", "job"):
+            assert call(getattr(tokens, who), theirs[0], theirs[1], **theirs[2]).status_code == 404, (
+                who,
+                route,
+            )
+        assert call(tokens.vera, method, route, **kwargs).status_code == (403 if writes else 200), route
+        answer = call(tokens.bob, method, route, **kwargs)
+        assert answer.status_code == 200, (route, answer.text)
