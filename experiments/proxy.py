@@ -26,6 +26,7 @@ Artifact uploads and downloads are streamed.
 """
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -155,9 +156,12 @@ NOT_REFERENCES = {
 }
 
 
+_EXPERIMENT_ID = re.compile(r"0|[1-9][0-9]{0,18}")  # MLflow's, as it writes them (ASCII, no leading 0)
+
+
 def _project_of(kind: str, value: str) -> str:
     if kind == "experiment":
-        if not value.isdigit() or int(value) >= 2**63:
+        if not _EXPERIMENT_ID.fullmatch(value) or int(value) >= 2**63:
             raise _not_found()
         return _gateway(gateway.experiment_project, value)
     if not gateway._looks_like_id(value):
@@ -630,7 +634,7 @@ def _artifact_scope(path: str) -> str:
     parts = path.split("/")
     if not path or ".." in parts or "\\" in path or "\x00" in path:
         raise _bad(_("Artifact paths are relative and may not contain '..'."))
-    if not parts[0].isdigit() or str(int(parts[0])) != parts[0]:
+    if not _EXPERIMENT_ID.fullmatch(parts[0]):
         raise _not_found()
     return parts[0]
 

@@ -521,3 +521,11 @@ def test_non_finite_metrics_and_64_bit_strings_pass_through_as_mlflow_reads_them
     assert math.isnan(values[0]) and values[1] > 1e308 and values[2] < -1e308
     (text,) = genomics.client.get_metric_history(genomics.run_id, "text")
     assert math.isnan(text.value) and text.timestamp == 1700000000000 and text.step == 3
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "01", "-1", " 1", "99999999999999999999", "1e3"])
+def test_an_experiment_id_that_mlflow_never_writes_is_a_404(bob_client, value):
+    answer = bob_client.get(_url(("GET", "experiments/get")), {"experiment_id": value})
+    assert answer.status_code == 404, answer.content
+    answer = bob_client.get(f"/mlflow/api/2.0/mlflow-artifacts/artifacts/{value}/x.txt")
+    assert answer.status_code == 404, answer.content
