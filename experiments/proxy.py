@@ -509,7 +509,7 @@ def _authorize(call: Call) -> None:
             raise _bad(_("Missing parameter: %(name)s.") % {"name": name})
     if call.route.rule is not None:
         call.route.rule(call)
-    for kind, value in _references(call.params):
+    for kind, value in dict.fromkeys(_references(call.params)):  # each object once (a batch repeats them)
         call.claim(_project_of(kind, value))
 
 

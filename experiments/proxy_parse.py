@@ -21,6 +21,7 @@ The result is plain data (dicts, lists, str, int, float, bool); enums become the
 non-finite doubles the strings protobuf writes for them ('NaN', 'Infinity', '-Infinity').
 """
 
+import functools
 import json
 import math
 import re
@@ -133,10 +134,7 @@ def _where(prefix: str, name: str) -> str:
 def _message(data: object, descriptor: Descriptor, where: str) -> dict:
     if not isinstance(data, dict):
         raise Malformed(_("'%(field)s' must be an object.") % {"field": where or "body"})
-    by_spelling = {}
-    for field in descriptor.fields:
-        by_spelling[field.name] = field
-        by_spelling[field.json_name] = field
+    by_spelling = _spellings(descriptor)
     message: dict = {}
     spelled: dict[str, str] = {}
     for key, value in data.items():
@@ -159,6 +157,12 @@ def _message(data: object, descriptor: Descriptor, where: str) -> dict:
         else:
             message[field.name] = _value(value, field, path)
     return message
+
+
+@functools.cache
+def _spellings(descriptor: Descriptor) -> dict[str, FieldDescriptor]:
+    """Each field of a message under each name protobuf's JSON parser accepts for it."""
+    return {spelling: field for field in descriptor.fields for spelling in (field.name, field.json_name)}
 
 
 def _value(value: object, field: FieldDescriptor, where: str):
