@@ -327,7 +327,7 @@ def _create_version(call: Call) -> None:
 
 
 def _source_project(source: str) -> str:
-    if ".." in source.split("/") or "\\" in source:
+    if ".." in unquote(source).split("/") or "\\" in unquote(source):
         return ""
     if source.startswith("runs:/"):
         return _project_of("run", source.removeprefix("runs:/").split("/", 1)[0])

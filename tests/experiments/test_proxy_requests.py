@@ -5,6 +5,7 @@ server parses), so a field or an alias added to MLflow is enumerated here withou
 """
 
 import json
+import logging
 
 import pytest
 from django.test import Client
@@ -434,7 +435,18 @@ def test_artifact_paths_cannot_climb_into_another_projects_experiment(tokens, ca
     assert physics.client.download_artifacts(physics.run_id, "notes/readme.txt")  # it is there
 
 
-def test_mlflows_error_details_are_logged_not_shown(tokens, call, worlds, caplog):
+@pytest.fixture
+def gateway_log(caplog, monkeypatch):
+    """What the gateway logs, whatever an earlier test of the session did to logging's setup."""
+    logger = logging.getLogger("experiments.gateway")
+    monkeypatch.setattr(logger, "disabled", False)
+    caplog.set_level(logging.WARNING, logger=logger.name)
+    logger.addHandler(caplog.handler)
+    yield caplog
+    logger.removeHandler(caplog.handler)
+
+
+def test_mlflows_error_details_are_logged_not_shown(tokens, call, worlds, gateway_log):
     genomics, _physics = worlds
     name = {"name": "genomics/twice"}
     assert call(tokens.bob, "POST", "api/2.0/mlflow/experiments/create", json=name).status_code == 200
@@ -455,7 +467,7 @@ def test_mlflows_error_details_are_logged_not_shown(tokens, call, worlds, caplog
     for answer in (again, huge):
         for detail in ("SQL", "sqlite", "SQLite", "INSERT", "UNIQUE", "sqlalche"):
             assert detail not in answer.text, answer.text
-    logged = caplog.text
+    logged = gateway_log.text
     assert "UNIQUE constraint failed" in logged and "[SQL:" in logged
     assert "too large to convert to SQLite INTEGER" in logged
     # MLflow's own validation messages still reach the user who needs them.
@@ -468,7 +480,7 @@ def test_mlflows_error_details_are_logged_not_shown(tokens, call, worlds, caplog
     assert bad.status_code == 400 and "comparator '>>>'" in bad.json()["message"]
 
 
-def test_the_pages_and_the_api_show_no_database_error_either(personas, worlds, caplog):
+def test_the_pages_and_the_api_show_no_database_error_either(personas, worlds, gateway_log):
     filter_string = "attributes.start_time > 99999999999999999999999"
     genomics, _physics = worlds
     page = personas.client("bob").get(
@@ -481,7 +493,7 @@ def test_the_pages_and_the_api_show_no_database_error_either(personas, worlds, c
     for answer in (page, api):
         assert answer.status_code in {200, 400, 502, 503}, (answer.status_code, answer.content[:300])
         assert b"SQLite" not in answer.content and b"sqlite" not in answer.content
-    assert "too large to convert to SQLite INTEGER" in caplog.text
+    assert "too large to convert to SQLite INTEGER" in gateway_log.text
 
 
 def test_non_finite_metrics_and_64_bit_strings_pass_through_as_mlflow_reads_them(
@@ -529,3 +541,39 @@ def test_an_experiment_id_that_mlflow_never_writes_is_a_404(bob_client, value):
     assert answer.status_code == 404, answer.content
     answer = bob_client.get(f"/mlflow/api/2.0/mlflow-artifacts/artifacts/{value}/x.txt")
     assert answer.status_code == 404, answer.content
+
+
+def test_a_renamed_experiment_or_model_keeps_its_prefix_under_either_spelling(tokens, call, worlds):
+    """`newName` is `new_name` to MLflow: a rename into another project's namespace is refused."""
+    genomics, _physics = worlds
+    for spelling in ("new_name", "newName"):
+        moved = call(
+            tokens.bob,
+            "POST",
+            "api/2.0/mlflow/experiments/update",
+            json={"experiment_id": genomics.experiment_id, spelling: "physics/squatted"},
+        )
+        assert moved.status_code == 403, (spelling, moved.text)
+        renamed = call(
+            tokens.bob,
+            "POST",
+            "api/2.0/mlflow/registered-models/rename",
+            json={"name": genomics.model, spelling: "physics.squatted"},
+        )
+        assert renamed.status_code == 403, (spelling, renamed.text)
+    assert genomics.client.get_experiment(genomics.experiment_id).name == "genomics/demo"
+
+
+def test_a_version_source_cannot_climb_out_encoded(tokens, call, worlds):
+    genomics, physics = worlds
+    for source in (
+        f"mlflow-artifacts:/{genomics.experiment_id}/%2E%2E/{physics.experiment_id}/{physics.run_id}/artifacts",
+        f"runs:/{genomics.run_id}/%2e%2e/%2e%2e/{physics.run_id}/artifacts",
+    ):
+        answer = call(
+            tokens.bob,
+            "POST",
+            "api/2.0/mlflow/model-versions/create",
+            json={"name": genomics.model, "source": source},
+        )
+        assert answer.status_code == 403, (source, answer.text)
