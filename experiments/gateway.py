@@ -6,7 +6,9 @@ Projects are scoped by MLflow's own naming and tags: a project's experiments are
 experimental in the 3.x line; names and tags work with every tracking store.)
 """
 
+import functools
 import hashlib
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -22,6 +24,8 @@ from mlflow.tracking import MlflowClient
 
 PROJECT_TAG = "taller.project"
 JOB_TAG = "taller.job_id"
+
+logger = logging.getLogger(__name__)
 
 
 class GatewayError(Exception):
@@ -44,13 +48,12 @@ def _client() -> MlflowClient:
 
 def _error(error: MlflowException) -> GatewayError:
     code = getattr(error, "error_code", "")
+    message = client_message(code, error.message)
     if code in {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"}:
-        return GatewayError(str(error.message), status=404)
+        return GatewayError(message, status=404)
     if code in {"INVALID_PARAMETER_VALUE", "BAD_REQUEST", "INVALID_STATE"}:
-        return GatewayError(str(error.message), status=400)
-    return GatewayError(
-        _("MLflow is unavailable: %(error)s") % {"error": error.message}, status=502, retryable=True
-    )
+        return GatewayError(message, status=400)
+    return GatewayError(message, status=502, retryable=True)
 
 
 @contextmanager
@@ -61,9 +64,64 @@ def _calling() -> Iterator[None]:
     except MlflowException as error:
         raise _error(error) from error
     except OSError as error:
-        raise GatewayError(
-            _("MLflow is unreachable: %(error)s") % {"error": error}, retryable=True
-        ) from error
+        raise GatewayError(unreachable(error), retryable=True) from error
+
+
+# What a user is shown of MLflow's errors. MLflow's own validation messages (a bad filter, an
+# unknown run) are what a user needs to fix a request, so those codes keep their text. Any other
+# code may carry the database's error word for word (MLflow wraps SQLAlchemy's error, with the
+# statement and its parameters, into BAD_REQUEST, RESOURCE_ALREADY_EXISTS,
+# TEMPORARILY_UNAVAILABLE and INTERNAL_ERROR answers), a traceback or the tracking server's
+# address: those are logged here and the user gets a message that says what kind of failure it
+# was. A shown code whose text still looks like one of those is treated the same way.
+_SHOWN_CODES = frozenset({"INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_STATE"})
+_INTERNAL_MARKERS = ("[SQL:", "sqlalche.me", "sqlite3", "SQLite", "psycopg", "pymysql", "Traceback (")
+
+
+def client_message(code: str, message: object) -> str:
+    """The part of an MLflow error message a client may see; the rest goes to the log."""
+    text = str(message or "")
+    if code in _SHOWN_CODES and text and not _looks_internal(text):
+        return text
+    logger.warning("MLflow answered %s: %s", code or "an error", text)
+    if code == "RESOURCE_ALREADY_EXISTS":
+        return _("MLflow already has an object of that name.")
+    if code in {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"}:
+        return _("MLflow has no such object.")
+    if code in {"INVALID_PARAMETER_VALUE", "BAD_REQUEST", "INVALID_STATE"}:
+        return _("MLflow refused the request; the details are in the portal's log.")
+    return _("MLflow failed to handle the request; the details are in the portal's log.")
+
+
+def _looks_internal(text: str) -> bool:
+    server = urlparse(settings.MLFLOW_TRACKING_URI).netloc
+    return any(marker in text for marker in _INTERNAL_MARKERS) or bool(server and server in text)
+
+
+def unreachable(error: Exception) -> str:
+    """The message for a tracking server that could not be reached (the details are logged)."""
+    logger.warning("MLflow is unreachable: %s", error)
+    return _("MLflow is unreachable; try again shortly.")
+
+
+@functools.cache
+def request_messages() -> dict:
+    """The protobuf message MLflow's server parses each REST request into, read from its own
+    service descriptors: {(HTTP method, path under api/2.0/mlflow/): message descriptor}, paths
+    as MLflow declares them (``logged-models/{model_id}``). The tracking proxy checks requests
+    against these, so it reads every field under every spelling the server accepts.
+    """
+    from mlflow.protos import databricks_pb2
+    from mlflow.protos.model_registry_pb2 import ModelRegistryService
+    from mlflow.protos.service_pb2 import MlflowService
+
+    messages = {}
+    for service in (MlflowService, ModelRegistryService):
+        for method in service.DESCRIPTOR.methods:
+            for endpoint in method.GetOptions().Extensions[databricks_pb2.rpc].endpoints:
+                if endpoint.since.major == 2:
+                    messages[(endpoint.method, endpoint.path.removeprefix("/mlflow/"))] = method.input_type
+    return messages
 
 
 def experiment_name(project: str, name: str) -> str:
@@ -400,20 +458,27 @@ def _answer(send) -> dict:
     try:
         response = send()
     except requests.RequestException as error:
-        raise GatewayError(
-            _("MLflow is unreachable: %(error)s") % {"error": error}, retryable=True
-        ) from error
+        raise GatewayError(unreachable(error), retryable=True) from error
     if response.status_code >= 400:
-        try:
-            message = response.json().get("message", response.text)
-        except ValueError:
-            message = response.text[:500]
+        code, message = error_of(response)
+        message = client_message(code, message)
         status = response.status_code if response.status_code in {400, 404} else 502
         raise GatewayError(message, status=status, retryable=status == 502)
     try:
         return response.json()
     except ValueError as error:
         raise GatewayError(_("MLflow answered with something other than JSON."), retryable=True) from error
+
+
+def error_of(response: requests.Response) -> tuple[str, str]:
+    """(error_code, message) of an MLflow error answer; ('', the text) when it is not MLflow's JSON."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "", response.text[:2000]
+    if not isinstance(body, dict):
+        return "", response.text[:2000]
+    return str(body.get("error_code") or ""), str(body.get("message") or body.get("detail") or "")
 
 
 # Artifacts --------------------------------------------------------------------------------------
@@ -490,9 +555,7 @@ def open_artifact(run: dict, path: str) -> Artifact:
     try:
         response = requests.get(url, params=params, stream=True, timeout=settings.MLFLOW_TIMEOUT_SECONDS)
     except requests.RequestException as error:
-        raise GatewayError(
-            _("MLflow is unreachable: %(error)s") % {"error": error}, retryable=True
-        ) from error
+        raise GatewayError(unreachable(error), retryable=True) from error
     if response.status_code >= 400:
         response.close()
         if response.status_code in {400, 404}:

@@ -6,28 +6,35 @@ here. Every request is authorized before it is passed on:
 
 - the token (``Authorization: Bearer <key>``) names a user, and optionally one project
   (the job-scoped tokens); no token or a bad one is a 401;
-- each route names the object it touches (an experiment id, a run id, a registered model
-  name, a logged model id or an artifact path whose first part is the experiment id); the
-  object's project comes from its experiment's ``taller.project`` tag (cached) or from the
-  model name's ``<slug>/`` prefix;
+- the request is read once, as MLflow's server will read it (``proxy_parse``: every spelling
+  of every field from MLflow's own protobuf descriptors, types checked, two spellings of one
+  field refused), and what is passed on is the message rebuilt from what was checked;
+- every field that names an MLflow object, wherever it sits in the message (``REFERENCES``:
+  experiment ids, run ids, logged model ids), and each route's own object (a registered
+  model's name, an experiment's name prefix, a version's source) is looked up: the object's
+  project comes from its experiment's ``taller.project`` tag (cached) or from the model name's
+  ``<slug>.`` prefix;
 - reading needs the viewer role, writing the member role; a project the token may not see
-  is a 404, one it sees but may not write a 403;
+  is a 404, one it sees but may not write a 403; a write names objects of one project only;
+- the ``taller.*`` tags that tie objects to projects and jobs are set by the portal only;
 - searches are narrowed to what the token may see, and routes not listed here are a 404:
   nothing reaches MLflow unchecked.
 
-Bodies are passed on as they are, except where the proxy adds its scope (experiment and
-model creation get the project tag). Artifact uploads and downloads are streamed.
+MLflow's error answers are passed on with their code, but their text only where it is
+MLflow's own validation message (``gateway.client_message``): database errors are logged.
+Artifact uploads and downloads are streamed.
 """
 
-import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import requests
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -37,7 +44,7 @@ from portal.accounts.authentication import key_from_header
 from portal.projects.access import Need, level_of
 from portal.projects.models import Membership, Project
 
-from . import gateway
+from . import gateway, proxy_parse
 
 logger = logging.getLogger(__name__)
 
@@ -101,23 +108,80 @@ class Scope:
 class Call:
     request: HttpRequest
     scope: Scope
-    route: str
-    params: dict  # the JSON body of a POST/PATCH/DELETE, or the query of a GET
-    changed: bool = False  # the proxy narrowed or tagged the parameters: send them, not the original
+    route: "Route"
+    params: dict  # the request's message, rebuilt from what was checked (proto field names)
+    path: dict[str, str] = field(default_factory=dict)  # the route's path parameters (a logged model id)
+    slug: str | None = None  # the one project a write touches, once known
     check_response: Callable[[dict], dict | None] | None = None  # narrows or checks the answer
 
+    def claim(self, slug: str) -> None:
+        """The request touches ``slug``: the token needs the route's role there, and a write
+        touches one project only (so nothing of one project is tied to another's objects)."""
+        self.scope.require(slug, self.route.need)
+        if self.route.need < Need.CHANGE:
+            return
+        if self.slug is None:
+            self.slug = slug
+        elif self.slug != slug:
+            raise _bad(_("Everything one request names must belong to one project."))
 
-# Authorizers: each finds the project an API call touches and requires a role in it ----------
+
+@dataclass(frozen=True)
+class Route:
+    """One proxied MLflow route: the role it needs, the fields that must name its object, and
+    its own rule (names, prefixes, narrowing), run before every object it names is checked."""
+
+    need: Need
+    required: tuple[str, ...] = ()
+    rule: Callable[[Call], None] | None = None
 
 
-def _param(call: Call, *names: str) -> str:
-    for name in names:
-        value = call.params.get(name)
-        if isinstance(value, list):
-            value = value[0] if value else ""
-        if value not in (None, ""):
-            return str(value)
-    raise _bad(_("Missing parameter: %(name)s.") % {"name": names[0]})
+# Fields that name an MLflow object, wherever they sit in a request message (proto names), and
+# what they name. Each is looked up and claimed for the request.
+REFERENCES = {
+    "experiment_id": "experiment",
+    "experiment_ids": "experiment",
+    "run_id": "run",
+    "run_uuid": "run",
+    "run_ids": "run",
+    "source_run_id": "run",
+    "model_id": "logged model",
+}
+# Fields that look like ids but name nothing the tracking server scopes. Every field of a
+# proxied message whose name ends in _id, _ids or _uuid is in one of the two tables (the tests
+# read MLflow's descriptors), so a new id field cannot pass unlooked-at.
+NOT_REFERENCES = {
+    "user_id": "the user name MLflow records on a run, free text",
+    "deployment_job_id": "a Databricks deployment job; the open-source server only stores it",
+}
+
+
+_EXPERIMENT_ID = re.compile(r"0|[1-9][0-9]{0,18}")  # MLflow's, as it writes them (ASCII, no leading 0)
+
+
+def _project_of(kind: str, value: str) -> str:
+    if kind == "experiment":
+        if not _EXPERIMENT_ID.fullmatch(value) or int(value) >= 2**63:
+            raise _not_found()
+        return _gateway(gateway.experiment_project, value)
+    if not gateway._looks_like_id(value):
+        raise _not_found()
+    if kind == "run":
+        return _gateway(gateway.run_project, value)[0]
+    return _gateway(gateway.logged_model_project, value)
+
+
+def _references(message: dict) -> Iterator[tuple[str, str]]:
+    """(kind, id) of every object a rebuilt message names, at any depth."""
+    for name, value in message.items():
+        kind = REFERENCES.get(name)
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, dict):
+                yield from _references(item)
+            elif kind is not None and isinstance(item, str):
+                if item or isinstance(value, list):
+                    yield kind, item  # an empty id in a list names nothing: a 404
 
 
 def _gateway(function, *args):
@@ -131,81 +195,16 @@ def _gateway(function, *args):
         raise Refused(502, "TEMPORARILY_UNAVAILABLE", str(error)) from error
 
 
-def _experiment(need: Need, name: str = "experiment_id"):
-    def authorize(call: Call) -> None:
-        call.scope.require(_gateway(gateway.experiment_project, _param(call, name)), need)
-
-    return authorize
-
-
-def _run(need: Need):
-    def authorize(call: Call) -> None:
-        run_id = _param(call, "run_id", "run_uuid")
-        if not gateway._looks_like_id(run_id):
-            raise _not_found()
-        call.scope.require(_gateway(gateway.run_project, run_id)[0], need)
-        _refuse_reserved_tags(call)
-
-    return authorize
+def _tag_keys(message: dict) -> Iterator[str]:
+    for name, value in message.items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, dict):
+                if name == "tags":
+                    yield item.get("key")
+                yield from _tag_keys(item)
 
 
-def _runs(name: str, need: Need):
-    """Several runs (metrics/get-history-bulk-interval): each must be readable."""
-
-    def authorize(call: Call) -> None:
-        run_ids = call.params.get(name) or []
-        if isinstance(run_ids, str):
-            run_ids = [run_ids]
-        if not run_ids:
-            raise _bad(_("Missing parameter: %(name)s.") % {"name": name})
-        for run_id in run_ids:
-            if not gateway._looks_like_id(run_id):
-                raise _not_found()
-            call.scope.require(_gateway(gateway.run_project, run_id)[0], need)
-
-    return authorize
-
-
-def _experiments(name: str, need: Need):
-    """Searches over a list of experiment ids (runs/search, logged-models/search): each readable."""
-
-    def authorize(call: Call) -> None:
-        ids = call.params.get(name) or []
-        if isinstance(ids, str):
-            ids = [ids]
-        if not ids:
-            raise _bad(_("Name the experiments to search (%(name)s).") % {"name": name})
-        for experiment_id in ids:
-            call.scope.require(_gateway(gateway.experiment_project, str(experiment_id)), need)
-
-    return authorize
-
-
-def _model(need: Need, name: str = "name"):
-    def authorize(call: Call) -> None:
-        call.scope.require(gateway.model_project(_param(call, name)), need)
-        _refuse_reserved_tags(call)
-
-    return authorize
-
-
-def _logged_model(need: Need):
-    def authorize(call: Call) -> None:
-        model_id = call.route.split("/")[1]
-        call.scope.require(_gateway(gateway.logged_model_project, model_id), need)
-        _refuse_reserved_tags(call)
-
-    return authorize
-
-
-def _refuse_reserved_tags(call: Call) -> None:
-    """The taller.* tags tie objects to projects and jobs: only the portal itself sets them."""
-    keys = [call.params.get("key")] if isinstance(call.params.get("key"), str) else []
-    for tag in call.params.get("tags") or []:
-        if isinstance(tag, dict):
-            keys.append(tag.get("key"))
-    if any(isinstance(key, str) and key.startswith(RESERVED_TAG_PREFIX) for key in keys):
-        raise Refused(403, "PERMISSION_DENIED", _("Tags starting with 'taller.' are set by the portal."))
+# Route rules: what a route checks beyond the objects its fields name -------------------------
 
 
 def _slug_of_name(name: str, what: str, separator: str) -> str:
@@ -219,37 +218,30 @@ def _slug_of_name(name: str, what: str, separator: str) -> str:
 
 
 def _with_project_tag(call: Call, slug: str) -> None:
-    tags = [t for t in call.params.get("tags") or [] if isinstance(t, dict)]
-    tags = [t for t in tags if not str(t.get("key", "")).startswith(RESERVED_TAG_PREFIX)]
-    tags.append({"key": gateway.PROJECT_TAG, "value": slug})
-    call.params["tags"] = tags
-    call.changed = True
+    call.params["tags"] = [*call.params.get("tags", []), {"key": gateway.PROJECT_TAG, "value": slug}]
 
 
 def _create_experiment(call: Call) -> None:
+    if call.params.get("artifact_location"):
+        raise _bad(_("The portal chooses where an experiment's artifacts are kept."))
     slug = _slug_of_name(_param(call, "name"), _("experiment"), "/")
-    call.scope.require(slug, Need.CHANGE)
+    call.claim(slug)
     _with_project_tag(call, slug)
 
 
 def _update_experiment(call: Call) -> None:
-    experiment_id = _param(call, "experiment_id")
-    slug = _gateway(gateway.experiment_project, experiment_id)
-    call.scope.require(slug, Need.CHANGE)
+    """A renamed experiment keeps its project's prefix (the name and the tag must agree)."""
+    slug = _project_of("experiment", _param(call, "experiment_id"))
+    call.claim(slug)
     new_name = call.params.get("new_name")
     if new_name and gateway.experiment_name_project(new_name) != slug:
         raise Refused(403, "PERMISSION_DENIED", _("An experiment keeps its project prefix."))
 
 
-def _experiment_tag(call: Call) -> None:
-    _experiment(Need.CHANGE)(call)
-    _refuse_reserved_tags(call)
-
-
 def _experiment_by_name(call: Call) -> None:
     name = _param(call, "experiment_name")
     slug = gateway.experiment_name_project(name)
-    call.scope.require(slug, Need.VIEW)
+    call.claim(slug)
 
     def check(answer: dict) -> dict:
         experiment = answer.get("experiment") or {}
@@ -278,11 +270,8 @@ def _search_experiments(call: Call) -> None:
         ours = f"tags.`{gateway.PROJECT_TAG}` = {gateway._quote(slug)}"
     else:
         ours = f"tags.`{gateway.PROJECT_TAG}` IS NOT NULL"
-    theirs = call.params.get("filter") or ""
-    if isinstance(theirs, list):
-        theirs = theirs[0] if theirs else ""
+    theirs = call.params.get("filter", "")
     call.params["filter"] = f"{theirs} and {ours}" if theirs.strip() else ours
-    call.changed = True
     call.check_response = narrow
 
 
@@ -292,7 +281,7 @@ def _experiment_slug(experiment: dict) -> str:
 
 
 def _narrow_models(key: str):
-    def authorize(call: Call) -> None:
+    def rule(call: Call) -> None:
         slugs = call.scope.visible()
 
         def narrow(answer: dict) -> dict:
@@ -306,130 +295,226 @@ def _narrow_models(key: str):
 
         call.check_response = narrow
 
-    return authorize
+    return rule
+
+
+def _model(call: Call) -> None:
+    """Registry routes name their model: its project is the name's `<slug>.` prefix."""
+    call.claim(gateway.model_project(_param(call, "name")))
 
 
 def _create_model(call: Call) -> None:
     slug = _slug_of_name(_param(call, "name"), _("model"), gateway.MODEL_SEPARATOR)
-    call.scope.require(slug, Need.CHANGE)
+    call.claim(slug)
     _with_project_tag(call, slug)
 
 
 def _rename_model(call: Call) -> None:
     slug = gateway.model_project(_param(call, "name"))
-    call.scope.require(slug, Need.CHANGE)
+    call.claim(slug)
     if gateway.model_project(_param(call, "new_name")) != slug:
         raise Refused(403, "PERMISSION_DENIED", _("A model keeps its project prefix."))
 
 
 def _create_version(call: Call) -> None:
-    """A version's source and run must be the model's project's own artifacts."""
-    slug = gateway.model_project(_param(call, "name"))
-    call.scope.require(slug, Need.CHANGE)
-    _refuse_reserved_tags(call)
-    run_id = call.params.get("run_id")
-    if run_id and _gateway(gateway.run_project, str(run_id))[0] != slug:
-        raise _not_found(_("The source run is not in this model's project."))
-    model_id = call.params.get("model_id")
-    if model_id and _gateway(gateway.logged_model_project, str(model_id)) != slug:
-        raise _not_found(_("The source model is not in this model's project."))
-    if _source_project(_param(call, "source")) != slug:
+    """A version's source (and its run and logged model, checked as references) must be the
+    model's project's own artifacts."""
+    _model(call)
+    source = _source_project(_param(call, "source"))
+    if not source:
         raise Refused(403, "PERMISSION_DENIED", _("The source must be an artifact of this project."))
+    call.claim(source)
 
 
 def _source_project(source: str) -> str:
-    if ".." in source.split("/"):
+    if ".." in unquote(source).split("/") or "\\" in unquote(source):
         return ""
     if source.startswith("runs:/"):
-        run_id = source.removeprefix("runs:/").split("/", 1)[0]
-        return _gateway(gateway.run_project, run_id)[0] if gateway._looks_like_id(run_id) else ""
+        return _project_of("run", source.removeprefix("runs:/").split("/", 1)[0])
     if source.startswith("models:/"):
-        model_id = source.removeprefix("models:/").split("/", 1)[0]
-        return _gateway(gateway.logged_model_project, model_id)
+        return _project_of("logged model", source.removeprefix("models:/").split("/", 1)[0])
     if source.startswith("mlflow-artifacts:/"):
         experiment_id = source.removeprefix("mlflow-artifacts:").lstrip("/").split("/", 1)[0]
-        return _gateway(gateway.experiment_project, experiment_id) if experiment_id.isdigit() else ""
+        return _project_of("experiment", experiment_id)
     return ""
 
 
-def _create_in_experiment(call: Call) -> None:
-    """runs/create and logged-models: write access to the experiment they are created in."""
-    _experiment(Need.CHANGE)(call)
-    _refuse_reserved_tags(call)
+def _log_model(call: Call) -> None:
+    """The model's JSON names its run too: it must be the run the request names."""
+    try:
+        model = proxy_parse.parse_json(_param(call, "model_json").encode())
+    except proxy_parse.Malformed:
+        raise _bad(_("'model_json' must be a JSON object.")) from None
+    if model.get("run_id") not in (None, call.params["run_id"]):
+        raise _bad(_("'model_json' names another run than 'run_id'."))
+
+
+def _param(call: Call, name: str) -> str:
+    value = call.params.get(name)
+    if not isinstance(value, str) or not value:
+        raise _bad(_("Missing parameter: %(name)s.") % {"name": name})
+    return value
 
 
 READ, WRITE = Need.VIEW, Need.CHANGE
+EXPERIMENT, EXPERIMENTS, RUN, RUNS, MODEL = (
+    ("experiment_id",),
+    ("experiment_ids",),
+    ("run_id",),
+    ("run_ids",),
+    ("model_id",),
+)
 
-# (method, route under 2.0/mlflow/) -> authorizer. Logged-model routes carry an id in the path.
-ROUTES: dict[tuple[str, str], Callable[[Call], None]] = {
-    ("POST", "experiments/create"): _create_experiment,
-    ("GET", "experiments/get"): _experiment(READ),
-    ("GET", "experiments/get-by-name"): _experiment_by_name,
-    ("GET", "experiments/search"): _search_experiments,
-    ("POST", "experiments/search"): _search_experiments,
-    ("POST", "experiments/delete"): _experiment(WRITE),
-    ("POST", "experiments/restore"): _experiment(WRITE),
-    ("POST", "experiments/update"): _update_experiment,
-    ("POST", "experiments/set-experiment-tag"): _experiment_tag,
-    ("POST", "experiments/delete-experiment-tag"): _experiment_tag,
-    ("POST", "runs/create"): _create_in_experiment,
-    ("GET", "runs/get"): _run(READ),
-    ("POST", "runs/search"): _experiments("experiment_ids", READ),
-    ("POST", "runs/update"): _run(WRITE),
-    ("POST", "runs/delete"): _run(WRITE),
-    ("POST", "runs/restore"): _run(WRITE),
-    ("POST", "runs/log-metric"): _run(WRITE),
-    ("POST", "runs/log-parameter"): _run(WRITE),
-    ("POST", "runs/set-tag"): _run(WRITE),
-    ("POST", "runs/delete-tag"): _run(WRITE),
-    ("POST", "runs/log-batch"): _run(WRITE),
-    ("POST", "runs/log-model"): _run(WRITE),
-    ("POST", "runs/log-inputs"): _run(WRITE),
-    ("POST", "runs/outputs"): _run(WRITE),
-    ("GET", "metrics/get-history"): _run(READ),
-    ("GET", "metrics/get-history-bulk-interval"): _runs("run_ids", READ),
-    ("GET", "artifacts/list"): _run(READ),
-    ("POST", "registered-models/create"): _create_model,
-    ("GET", "registered-models/get"): _model(READ),
-    ("GET", "registered-models/search"): _narrow_models("registered_models"),
-    ("POST", "registered-models/rename"): _rename_model,
-    ("PATCH", "registered-models/update"): _model(WRITE),
-    ("DELETE", "registered-models/delete"): _model(WRITE),
-    ("GET", "registered-models/get-latest-versions"): _model(READ),
-    ("POST", "registered-models/get-latest-versions"): _model(READ),
-    ("POST", "registered-models/set-tag"): _model(WRITE),
-    ("DELETE", "registered-models/delete-tag"): _model(WRITE),
-    ("POST", "registered-models/alias"): _model(WRITE),
-    ("DELETE", "registered-models/alias"): _model(WRITE),
-    ("GET", "registered-models/alias"): _model(READ),
-    ("POST", "model-versions/create"): _create_version,
-    ("GET", "model-versions/get"): _model(READ),
-    ("GET", "model-versions/get-download-uri"): _model(READ),
-    ("GET", "model-versions/search"): _narrow_models("model_versions"),
-    ("PATCH", "model-versions/update"): _model(WRITE),
-    ("DELETE", "model-versions/delete"): _model(WRITE),
-    ("POST", "model-versions/set-tag"): _model(WRITE),
-    ("DELETE", "model-versions/delete-tag"): _model(WRITE),
-    ("POST", "model-versions/transition-stage"): _model(WRITE),
-    ("POST", "logged-models"): _create_in_experiment,
-    ("POST", "logged-models/search"): _experiments("experiment_ids", READ),
-    ("GET", "logged-models/*"): _logged_model(READ),
-    ("PATCH", "logged-models/*"): _logged_model(WRITE),
-    ("DELETE", "logged-models/*"): _logged_model(WRITE),
-    ("POST", "logged-models/*/params"): _logged_model(WRITE),
-    ("PATCH", "logged-models/*/tags"): _logged_model(WRITE),
-    ("DELETE", "logged-models/*/tags/*"): _logged_model(WRITE),
-    ("GET", "logged-models/*/artifacts/directories"): _logged_model(READ),
+# (method, route under 2.0/mlflow/, as MLflow's descriptors spell it) -> what it needs.
+ROUTES: dict[tuple[str, str], Route] = {
+    ("POST", "experiments/create"): Route(WRITE, rule=_create_experiment),
+    ("GET", "experiments/get"): Route(READ, EXPERIMENT),
+    ("GET", "experiments/get-by-name"): Route(READ, rule=_experiment_by_name),
+    ("GET", "experiments/search"): Route(READ, rule=_search_experiments),
+    ("POST", "experiments/search"): Route(READ, rule=_search_experiments),
+    ("POST", "experiments/delete"): Route(WRITE, EXPERIMENT),
+    ("POST", "experiments/restore"): Route(WRITE, EXPERIMENT),
+    ("POST", "experiments/update"): Route(WRITE, EXPERIMENT, _update_experiment),
+    ("POST", "experiments/set-experiment-tag"): Route(WRITE, EXPERIMENT),
+    ("POST", "experiments/delete-experiment-tag"): Route(WRITE, EXPERIMENT),
+    ("POST", "runs/create"): Route(WRITE, EXPERIMENT),
+    ("GET", "runs/get"): Route(READ, RUN),
+    ("POST", "runs/search"): Route(READ, EXPERIMENTS),
+    ("POST", "runs/update"): Route(WRITE, RUN),
+    ("POST", "runs/delete"): Route(WRITE, RUN),
+    ("POST", "runs/restore"): Route(WRITE, RUN),
+    ("POST", "runs/log-metric"): Route(WRITE, RUN),
+    ("POST", "runs/log-parameter"): Route(WRITE, RUN),
+    ("POST", "runs/set-tag"): Route(WRITE, RUN),
+    ("POST", "runs/delete-tag"): Route(WRITE, RUN),
+    ("POST", "runs/log-batch"): Route(WRITE, RUN),
+    ("POST", "runs/log-model"): Route(WRITE, RUN, _log_model),
+    ("POST", "runs/log-inputs"): Route(WRITE, RUN),
+    ("POST", "runs/outputs"): Route(WRITE, RUN),
+    ("GET", "metrics/get-history"): Route(READ, RUN),
+    ("GET", "metrics/get-history-bulk-interval"): Route(READ, RUNS),
+    ("GET", "artifacts/list"): Route(READ, RUN),
+    ("POST", "registered-models/create"): Route(WRITE, rule=_create_model),
+    ("GET", "registered-models/get"): Route(READ, rule=_model),
+    ("GET", "registered-models/search"): Route(READ, rule=_narrow_models("registered_models")),
+    ("POST", "registered-models/rename"): Route(WRITE, rule=_rename_model),
+    ("PATCH", "registered-models/update"): Route(WRITE, rule=_model),
+    ("DELETE", "registered-models/delete"): Route(WRITE, rule=_model),
+    ("GET", "registered-models/get-latest-versions"): Route(READ, rule=_model),
+    ("POST", "registered-models/get-latest-versions"): Route(READ, rule=_model),
+    ("POST", "registered-models/set-tag"): Route(WRITE, rule=_model),
+    ("DELETE", "registered-models/delete-tag"): Route(WRITE, rule=_model),
+    ("POST", "registered-models/alias"): Route(WRITE, rule=_model),
+    ("DELETE", "registered-models/alias"): Route(WRITE, rule=_model),
+    ("GET", "registered-models/alias"): Route(READ, rule=_model),
+    ("POST", "model-versions/create"): Route(WRITE, rule=_create_version),
+    ("GET", "model-versions/get"): Route(READ, rule=_model),
+    ("GET", "model-versions/get-download-uri"): Route(READ, rule=_model),
+    ("GET", "model-versions/search"): Route(READ, rule=_narrow_models("model_versions")),
+    ("PATCH", "model-versions/update"): Route(WRITE, rule=_model),
+    ("DELETE", "model-versions/delete"): Route(WRITE, rule=_model),
+    ("POST", "model-versions/set-tag"): Route(WRITE, rule=_model),
+    ("DELETE", "model-versions/delete-tag"): Route(WRITE, rule=_model),
+    ("POST", "model-versions/transition-stage"): Route(WRITE, rule=_model),
+    ("POST", "logged-models"): Route(WRITE, EXPERIMENT),
+    ("POST", "logged-models/search"): Route(READ, EXPERIMENTS),
+    ("GET", "logged-models/{model_id}"): Route(READ, MODEL),
+    ("PATCH", "logged-models/{model_id}"): Route(WRITE, MODEL),
+    ("DELETE", "logged-models/{model_id}"): Route(WRITE, MODEL),
+    ("POST", "logged-models/{model_id}/params"): Route(WRITE, MODEL),
+    ("PATCH", "logged-models/{model_id}/tags"): Route(WRITE, MODEL),
+    ("DELETE", "logged-models/{model_id}/tags/{tag_key}"): Route(WRITE, MODEL),
+    ("GET", "logged-models/{model_id}/artifacts/directories"): Route(READ, MODEL),
 }
+# Query parameters a route's MLflow handler reads beside its message (they name no object).
+EXTRA_QUERY = {("GET", "logged-models/{model_id}"): {"allow_deleted"}}
 
 
-def _route_key(method: str, route: str) -> tuple[str, str]:
+def match_route(method: str, route: str) -> tuple[tuple[str, str], dict[str, str]] | None:
+    """The ROUTES key a request's method and path fall under, with the path's parameters."""
     parts = route.strip("/").split("/")
-    if parts[0] == "logged-models" and len(parts) > 1 and parts[1] != "search":
-        parts[1] = "*"
-        if len(parts) == 4 and parts[2] == "tags":
-            parts[3] = "*"
-    return method, "/".join(parts)
+    if (method, "/".join(parts)) in ROUTES:
+        return (method, "/".join(parts)), {}
+    for key in ROUTES:
+        if key[0] != method or "{" not in key[1]:
+            continue
+        pattern = key[1].split("/")
+        if len(pattern) != len(parts):
+            continue
+        values = {}
+        for expected, given in zip(pattern, parts, strict=True):
+            if expected.startswith("{"):
+                values[expected.strip("{}")] = given
+            elif expected != given:
+                break
+        else:
+            return key, values
+    return None
+
+
+def _read(request: HttpRequest, key: tuple[str, str], path: dict[str, str]) -> dict:
+    """The request's message, read once (see proxy_parse), with the route's path parameters."""
+    descriptor = gateway.request_messages()[key]
+    try:
+        if request.method == "GET":
+            pairs = [(k, v) for k, values in request.GET.lists() for v in values]
+            params = proxy_parse.from_query(pairs, descriptor)
+            for name in EXTRA_QUERY.get(key, ()):
+                if name in request.GET:
+                    params[name] = request.GET[name]
+        else:
+            params = proxy_parse.from_json(proxy_parse.parse_json(request.body), descriptor)
+    except proxy_parse.Malformed as malformed:
+        raise _bad(malformed.message) from None
+    except RequestDataTooBig:
+        raise Refused(
+            413,
+            "INVALID_PARAMETER_VALUE",
+            _("The request body is larger than %(limit)s bytes.")
+            % {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
+        ) from None
+    for name, value in path.items():
+        if value in ("", ".", "..") or "\\" in value:
+            raise _bad(_("'%(field)s' is not a valid value in a path.") % {"field": name})
+        if params.get(name, value) != value:
+            raise _bad(_("'%(field)s' differs between the path and the body.") % {"field": name})
+        params[name] = value
+    # MLflow acts on `run_id or run_uuid`: one id, under one name, or a 400.
+    if "run_uuid" in params:
+        run_uuid = params.pop("run_uuid")
+        if params.get("run_id", run_uuid) != run_uuid:
+            raise _bad(_("'run_id' and 'run_uuid' name different runs."))
+        params["run_id"] = run_uuid
+    _reserved_tags_of(params, descriptor)
+    return params
+
+
+def _reserved_tags_of(params: dict, descriptor) -> None:
+    """The taller.* tags tie objects to projects and jobs: only the portal itself sets them.
+
+    Refused (not silently dropped) wherever a client could send one: the key of a tag route
+    (set-tag, delete-tag; a logged model's tag key in the path), and every tag of a ``tags``
+    list at any depth (log-batch, run, experiment, model, version and logged-model creation,
+    dataset inputs).
+    """
+    keys = [params.get("key"), params.get("tag_key")] if "Tag" in descriptor.name else []
+    keys += _tag_keys(params)
+    if any(isinstance(key, str) and key.startswith(RESERVED_TAG_PREFIX) for key in keys):
+        raise Refused(403, "PERMISSION_DENIED", _("Tags starting with 'taller.' are set by the portal."))
+
+
+def _authorize(call: Call) -> None:
+    for name in call.route.required:
+        if not call.params.get(name):
+            raise _bad(_("Missing parameter: %(name)s.") % {"name": name})
+    if call.route.rule is not None:
+        call.route.rule(call)
+    for kind, value in dict.fromkeys(_references(call.params)):  # each object once (a batch repeats them)
+        call.claim(_project_of(kind, value))
+
+
+def _forward_route(key: tuple[str, str], path: dict[str, str]) -> str:
+    return key[1].format(**{name: quote(value, safe="") for name, value in path.items()})
 
 
 # Transport -----------------------------------------------------------------------------------
@@ -466,17 +551,22 @@ def _timeout(read: float | None = None) -> tuple[float, float]:
 
 
 def _upstream_error(error: requests.RequestException) -> JsonResponse:
-    logger.warning("MLflow upstream failed: %s", error)
-    return _error(502, "TEMPORARILY_UNAVAILABLE", _("MLflow is unreachable: %(error)s") % {"error": error})
+    return _error(502, "TEMPORARILY_UNAVAILABLE", gateway.unreachable(error))
 
 
 def _relay(upstream: requests.Response) -> HttpResponse:
-    response = HttpResponse(
+    """MLflow's answer as it is, except an error's text: its code is kept, its details logged.
+    MLflow's own failures (5xx) are a 502: the portal did not fail, its upstream did."""
+    if upstream.status_code >= 400:
+        code, message = gateway.error_of(upstream)
+        status = 502 if upstream.status_code >= 500 else upstream.status_code
+        code = code or {404: "RESOURCE_DOES_NOT_EXIST", 502: "INTERNAL_ERROR"}.get(status, "BAD_REQUEST")
+        return _error(status, code, gateway.client_message(code, message))
+    return HttpResponse(
         upstream.content,
         status=upstream.status_code,
         content_type=upstream.headers.get("Content-Type", "application/json"),
     )
-    return response
 
 
 @csrf_exempt
@@ -484,34 +574,23 @@ def tracking(request: HttpRequest, api: str, route: str) -> HttpResponse:
     """The MLflow REST API (``api`` is 'api' or 'ajax-api'), authorized route by route."""
     try:
         scope = _authenticate(request)
-        authorize = ROUTES.get(_route_key(request.method, route))
-        if authorize is None:
+        matched = match_route(request.method, route)
+        if matched is None:
             raise Refused(404, "ENDPOINT_NOT_FOUND", _("This MLflow route is not available through Taller."))
-        if request.method == "GET":
-            params = {key: values if len(values) > 1 else values[0] for key, values in request.GET.lists()}
-            if route in {"metrics/get-history-bulk-interval"}:
-                params["run_ids"] = request.GET.getlist("run_ids")
-        else:
-            try:
-                params = json.loads(request.body or b"{}")
-            except ValueError:
-                raise _bad(_("The request body is not JSON.")) from None
-            if not isinstance(params, dict):
-                raise _bad(_("The request body must be a JSON object."))
-        call = Call(request=request, scope=scope, route=route, params=params)
-        authorize(call)
+        key, path = matched
+        params = _read(request, key, path)
+        call = Call(request=request, scope=scope, route=ROUTES[key], params=params, path=path)
+        _authorize(call)
     except Refused as refused:
         return _error(refused.status, refused.code, refused.message)
 
-    url = f"{gateway._base_url()}/{api}/2.0/mlflow/{route}"
-    headers = {"Content-Type": request.content_type or "application/json"}
+    url = f"{gateway._base_url()}/{api}/2.0/mlflow/{_forward_route(key, path)}"
     try:
         if request.method == "GET":
-            query = call.params if call.changed else request.GET
-            upstream = _session().get(url, params=_query(query), timeout=_timeout())
+            query = {name: value for name, value in call.params.items() if name not in path}
+            upstream = _session().get(url, params=proxy_parse.to_query(query), timeout=_timeout())
         else:
-            body = json.dumps(call.params).encode() if call.changed else request.body
-            upstream = _session().request(request.method, url, data=body, headers=headers, timeout=_timeout())
+            upstream = _session().request(request.method, url, json=call.params, timeout=_timeout())
     except requests.RequestException as error:
         return _upstream_error(error)
     if call.check_response is not None and upstream.status_code == 200:
@@ -525,16 +604,6 @@ def tracking(request: HttpRequest, api: str, route: str) -> HttpResponse:
             )
         return JsonResponse(answer)
     return _relay(upstream)
-
-
-def _query(params) -> list[tuple[str, str]]:
-    if hasattr(params, "lists"):
-        return [(key, value) for key, values in params.lists() for value in values]
-    pairs = []
-    for key, value in params.items():
-        for item in value if isinstance(value, list) else [value]:
-            pairs.append((key, str(item)))
-    return pairs
 
 
 class _Upload:
@@ -556,12 +625,16 @@ class _Upload:
 
 
 def _artifact_scope(path: str) -> str:
-    """The experiment id an artifact path is under (its first part); refuses escapes."""
+    """The experiment id an artifact path is under (its first part); refuses escapes.
+
+    The path arrives decoded once; it is decoded once more here, so that neither `..` nor
+    `%2E%2E` (nor a backslash) can climb out of the experiment the check looked at.
+    """
     path = unquote(path or "").strip("/")
     parts = path.split("/")
     if not path or ".." in parts or "\\" in path or "\x00" in path:
         raise _bad(_("Artifact paths are relative and may not contain '..'."))
-    if not parts[0].isdigit():
+    if not _EXPERIMENT_ID.fullmatch(parts[0]):
         raise _not_found()
     return parts[0]
 
@@ -584,7 +657,7 @@ def artifacts(request: HttpRequest, path: str = "") -> HttpResponse:
         return _error(refused.status, refused.code, refused.message)
 
     base = f"{gateway._base_url()}/api/2.0/mlflow-artifacts/artifacts"
-    url = base if listing else f"{base}/{path}"
+    url = base if listing else f"{base}/{quote(path)}"
     session = _session()
     try:
         if request.method == "PUT":

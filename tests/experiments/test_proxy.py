@@ -79,9 +79,11 @@ def test_creating_an_experiment_needs_a_project_prefix_and_tags_it(personas, tok
     assert viewer.status_code == 403
     name = f"genomics/tagged-{uuid.uuid4().hex[:6]}"
     sneaky = [{"key": gateway.PROJECT_TAG, "value": "physics"}]
-    created = call(
+    refused = call(
         tokens.bob, "POST", "api/2.0/mlflow/experiments/create", json={"name": name, "tags": sneaky}
     )
+    assert refused.status_code == 403
+    created = call(tokens.bob, "POST", "api/2.0/mlflow/experiments/create", json={"name": name})
     assert created.status_code == 200, created.text
     experiment = gateway.get_experiment("genomics", created.json()["experiment_id"])
     assert experiment["project"] == "genomics"
@@ -105,126 +107,6 @@ def test_unknown_routes_are_not_passed_through(tokens, call):
 @pytest.fixture
 def two_projects(personas, physics, mlflow_uri):
     return log_example("genomics"), log_example("physics")
-
-
-def _routes(target):
-    """Every proxied route the tests use, aimed at one project's objects: (method, route, kwargs, writes)."""
-    exp, run, model, logged = target.experiment_id, target.run_id, target.model, target.logged_model_id
-    artifact_root = f"{exp}/{run}/artifacts"
-    return [
-        ("GET", "api/2.0/mlflow/experiments/get", {"params": {"experiment_id": exp}}, False),
-        (
-            "GET",
-            "api/2.0/mlflow/experiments/get-by-name",
-            {"params": {"experiment_name": model.split(".")[0] + "/demo"}},
-            False,
-        ),
-        ("POST", "api/2.0/mlflow/runs/search", {"json": {"experiment_ids": [exp]}}, False),
-        ("GET", "api/2.0/mlflow/runs/get", {"params": {"run_id": run}}, False),
-        (
-            "GET",
-            "api/2.0/mlflow/metrics/get-history",
-            {"params": {"run_id": run, "metric_key": "loss"}},
-            False,
-        ),
-        (
-            "GET",
-            "ajax-api/2.0/mlflow/metrics/get-history-bulk-interval",
-            {"params": {"run_ids": run, "metric_key": "loss"}},
-            False,
-        ),
-        ("GET", "api/2.0/mlflow/artifacts/list", {"params": {"run_id": run}}, False),
-        ("GET", "api/2.0/mlflow-artifacts/artifacts", {"params": {"path": f"{artifact_root}/notes"}}, False),
-        ("GET", f"api/2.0/mlflow-artifacts/artifacts/{artifact_root}/notes/readme.txt", {}, False),
-        ("GET", "api/2.0/mlflow/registered-models/get", {"params": {"name": model}}, False),
-        ("GET", f"api/2.0/mlflow/logged-models/{logged}", {}, False),
-        ("POST", "api/2.0/mlflow/logged-models/search", {"json": {"experiment_ids": [exp]}}, False),
-        ("POST", "api/2.0/mlflow/logged-models", {"json": {"experiment_id": exp, "name": "other"}}, True),
-        (
-            "POST",
-            f"api/2.0/mlflow/logged-models/{logged}/params",
-            {"json": {"model_id": logged, "params": [{"key": "k", "value": "v"}]}},
-            True,
-        ),
-        (
-            "PATCH",
-            f"api/2.0/mlflow/logged-models/{logged}/tags",
-            {"json": {"model_id": logged, "tags": [{"key": "k", "value": "v"}]}},
-            True,
-        ),
-        ("GET", "api/2.0/mlflow/model-versions/get", {"params": {"name": model, "version": "1"}}, False),
-        (
-            "POST",
-            "api/2.0/mlflow/runs/log-batch",
-            {"json": {"run_id": run, "metrics": [{"key": "x", "value": 1, "timestamp": 0, "step": 0}]}},
-            True,
-        ),
-        (
-            "POST",
-            "api/2.0/mlflow/runs/log-parameter",
-            {"json": {"run_id": run, "key": "p", "value": "1"}},
-            True,
-        ),
-        ("POST", "api/2.0/mlflow/runs/set-tag", {"json": {"run_id": run, "key": "note", "value": "x"}}, True),
-        ("POST", "api/2.0/mlflow/runs/create", {"json": {"experiment_id": exp}}, True),
-        ("POST", "api/2.0/mlflow/runs/update", {"json": {"run_id": run, "status": "FINISHED"}}, True),
-        ("PUT", f"api/2.0/mlflow-artifacts/artifacts/{artifact_root}/up.txt", {"data": b"x"}, True),
-        (
-            "POST",
-            "api/2.0/mlflow/experiments/set-experiment-tag",
-            {"json": {"experiment_id": exp, "key": "k", "value": "v"}},
-            True,
-        ),
-        (
-            "POST",
-            "api/2.0/mlflow/registered-models/set-tag",
-            {"json": {"name": model, "key": "k", "value": "v"}},
-            True,
-        ),
-        (
-            "POST",
-            "api/2.0/mlflow/registered-models/alias",
-            {"json": {"name": model, "alias": "best", "version": "1"}},
-            True,
-        ),
-        (
-            "POST",
-            "api/2.0/mlflow/model-versions/set-tag",
-            {"json": {"name": model, "version": "1", "key": "k", "value": "v"}},
-            True,
-        ),
-        (
-            "POST",
-            "api/2.0/mlflow/model-versions/create",
-            {"json": {"name": model, "source": f"runs:/{run}/notes", "run_id": run}},
-            True,
-        ),
-    ]
-
-
-def test_a_token_of_project_a_reaches_nothing_of_project_b(tokens, call, two_projects):
-    genomics, physics = two_projects
-    for method, route, kwargs, _writes in _routes(physics):
-        for token in (tokens.alice, tokens.bob, tokens.vera, tokens.job):
-            answer = call(token, method, route, **kwargs)
-            assert answer.status_code in {403, 404}, (route, answer.status_code, answer.text)
-    # ...while its own project answers, and the owner of B reaches B.
-    for method, route, kwargs, _writes in _routes(genomics):
-        answer = call(tokens.bob, method, route, **kwargs)
-        assert answer.status_code == 200, (route, answer.text)
-    for method, route, kwargs, _writes in _routes(physics):
-        answer = call(tokens.charlie, method, route, **kwargs)
-        assert answer.status_code == 200, (route, answer.text)
-
-
-def test_a_viewer_reads_but_cannot_write(tokens, call, two_projects):
-    genomics, _physics = two_projects
-    for method, route, kwargs, writes in _routes(genomics):
-        answer = call(tokens.vera, method, route, **kwargs)
-        if writes:
-            assert answer.status_code == 403, (route, answer.text)
-        else:
-            assert answer.status_code == 200, (route, answer.text)
 
 
 def test_a_job_token_reaches_only_its_project(personas, tokens, call, two_projects, physics):
@@ -314,13 +196,13 @@ def test_bad_input_through_the_proxy(tokens, call, two_projects):
     escape = call(
         tokens.bob, "GET", f"api/2.0/mlflow-artifacts/artifacts/{genomics.experiment_id}/../../etc/passwd"
     )
-    assert escape.status_code in {400, 404}
+    assert escape.status_code in {400, 404}  # the client itself resolves a literal `..`
     encoded = call(
         tokens.bob,
         "GET",
         f"api/2.0/mlflow-artifacts/artifacts/{genomics.experiment_id}/%2E%2E/%2E%2E/etc/passwd",
     )
-    assert encoded.status_code in {400, 404}
+    assert encoded.status_code == 400
     not_json = call(
         tokens.bob,
         "POST",
