@@ -164,8 +164,10 @@ def update_quota(actor, project: Project, reason: str, **values) -> QuotaChange 
 
 
 @transaction.atomic
-def request_quota(owner, project: Project, reason: str, **values) -> QuotaRequest:
-    """A project owner asks for more of some quota fields."""
+def request_quota(owner, project: Project, reason: str, /, **values) -> QuotaRequest:
+    """A project owner asks for more of some quota fields. The names before ``/`` are positional
+    only, so a value named ``reason`` or ``owner`` (a typo in an API body) is a value to refuse, not
+    a second argument."""
     if not (
         owner.is_site_admin
         or Membership.objects.filter(project=project, user=owner, role=Role.OWNER).exists()

@@ -182,3 +182,16 @@ def test_request_list_and_decisions(personas):
     assert again.status_code == 400
     changes = api(personas, "bob").get("/api/v1/projects/genomics/quota/changes/").json()["results"]
     assert changes[0]["new_values"]["max_gpus"] == 4 and changes[0]["request"] == created["id"]
+
+
+def test_a_request_for_values_named_like_the_actions_arguments_is_a_400(personas):
+    """Schemathesis sent {"values": {"reason": ...}}: it was a second `reason` argument and a 500."""
+    client = api(personas, "alice")
+    response = client.post(
+        f"{QUOTA}requests/",
+        {"values": {"reason": 4, "owner": "x", "project": "\u0000"}, "reason": "a deadline"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json().keys() == {"reason", "owner", "project"}
+    assert not QuotaRequest.objects.exists()
