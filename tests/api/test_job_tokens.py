@@ -17,10 +17,13 @@ from tests.factories import MembershipFactory, ProjectFactory
 from .conftest import TokenClient
 
 
-def a_real_job_token(personas, settings) -> str:
+def a_real_job_token(personas, settings, httpserver) -> str:
     """Dispatch alice's job on the local backend and take its token the way its code could: from
     its environment (here, printed to its log)."""
     settings.TALLER_EXECUTOR = "local"
+    # The runner asks the tracking address before the command starts: something must answer there.
+    httpserver.expect_request("/mlflow/api/2.0/mlflow/runs/get").respond_with_json({"run": {}})
+    settings.TALLER_JOB_TRACKING_URI = httpserver.url_for("/mlflow")
     settings.TALLER_LOCAL_POLL_SECONDS = 0.1
     job = JobFactory(
         project=personas.project,
@@ -37,11 +40,11 @@ def a_real_job_token(personas, settings) -> str:
     return key
 
 
-def test_a_stolen_job_token_does_not_make_an_outsider_owner(personas, settings):
+def test_a_stolen_job_token_does_not_make_an_outsider_owner(personas, settings, httpserver):
     """The finding: charlie, a member of another project, held alice's job token for genomics and
     added himself as owner of genomics."""
     MembershipFactory(project=ProjectFactory(slug="physics"), user=personas.charlie, role=Role.OWNER)
-    stolen = TokenClient(a_real_job_token(personas, settings))
+    stolen = TokenClient(a_real_job_token(personas, settings, httpserver))
     response = stolen.post("/api/v1/projects/genomics/members/", {"username": "charlie", "role": "owner"})
     assert response.status_code == 403, response.content
     assert "MLflow tracking" in response.json()["detail"]
