@@ -111,8 +111,15 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several processes (web, worker, watcher) share the file: wait for locks instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Several processes (web, worker, watcher) share the file. Every transaction takes the write lock
+    # when it begins (IMMEDIATE), so a writer waits up to the timeout for another; a deferred one
+    # that read first fails at once on its lock upgrade, whatever the timeout. WAL: readers never
+    # wait for the writer, nor it for them.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=envint("TALLER_SQLITE_TIMEOUT_SECONDS", "20"),
+        transaction_mode="IMMEDIATE",
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHE_URL = os.environ.get("CACHE_URL", "")
