@@ -334,9 +334,13 @@ TALLER_DEFAULT_JOB_IMAGE = os.environ.get("TALLER_DEFAULT_JOB_IMAGE", "python:3.
 # Where running jobs send their MLflow calls: the portal's authorizing proxy by default.
 TALLER_JOB_TRACKING_URI = os.environ.get("TALLER_JOB_TRACKING_URI", f"{TALLER_PUBLIC_URL.rstrip('/')}/mlflow")
 TALLER_DISPATCH_MAX_RETRIES = envint("TALLER_DISPATCH_MAX_RETRIES", "5")
-# A job still `dispatching` this long after admission has lost its task: reconcile dispatches it again
-# (and a dead worker's claim on it has gone stale).
+# A job still `dispatching` this long after admission has lost its task: reconcile dispatches it again.
 TALLER_DISPATCH_STALE_SECONDS = envint("TALLER_DISPATCH_STALE_SECONDS", "300")
+# How long a dispatch attempt's claim on a job holds without a sign of life: the attempt renews it
+# every third of this while it works. A dead worker's claim lapses after it, and the queue drain
+# (every TALLER_DRAIN_SECONDS) dispatches the job again; so does a job that no attempt claimed
+# this long after its admission (its message was lost with a worker).
+TALLER_DISPATCH_CLAIM_SECONDS = envint("TALLER_DISPATCH_CLAIM_SECONDS", "30")
 # How long dispatch trusts that a project is prepared on the backend (namespace, quota) with its
 # current limits before preparing it again; a change of the project's limits applies at once.
 TALLER_PROJECT_READY_SECONDS = envint("TALLER_PROJECT_READY_SECONDS", "3600")

@@ -8,6 +8,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from clusterjobs.backends import get_backend
 from clusterjobs.backends.base import JobSpec
 from clusterjobs.backends.kubernetes import KubernetesBackend
 from tests.conftest import Personas
@@ -46,6 +47,15 @@ class Cluster:
     api: FakeKubernetes
     kubeconfig: Path
     backend: KubernetesBackend
+
+
+@pytest.fixture
+def local(settings):
+    """The local backend, its jobs reaching MLflow nowhere, its folders looked at often."""
+    settings.TALLER_EXECUTOR = "local"
+    settings.TALLER_JOB_TRACKING_URI = "http://127.0.0.1:1/mlflow"
+    settings.TALLER_LOCAL_POLL_SECONDS = 0.1
+    return get_backend("local")
 
 
 @pytest.fixture
