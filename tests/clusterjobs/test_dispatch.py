@@ -261,3 +261,20 @@ def test_an_attempt_slower_than_its_claim_keeps_it(personas, local, settings):
     assert outcomes == ["submitted"]
     assert local.wait(job.pk, 30).phase == "succeeded" and local.logs(job.pk, "") == ["once"]
     assert ApiToken.objects.filter(project=personas.project, revoked_at__isnull=True).count() == 1
+
+
+@pytest.mark.django_db
+def test_worker_killed_between_the_spec_and_the_runner(personas, local):
+    """The worker wrote the job's spec on the backend, then died before starting its runner: the
+    job is not taken for started (it would wait as pending for ever); the next attempt starts it,
+    with a live token."""
+    old, _key = create_token(personas.bob, "job", project=personas.project)
+    job = admitted(personas, command=["python", "-c", PRINT_ENV], mlflow_token=old)
+    control = local.control(job.pk)
+    control.mkdir(parents=True)
+    (control / "spec.json").write_text(json.dumps({"job_id": job.pk, "uid": actions.job_uid(job)}))
+    assert local.status(job.pk, "").phase == "missing"
+    assert actions.dispatch(job.pk) == "submitted"
+    job.refresh_from_db()
+    assert job.status == JobStatus.PENDING and job.mlflow_token != old
+    assert authenticate_token(env_of(local, job)["MLFLOW_TRACKING_TOKEN"]) == job.mlflow_token
