@@ -9,7 +9,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from clusterjobs import actions, tasks
 from clusterjobs.models import Job, JobStatus, JobTransition
@@ -205,6 +205,8 @@ def test_failed_attempt_says_why_and_holds_the_job_for_its_retry(personas, local
         time.sleep(0.1)
     job.refresh_from_db()
     assert job.status == JobStatus.DISPATCHING and "Not a directory" in job.status_reason
+    with translation.override("es"):  # stored in English, shown in the reader's language
+        assert job.get_status_reason_display().startswith("falló el envío, se reintenta: ")
     assert actions.dispatch(job.pk) == "skipped"  # a duplicate task leaves the job to the retry
     jobs_folder.unlink()
     while Job.objects.get(pk=job.pk).status == JobStatus.DISPATCHING:
