@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -631,7 +631,8 @@ def ensure_project(backend: Backend, project: Project) -> ProjectLimits:
     return limits
 
 
-def _claim_until(now=None, *, extra_seconds: float = 0):
+def _claim_until(now: datetime | None = None, *, extra_seconds: float = 0) -> datetime:
+    """When a claim taken (or renewed) now lapses, unless renewed again."""
     return (now or timezone.now()) + timedelta(seconds=settings.TALLER_DISPATCH_CLAIM_SECONDS + extra_seconds)
 
 
