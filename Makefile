@@ -30,12 +30,13 @@ var:
 migrate: install var
 	$(BIN)/python manage.py migrate --noinput
 
-# The embedded default: SQLite, a filesystem broker and a local MLflow server under var/. Ctrl-C stops all.
-# The Procfile's commands find python, celery and mlflow on PATH; TALLER_PORT and TALLER_MLFLOW_PORT
-# move the web server (8000) and MLflow (5000).
+# The embedded default: SQLite, a filesystem broker and a local MLflow server under var/. The Procfile's
+# processes run under supervisord (portal/supervise.py), which starts again any that dies; Ctrl-C stops
+# all. Their commands find python, celery and mlflow on PATH; TALLER_PORT and TALLER_MLFLOW_PORT move
+# the web server (8000) and MLflow (5000).
 run: migrate
 	$(BIN)/python manage.py seed_demo
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m portal.supervise Procfile
 
 # PostgreSQL and Redis: start them where the machine has them and they are down.
 services:

@@ -10,16 +10,20 @@ import dataclasses
 import hashlib
 import logging
 import re
+import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
-from django.db.models import Max
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -658,13 +662,51 @@ def ensure_project(backend: Backend, project: Project) -> ProjectLimits:
     return limits
 
 
-def dispatch(job_id: int) -> str:
+def _claim_until(now: datetime | None = None, *, extra_seconds: float = 0) -> datetime:
+    """When a claim taken (or renewed) now lapses, unless renewed again."""
+    return (now or timezone.now()) + timedelta(seconds=settings.TALLER_DISPATCH_CLAIM_SECONDS + extra_seconds)
+
+
+def _renew_claim(job_id: int, attempt: str) -> None:
+    Job.objects.filter(pk=job_id, status=JobStatus.DISPATCHING, dispatch_claim=attempt).update(
+        dispatch_claimed_until=_claim_until()
+    )
+
+
+@contextmanager
+def _claim_kept(job_id: int, attempt: str) -> Iterator[None]:
+    """Renew the attempt's claim on the job every third of TALLER_DISPATCH_CLAIM_SECONDS while the
+    block runs (a backend call may take longer than the claim lasts); if the process dies, the
+    renewals stop with it and the claim lapses."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        try:
+            while not stop.wait(settings.TALLER_DISPATCH_CLAIM_SECONDS / 3):
+                try:
+                    _renew_claim(job_id, attempt)
+                except DatabaseError as error:  # the next renewal may get through
+                    log.warning("could not renew the dispatch claim on job %s: %s", job_id, error)
+        finally:
+            connection.close()  # this thread's own connection
+
+    renewer = threading.Thread(target=renew, name=f"dispatch-claim-{job_id}", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewer.join()
+
+
+def dispatch(job_id: int, attempt: str = "") -> str:
     """Create an admitted (``dispatching``) job on its backend. Idempotent, so a retried or
     duplicated task, or one redelivered after a worker died, never starts a job twice:
 
-    - a job no longer ``dispatching`` is left alone, and so is one that another attempt claimed
-      less than TALLER_DISPATCH_STALE_SECONDS ago (the claim is written in the transaction that
-      locks and reads the job, and cleared when that attempt fails);
+    - a job no longer ``dispatching`` is left alone, and so is one that another attempt holds: a
+      claim naming the attempt (``attempt``, the Celery task id, which its retries keep) is written
+      in the transaction that locks and reads the job, renewed while the attempt works, and lapses
+      TALLER_DISPATCH_CLAIM_SECONDS after the attempt's last sign of life;
     - every attempt commits the job's token before it submits, so a job without a token was
       never submitted: it gets its token (in the transaction that locks and reads it) and is
       submitted without asking the backend first;
@@ -673,78 +715,92 @@ def dispatch(job_id: int) -> str:
       attempt handed it; otherwise a fresh token (the previous one is revoked, its key is lost);
     - the submit itself counts "already there with this job's uid" as success.
 
-    Returns what happened: "skipped", "found", "submitted" or "cancelled". Raises BackendError.
+    Returns what happened: "skipped", "found", "submitted" or "cancelled". Raises BackendError (the
+    claim stays with the attempt: see dispatch_failed).
     """
-    claimed_at = None
-    done = False
-    try:
-        key = None
+    attempt = attempt or uuid.uuid4().hex
+    key = None
+    with transaction.atomic():
+        job = (
+            Job.objects.select_for_update(of=("self",))
+            .select_related("project", "project__quota", "submitter")
+            .filter(pk=job_id)
+            .first()
+        )
+        if job is None or job.status != JobStatus.DISPATCHING:
+            return "skipped"
+        now = timezone.now()
+        held_by_another = job.dispatch_claim and job.dispatch_claim != attempt
+        if held_by_another and job.dispatch_claimed_until and job.dispatch_claimed_until > now:
+            return "skipped"  # another attempt is dispatching it, or waits for its retry
+        claim = {"dispatch_claim": attempt, "dispatch_claimed_until": _claim_until(now)}
+        backend = get_backend(job.backend or None)
+        if not job.mlflow_token_id:
+            key = _hand_token(job, backend, claim)
+        else:
+            Job.objects.filter(pk=job.pk).update(**claim)
+    with _claim_kept(job.pk, attempt):
+        return _create_on_backend(job, backend, key, claim)
+
+
+def _create_on_backend(job: Job, backend: Backend, key: str | None, claim: dict) -> str:
+    if key is None:
+        found = backend.status(job.pk, job.project.slug)
+        if found.phase != "missing":
+            return _adopt(job, found)
         with transaction.atomic():
-            job = (
-                Job.objects.select_for_update(of=("self",))
-                .select_related("project", "project__quota", "submitter")
-                .filter(pk=job_id)
+            current = (
+                Job.objects.select_for_update()
+                .filter(pk=job.pk, status=JobStatus.DISPATCHING, dispatch_claim=claim["dispatch_claim"])
+                .only("pk", "mlflow_token")
                 .first()
             )
-            if job is None or job.status != JobStatus.DISPATCHING:
-                return "skipped"
-            now = timezone.now()
-            stale = timedelta(seconds=settings.TALLER_DISPATCH_STALE_SECONDS)
-            if job.dispatch_claimed_at is not None and now - job.dispatch_claimed_at < stale:
-                return "skipped"  # another worker is dispatching it right now
-            claimed_at = now
-            backend = get_backend(job.backend or None)
-            if not job.mlflow_token_id:
-                key = _hand_token(job, backend, claimed_at)
-            else:
-                Job.objects.filter(pk=job.pk).update(dispatch_claimed_at=claimed_at)
-        if key is None:
-            found = backend.status(job.pk, job.project.slug)
-            if found.phase != "missing":
-                outcome = _adopt(job, found)
-                done = True
-                return outcome
-            with transaction.atomic():
-                current = (
-                    Job.objects.select_for_update()
-                    .filter(pk=job.pk, status=JobStatus.DISPATCHING)
-                    .only("pk", "mlflow_token")
-                    .first()
-                )
-                if current is None:
-                    return "skipped"
-                if current.mlflow_token_id:
-                    revoke_token(current.mlflow_token)
-                key = _hand_token(job, backend, claimed_at)
-        limits = ensure_project(backend, job.project)
-        env, secret_names = job_environment(job, key)
-        backend.submit(job_spec(job, env, limits, secret_names))
-        done = True
-        if move_job(
-            job.pk,
-            JobStatus.PENDING,
-            _("created on the backend as %(name)s") % {"name": job.backend_name},
-            only_from={JobStatus.DISPATCHING},
-        ):
-            return "submitted"
-        # Cancelled while we were creating it (or already ended): do not leave it running.
-        if Job.objects.filter(pk=job.pk, status=JobStatus.CANCELLED).exists():
-            backend.cancel(job.pk, job.project.slug)
-            return "cancelled"
+            if current is None:
+                return "skipped"  # cancelled meanwhile, or our claim lapsed and another attempt has it
+            if current.mlflow_token_id:
+                revoke_token(current.mlflow_token)
+            key = _hand_token(job, backend, claim)
+    limits = ensure_project(backend, job.project)
+    env, secret_names = job_environment(job, key)
+    backend.submit(job_spec(job, env, limits, secret_names))
+    if move_job(
+        job.pk,
+        JobStatus.PENDING,
+        _("created on the backend as %(name)s") % {"name": job.backend_name},
+        only_from={JobStatus.DISPATCHING},
+    ):
         return "submitted"
-    finally:
-        if claimed_at is not None and not done:
-            # This attempt failed: let a retry claim the job at once.
-            Job.objects.filter(pk=job_id, dispatch_claimed_at=claimed_at).update(dispatch_claimed_at=None)
+    # Cancelled while we were creating it (or already ended): do not leave it running.
+    if Job.objects.filter(pk=job.pk, status=JobStatus.CANCELLED).exists():
+        backend.cancel(job.pk, job.project.slug)
+        return "cancelled"
+    return "submitted"
 
 
-def _hand_token(job: Job, backend: Backend, claimed_at) -> str:
+DISPATCH_RETRYING = gettext_noop("dispatch failed, retrying: %(error)s")
+
+
+def dispatch_failed(job_id: int, attempt: str, error: Exception, retry_in: float) -> None:
+    """Say on the job why its dispatch attempt failed, and keep the attempt's claim until its retry
+    is due (a duplicate task leaves the job to it); if the retry is lost with a worker, the claim
+    lapses TALLER_DISPATCH_CLAIM_SECONDS later and the drain dispatches the job again. Best
+    effort: the database may be what failed."""
+    reason = DISPATCH_RETRYING % {"error": error}
+    try:
+        Job.objects.filter(pk=job_id, status=JobStatus.DISPATCHING).update(
+            status_reason=reason,
+            dispatch_claim=attempt,
+            dispatch_claimed_until=_claim_until(extra_seconds=retry_in),
+        )
+    except DatabaseError as db_error:
+        log.warning("job %s: could not record its failed dispatch: %s", job_id, db_error)
+
+
+def _hand_token(job: Job, backend: Backend, claim: dict) -> str:
     """A new job-scoped token for the job, recorded on it with its backend and the dispatch
     attempt's claim; returns the key."""
     token, key = create_token(job.submitter, f"job {job.pk}", project=job.project)
-    Job.objects.filter(pk=job.pk).update(
-        mlflow_token=token, backend=backend.name, dispatch_claimed_at=claimed_at
-    )
+    Job.objects.filter(pk=job.pk).update(mlflow_token=token, backend=backend.name, **claim)
     return key
 
 
@@ -795,5 +851,29 @@ def reconcile() -> dict[str, int]:
 
 
 def drain_queues() -> list[int]:
-    """Admit and dispatch queued jobs of every project: repairs an admission lost after commit."""
-    return admit_and_dispatch()
+    """Admit and dispatch queued jobs of every project (repairs an admission lost after commit),
+    and dispatch again the admitted jobs whose dispatch was lost; returns the jobs sent."""
+    return admit_and_dispatch() + redispatch_lost()
+
+
+def redispatch_lost() -> list[int]:
+    """Dispatch again the ``dispatching`` jobs that no live attempt holds: a claim that lapsed (its
+    worker died, or its retry was lost with one), or no claim TALLER_DISPATCH_CLAIM_SECONDS after
+    admission (the message was lost: the filesystem broker of the embedded default does not
+    deliver again what a dead worker had taken). A duplicate is harmless: dispatch is idempotent."""
+    dispatch_job = task("dispatch_job")
+    now = timezone.now()
+    admitted_before = now - timedelta(seconds=settings.TALLER_DISPATCH_CLAIM_SECONDS)
+    lost = list(
+        Job.objects.filter(status=JobStatus.DISPATCHING)
+        .annotate(admitted_at=Max("transitions__at"))
+        .filter(
+            Q(dispatch_claimed_until__lt=now)
+            | Q(dispatch_claimed_until__isnull=True, admitted_at__lt=admitted_before)
+        )
+        .values_list("pk", flat=True)
+    )
+    for job_id in lost:
+        log.warning("job %s: its dispatch was lost, dispatching it again", job_id)
+        _enqueue(dispatch_job, job_id)
+    return lost

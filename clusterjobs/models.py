@@ -86,10 +86,13 @@ class Job(models.Model):
     mlflow_experiment_id = models.CharField(max_length=64, blank=True)
     mlflow_run_id = models.CharField(max_length=64, blank=True, db_index=True)
     final_log = models.TextField(blank=True)
+    # The dispatch attempt that holds the job (a Celery task id: its retries keep it), written in the
+    # transaction that reads the job, and until when: the attempt renews it while it works, and a
+    # failed one holds it until its retry is due. Another attempt leaves the job alone until then;
+    # past it the claim is stale (its worker died) and the periodic drain dispatches the job again.
+    dispatch_claim = models.CharField(max_length=64, blank=True, editable=False)
+    dispatch_claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
     # The job-scoped portal token the job uses for MLflow through the proxy; revoked when the job ends.
-    # Set by the dispatch attempt that holds the job (in the transaction that reads it): a second,
-    # concurrent attempt sees it and leaves the job alone; cleared when an attempt fails.
-    dispatch_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
     mlflow_token = models.ForeignKey(
         "accounts.ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

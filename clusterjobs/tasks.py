@@ -6,6 +6,9 @@ from celery import shared_task
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from portal import retry
+from portal.retry import TRANSIENT_DATABASE_ERRORS, WritingTask
+
 from . import actions
 from .backends import BackendError
 
@@ -13,16 +16,18 @@ log = logging.getLogger(__name__)
 
 
 def backoff(retries: int) -> int:
-    """Seconds before the next attempt: 5, 10, 20, ... at most 5 minutes."""
+    """Seconds before the next attempt on a backend that failed: 5, 10, 20, ... at most 5 minutes."""
     return min(5 * 2**retries, 300)
 
 
 # acks_late + reject_on_worker_lost: a worker killed mid-dispatch leaves the message to be
-# delivered again; actions.dispatch is idempotent, so the second delivery starts nothing twice.
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
+# delivered again (where the broker can: the filesystem broker cannot, and the drain dispatches
+# the job again once the dead attempt's claim lapses); actions.dispatch is idempotent, so a second
+# delivery starts nothing twice.
+@shared_task(bind=True, base=WritingTask, acks_late=True, reject_on_worker_lost=True)
 def dispatch_job(self, job_id: int) -> str:
     try:
-        return actions.dispatch(job_id)
+        return actions.dispatch(job_id, attempt=self.request.id or "")
     except BackendError as error:
         attempts = self.request.retries + 1
         if error.permanent:
@@ -35,11 +40,24 @@ def dispatch_job(self, job_id: int) -> str:
                 % {"n": attempts, "error": error},
             )
             return "failed"
-        log.warning("dispatch of job %s failed (attempt %s), retrying: %s", job_id, attempts, error)
-        raise self.retry(exc=error, countdown=backoff(self.request.retries), max_retries=None) from error
+        raise _retry_dispatch(self, job_id, error, backoff(self.request.retries)) from error
+    except TRANSIENT_DATABASE_ERRORS as error:
+        # The shared policy for the database; out of retries, the job's claim lapses and the
+        # drain dispatches it again.
+        if self.request.retries >= self.max_retries:
+            raise
+        raise _retry_dispatch(self, job_id, error, retry.backoff(self.request.retries)) from error
 
 
-@shared_task(bind=True, acks_late=True, max_retries=20)
+def _retry_dispatch(task, job_id: int, error: Exception, countdown: float) -> Exception:
+    log.warning(
+        "dispatch of job %s failed (attempt %s), retrying: %s", job_id, task.request.retries + 1, error
+    )
+    actions.dispatch_failed(job_id, task.request.id or "", error, countdown)
+    return task.retry(exc=error, countdown=countdown, max_retries=None, throw=False)
+
+
+@shared_task(bind=True, base=WritingTask, acks_late=True, max_retries=20)
 def sync_job_run(self, job_id: int) -> str:
     """Finish a job's MLflow run once MLflow answers again."""
     outcome = actions.sync_run(job_id)
@@ -48,11 +66,11 @@ def sync_job_run(self, job_id: int) -> str:
     return outcome
 
 
-@shared_task
+@shared_task(base=WritingTask)
 def reconcile_jobs() -> dict:
     return actions.reconcile()
 
 
-@shared_task
+@shared_task(base=WritingTask)
 def drain_queues() -> list[int]:
     return actions.drain_queues()

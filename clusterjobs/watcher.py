@@ -5,6 +5,8 @@ from threading import Event
 
 from django.db import close_old_connections
 
+from portal.retry import call_with_retries
+
 from . import actions
 from .backends import Backend, BackendError, get_backend
 
@@ -21,7 +23,7 @@ def follow(stop: Event, backend: Backend | None = None) -> int:
             for status in backend.watch(stop):
                 close_old_connections()  # the loop runs for days: drop connections the database closed
                 try:
-                    actions.apply_status(status)
+                    call_with_retries(actions.apply_status, status, stop=stop)
                     applied += 1
                 except Exception:
                     log.exception("could not apply the status of job %s", status.job_id)

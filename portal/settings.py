@@ -118,8 +118,15 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several processes (web, worker, watcher) share the file: wait for locks instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Several processes (web, worker, watcher) share the file. Every transaction takes the write lock
+    # when it begins (IMMEDIATE), so a writer waits up to the timeout for another; a deferred one
+    # that read first fails at once on its lock upgrade, whatever the timeout. WAL: readers never
+    # wait for the writer, nor it for them.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=envint("TALLER_SQLITE_TIMEOUT_SECONDS", "20"),
+        transaction_mode="IMMEDIATE",
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHE_URL = os.environ.get("CACHE_URL", "")
@@ -422,9 +429,13 @@ TALLER_DEFAULT_JOB_IMAGE = os.environ.get("TALLER_DEFAULT_JOB_IMAGE", "python:3.
 # Where running jobs send their MLflow calls: the portal's authorizing proxy.
 TALLER_JOB_TRACKING_URI = f"{TALLER_JOB_PORTAL_URL}/mlflow"
 TALLER_DISPATCH_MAX_RETRIES = envint("TALLER_DISPATCH_MAX_RETRIES", "5")
-# A job still `dispatching` this long after admission has lost its task: reconcile dispatches it again
-# (and a dead worker's claim on it has gone stale).
+# A job still `dispatching` this long after admission has lost its task: reconcile dispatches it again.
 TALLER_DISPATCH_STALE_SECONDS = envint("TALLER_DISPATCH_STALE_SECONDS", "300")
+# How long a dispatch attempt's claim on a job holds without a sign of life: the attempt renews it
+# every third of this while it works. A dead worker's claim lapses after it, and the queue drain
+# (every TALLER_DRAIN_SECONDS) dispatches the job again; so does a job that no attempt claimed
+# this long after its admission (its message was lost with a worker).
+TALLER_DISPATCH_CLAIM_SECONDS = envint("TALLER_DISPATCH_CLAIM_SECONDS", "30")
 # How long dispatch trusts that a project is prepared on the backend (namespace, quota) with its
 # current limits before preparing it again; a change of the project's limits applies at once.
 TALLER_PROJECT_READY_SECONDS = envint("TALLER_PROJECT_READY_SECONDS", "3600")

@@ -2,6 +2,7 @@
 charlie has no access, and root is a site admin."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -39,9 +40,37 @@ class Personas:
 
 @pytest.fixture(autouse=True)
 def _isolated_var(settings, tmp_path):
-    """Each test writes its files (cache, job folders, broker) under its own temporary folder."""
-    settings.VAR_DIR = tmp_path / "var"
-    settings.VAR_DIR.mkdir()
+    """Each test writes its files (cache, job folders, broker) under its own temporary folder; the
+    local jobs it started there end with it, also when it failed before it could stop them."""
+    settings.VAR_DIR = var = tmp_path / "var"
+    var.mkdir()
+    yield
+    kill_local_jobs(var)
+
+
+def kill_local_jobs(var: Path) -> list[int]:
+    """SIGKILL every process of the local backend's jobs under ``var``: their runners (which name
+    their job's folder), the jobs and whatever they started (which work in it). Returns the pids."""
+    jobs = var / "jobs"
+    if not jobs.is_dir() or not any(jobs.iterdir()):
+        return []
+    roots = {str(jobs) + os.sep, str(jobs.resolve()) + os.sep}
+    killed = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink(proc / "cwd") + os.sep
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue  # gone already, or not ours to look at
+        if any(cwd.startswith(root) or root.encode() in cmdline for root in roots):
+            try:
+                os.kill(int(proc.name), signal.SIGKILL)
+                killed.append(int(proc.name))
+            except ProcessLookupError:
+                pass
+    return killed
 
 
 @pytest.fixture(autouse=True)

@@ -86,6 +86,23 @@ def _runner_alive(pid: int) -> bool:
     return state not in {"Z", "X"} and b"local_runner" in cmdline
 
 
+def _locked(path: Path) -> bool:
+    """Does a process hold the lock file (a submit under way)?"""
+    import fcntl
+
+    try:
+        file = open(path, "a")  # noqa: SIM115 - closed below
+    except OSError:
+        return False
+    with file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(file, fcntl.LOCK_UN)
+        return False
+
+
 def _tail(path: Path, count: int | None) -> list[str]:
     """The last ``count`` lines of a file (all of it for None), reading from the end in blocks."""
     try:
@@ -264,24 +281,26 @@ class LocalBackend(Backend):
                         )
                     if (control / "runner.json").exists():
                         return  # started by an earlier attempt: success
-                else:
-                    _write_json(
-                        control / "spec.json",
-                        {
-                            "job_id": spec.job_id,
-                            "uid": spec.uid,
-                            "project": spec.project,
-                            "image": spec.image,
-                            "command": list(spec.command),
-                            "sandbox": sandbox_args(bwrap, folder, control) if bwrap else [],
-                            "cwd": str(folder),
-                            "time_limit_seconds": spec.time_limit_seconds,
-                            "grace_seconds": settings.TALLER_LOCAL_KILL_GRACE_SECONDS,
-                            "cpu": str(spec.cpu),
-                            "memory_mib": spec.memory_mib,
-                            "gpus": spec.gpus,
-                        },
-                    )
+                # Not started: new, or left by a submit that died before it started the runner; the
+                # spec is written (again), and the runner gets this submit's environment, its token
+                # the live one.
+                _write_json(
+                    control / "spec.json",
+                    {
+                        "job_id": spec.job_id,
+                        "uid": spec.uid,
+                        "project": spec.project,
+                        "image": spec.image,
+                        "command": list(spec.command),
+                        "sandbox": sandbox_args(bwrap, folder, control) if bwrap else [],
+                        "cwd": str(folder),
+                        "time_limit_seconds": spec.time_limit_seconds,
+                        "grace_seconds": settings.TALLER_LOCAL_KILL_GRACE_SECONDS,
+                        "cpu": str(spec.cpu),
+                        "memory_mib": spec.memory_mib,
+                        "gpus": spec.gpus,
+                    },
+                )
                 self._launch(control, self._job_env(spec, folder))
         except OSError as error:
             raise BackendError(f"could not prepare {folder}: {error}") from error
@@ -365,6 +384,15 @@ class LocalBackend(Backend):
                 **common,
             )
         runner = _read_json(control / "runner.json")
+        if runner is None and not _locked(control / "lock"):
+            # No submit holds the job (one takes the lock before it writes the spec and keeps it
+            # until the runner has started): unless the runner started since, the submit that wrote
+            # the spec died (or failed) before starting it, and the job is to be submitted again.
+            runner = _read_json(control / "runner.json")
+            if runner is None:
+                return BackendStatus(
+                    job_id=job_id, phase="missing", reason=gettext_noop("its submit ended before starting it")
+                )
         if runner is None:
             return BackendStatus(phase="pending", reason=gettext_noop("starting"), **common)
         if not _runner_alive(runner["pid"]):

@@ -5,9 +5,10 @@ from celery import shared_task
 from clusterjobs.actions import project_limits
 from clusterjobs.backends import BackendError, get_backend
 from portal.projects.models import Project
+from portal.retry import WritingTask
 
 
-@shared_task(bind=True, acks_late=True, max_retries=8)
+@shared_task(bind=True, base=WritingTask, acks_late=True, max_retries=8)
 def mirror_quota(self, project_id: int) -> str:
     """Make the backend's limits of the project (a namespace's ResourceQuota and LimitRange on
     Kubernetes) match the portal's quota. Idempotent: it reads the quota when it runs, so a
@@ -24,7 +25,7 @@ def mirror_quota(self, project_id: int) -> str:
     return "mirrored"
 
 
-@shared_task
+@shared_task(base=WritingTask)
 def mirror_all_quotas() -> int:
     """Periodic repair: mirror every active project's quota (a lost task or an edited namespace)."""
     count = 0

@@ -8,6 +8,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from clusterjobs.backends import get_backend
 from clusterjobs.backends.base import JobSpec
 from clusterjobs.backends.kubernetes import KubernetesBackend
 from tests.conftest import Personas
@@ -46,6 +47,17 @@ class Cluster:
     api: FakeKubernetes
     kubeconfig: Path
     backend: KubernetesBackend
+
+
+@pytest.fixture
+def local(settings, httpserver):
+    """The local backend, its folders looked at often, its jobs' tracking address a stub: the
+    runner asks it before the command starts, so something must answer there."""
+    settings.TALLER_EXECUTOR = "local"
+    httpserver.expect_request("/mlflow/api/2.0/mlflow/runs/get").respond_with_json({"run": {}})
+    settings.TALLER_JOB_TRACKING_URI = httpserver.url_for("/mlflow")
+    settings.TALLER_LOCAL_POLL_SECONDS = 0.1
+    return get_backend("local")
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 from datetime import timedelta
 
 import factory
-from django.conf import settings
 from django.utils import timezone
 
 from clusterjobs.models import Job, JobStatus, JobTransition
@@ -31,7 +30,7 @@ class JobFactory(factory.django.DjangoModelFactory):
 
 
 def claim_gone_stale(job_id: int) -> None:
-    """A dead worker's claim on a job stays until it is stale; then a redelivered or reconciled
-    dispatch may take the job over."""
-    stale = timezone.now() - timedelta(seconds=settings.TALLER_DISPATCH_STALE_SECONDS + 1)
-    Job.objects.filter(pk=job_id).update(dispatch_claimed_at=stale)
+    """A dead worker's claim on a job stays until it lapses (nothing renews it any more); then a
+    redelivered or drained dispatch may take the job over."""
+    lapsed = timezone.now() - timedelta(seconds=1)
+    Job.objects.filter(pk=job_id).update(dispatch_claimed_until=lapsed)

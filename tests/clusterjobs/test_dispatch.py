@@ -4,14 +4,14 @@ on retryable errors, a clear failure when they run out or the error is permanent
 queue draining repair what lost events left behind."""
 
 import json
+import threading
 import time
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from clusterjobs import actions, tasks
-from clusterjobs.backends import get_backend
 from clusterjobs.models import Job, JobStatus, JobTransition
 from portal.accounts.actions import authenticate_token, create_token
 from portal.accounts.models import ApiToken
@@ -22,16 +22,6 @@ PRINT_ENV = (
     "import os; [print(k + '=' + os.environ.get(k, '')) for k in "
     "('MLFLOW_TRACKING_URI', 'MLFLOW_TRACKING_TOKEN', 'MLFLOW_RUN_ID', 'MLFLOW_EXPERIMENT_ID', 'TALLER_JOB_ID', 'SEED')]"
 )
-
-
-@pytest.fixture
-def local(settings, httpserver):
-    settings.TALLER_EXECUTOR = "local"
-    # The runner asks the tracking address before the command starts: something must answer there.
-    httpserver.expect_request("/mlflow/api/2.0/mlflow/runs/get").respond_with_json({"run": {}})
-    settings.TALLER_JOB_TRACKING_URI = httpserver.url_for("/mlflow")
-    settings.TALLER_LOCAL_POLL_SECONDS = 0.1
-    return get_backend("local")
 
 
 def admitted(personas, **kwargs) -> Job:
@@ -200,3 +190,93 @@ def test_drain_queues_admits_what_a_lost_commit_hook_left(personas, monkeypatch)
     job = JobFactory(project=personas.project)
     assert tasks.drain_queues.apply().get() == [job.pk]
     assert Job.objects.get(pk=job.pk).status == JobStatus.DISPATCHING and sent == [job.pk]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_failed_attempt_says_why_and_holds_the_job_for_its_retry(personas, local, settings, celery_worker):
+    jobs_folder = settings.VAR_DIR / "jobs"
+    jobs_folder.write_text("not a folder")  # the backend fails until someone clears the way
+    job = admitted(personas, command=["python", "-c", "print('at last')"], mlflow_run_id="")
+    tasks.dispatch_job.delay(job.pk)
+    deadline = time.monotonic() + 60
+    while not Job.objects.get(pk=job.pk).status_reason.startswith("dispatch failed, retrying: "):
+        assert time.monotonic() < deadline, Job.objects.get(pk=job.pk).status_reason
+        time.sleep(0.1)
+    job.refresh_from_db()
+    assert job.status == JobStatus.DISPATCHING and "Not a directory" in job.status_reason
+    with translation.override("es"):  # stored in English, shown in the reader's language
+        assert job.get_status_reason_display().startswith("falló el envío, se reintenta: ")
+    assert actions.dispatch(job.pk) == "skipped"  # a duplicate task leaves the job to the retry
+    jobs_folder.unlink()
+    while Job.objects.get(pk=job.pk).status == JobStatus.DISPATCHING:
+        assert time.monotonic() < deadline + 60
+        time.sleep(0.2)
+    assert local.wait(job.pk, 30).phase == "succeeded" and local.logs(job.pk, "") == ["at last"]
+    assert job.transitions.filter(to_status=JobStatus.PENDING).get().reason == (
+        f"created on the backend as taller-{job.pk}"
+    )
+
+
+@pytest.mark.django_db
+def test_drain_dispatches_again_what_no_live_attempt_holds(personas, monkeypatch, settings):
+    sent = []
+    monkeypatch.setattr(tasks.dispatch_job, "apply_async", lambda args, countdown=0: sent.append(args[0]))
+    now = timezone.now()
+    claim = timedelta(seconds=settings.TALLER_DISPATCH_CLAIM_SECONDS)
+
+    def admitted_at(at, **claim_fields) -> Job:
+        job = admitted(personas, **claim_fields)
+        JobTransition.objects.filter(job=job).update(at=at)
+        return job
+
+    # Its worker died mid-dispatch: nothing renews the claim any more.
+    died = admitted_at(now - timedelta(minutes=2), dispatch_claim="a", dispatch_claimed_until=now)
+    # Its message was lost before any worker claimed it.
+    lost = admitted_at(now - claim - timedelta(seconds=1))
+    # An attempt is dispatching it now, or it waits for its retry.
+    working = admitted_at(now - timedelta(minutes=2), dispatch_claim="b", dispatch_claimed_until=now + claim)
+    # Admitted a moment ago: its message is on its way.
+    fresh = admitted_at(now)
+    assert sorted(tasks.drain_queues.apply().get()) == sorted([died.pk, lost.pk])
+    assert sorted(sent) == sorted([died.pk, lost.pk]) and {working.pk, fresh.pk}.isdisjoint(sent)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_attempt_slower_than_its_claim_keeps_it(personas, local, settings):
+    """An attempt renews its claim while it works, so that a second attempt does not take over a
+    job that is still being created (its token would be revoked under the first)."""
+    import fcntl
+
+    settings.TALLER_DISPATCH_CLAIM_SECONDS = 2
+    job = admitted(personas, command=["python", "-c", "print('once')"], mlflow_run_id="")
+    control = local.control(job.pk)
+    control.mkdir(parents=True)
+    outcomes = []
+    with open(control / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another submit of this job is under way: ours waits
+        first = threading.Thread(target=lambda: outcomes.append(actions.dispatch(job.pk)))
+        first.start()
+        time.sleep(5)  # more than twice the claim
+        assert actions.dispatch(job.pk) == "skipped"
+    first.join(timeout=60)
+    assert outcomes == ["submitted"]
+    assert local.wait(job.pk, 30).phase == "succeeded" and local.logs(job.pk, "") == ["once"]
+    assert ApiToken.objects.filter(project=personas.project, revoked_at__isnull=True).count() == 1
+
+
+@pytest.mark.django_db
+def test_worker_killed_between_the_spec_and_the_runner(personas, local):
+    """The worker wrote the job's spec on the backend, then died before starting its runner: the
+    job is not taken for started (it would wait as pending for ever); the next attempt starts it,
+    with a live token."""
+    old, _key = create_token(personas.bob, "job", project=personas.project)
+    job = admitted(personas, command=["python", "-c", PRINT_ENV], mlflow_token=old)
+    control = local.control(job.pk)
+    control.mkdir(parents=True)
+    (control / "spec.json").write_text(json.dumps({"job_id": job.pk, "uid": actions.job_uid(job)}))
+    assert local.status(job.pk, "").phase == "missing"
+    assert actions.dispatch(job.pk) == "submitted"
+    job.refresh_from_db()
+    assert job.status == JobStatus.PENDING and job.mlflow_token != old
+    assert authenticate_token(env_of(local, job)["MLFLOW_TRACKING_TOKEN"]) == job.mlflow_token
