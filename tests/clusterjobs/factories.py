@@ -35,3 +35,12 @@ def claim_gone_stale(job_id: int) -> None:
     dispatch may take the job over."""
     stale = timezone.now() - timedelta(seconds=settings.TALLER_DISPATCH_STALE_SECONDS + 1)
     Job.objects.filter(pk=job_id).update(dispatch_claimed_at=stale)
+
+
+def dispatched_job(project, submitter) -> Job:
+    """A job admitted and created on the configured backend by the dispatch task's body."""
+    from clusterjobs import actions
+
+    job = JobFactory(project=project, submitter=submitter, status=JobStatus.DISPATCHING)
+    assert actions.dispatch(job.pk) == "submitted"
+    return Job.objects.get(pk=job.pk)
