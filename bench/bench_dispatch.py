@@ -16,6 +16,8 @@ neither gains from running first or on a smaller store; everything runs one job 
 import multiprocessing
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -73,7 +75,14 @@ def dispatch_one(job_id: int) -> str:
 
 
 def run() -> list[dict]:
-    api = FakeKubernetes(simulate_pods=True).start()
+    with test_cluster(simulate_pods=True) as (api, kubeconfig):
+        return measure(kubeconfig, api)
+
+
+@contextmanager
+def test_cluster(simulate_pods: bool) -> Iterator[tuple[FakeKubernetes, Path]]:
+    """A test API server of the bench's own, and the settings that send the portal's jobs to it."""
+    api = FakeKubernetes(simulate_pods=simulate_pods).start()
     try:
         with tempfile.TemporaryDirectory() as folder:
             kubeconfig = Path(folder) / "kubeconfig.yaml"
@@ -85,17 +94,18 @@ def run() -> list[dict]:
                 TALLER_PROJECT_VOLUMES={},
                 TALLER_JOB_TRACKING_URI="https://portal.example.edu/mlflow",
             ):
-                return measure(kubeconfig, api)
+                yield api, kubeconfig
     finally:
         api.stop()
 
 
-def admitted_jobs(count: int) -> tuple[Project, list[int]]:
-    """``count`` jobs as admission leaves them: dispatching, with their MLflow run recorded."""
-    user = User.objects.create_user(username="bench-dispatch", email="bench-dispatch@bench.example")
+def admitted_jobs(count: int, slug: str = "bench-dispatch") -> tuple[Project, list[int]]:
+    """``count`` jobs as admission leaves them: dispatching, with their MLflow run recorded, in a
+    project of their own, named ``slug``, with room for them all."""
+    user = User.objects.create_user(username=slug, email=f"{slug}@bench.example")
     project = Project.objects.create(
-        slug="bench-dispatch",
-        name="Dispatch bench",
+        slug=slug,
+        name=slug,
         principal_investigator="Bench",
         requested_by=user,
         status=Project.Status.ACTIVE,

@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Max, Q
@@ -38,7 +37,7 @@ from portal.quotas.models import Quota, ensure_quota
 from . import admission
 from .backends import Backend, BackendError, BackendStatus, JobSpec, ProjectLimits, get_backend
 from .lifecycle import move_job
-from .models import TERMINAL, Job, JobStatus, JobTransition
+from .models import ACTIVE, TERMINAL, Job, JobStatus, JobTransition, PreparedProject, TaskLease
 
 log = logging.getLogger(__name__)
 
@@ -346,7 +345,13 @@ def _check_change(user, job: Job) -> None:
 
 
 def cancel_job(user, job: Job) -> bool:
-    """Stop the job on its backend and end it as cancelled. Returns False if it had already ended."""
+    """Stop the job on its backend and end it as cancelled. Returns False if it had already ended.
+
+    The cancel is recorded on the job (its reason, and the log so far) before the backend is
+    told: should the watcher see the deletion before this function moves the job, it ends the job
+    as this cancel, not as a job deleted behind the portal's back. Whoever moves it runs the end
+    handling. A backend whose processes outlive the call (a cluster's terminating Pods) leaves the
+    job ``lingering``: admission counts its resources until they are gone."""
     _check_change(user, job)
     job.refresh_from_db(fields=["status", "backend"])
     if job.is_terminal():
@@ -354,23 +359,46 @@ def cancel_job(user, job: Job) -> bool:
             {"status": _("The job has already ended (%(status)s).") % {"status": job.get_status_display()}}
         )
     reason = gettext_noop("cancelled by %(user)s") % {"user": user.username}
-    lines = None
-    if job.status != JobStatus.QUEUED:
-        backend = get_backend(job.backend or None)
-        try:
-            lines = backend.logs(job.pk, job.project.slug)
-        except BackendError:
-            lines = None
-        try:
-            backend.cancel(job.pk, job.project.slug)
-        except BackendError as error:
-            raise ServiceUnavailable(
-                _("The job could not be stopped on its backend; it keeps running. Try again. (%(error)s)")
-                % {"error": error}
-            ) from error
-    if not move_job(job.pk, JobStatus.CANCELLED, reason):
+    if job.status == JobStatus.QUEUED:
+        return _end_cancelled(job.pk, reason, log_lines=None)
+    backend = get_backend(job.backend or None)
+    try:
+        lines = backend.logs(job.pk, job.project.slug)
+    except BackendError:
+        lines = None
+    asked = Job.objects.filter(pk=job.pk, status__in=ACTIVE)
+    if not asked.update(cancel_reason=reason, final_log=_bounded(lines or []), lingering=True):
+        return False  # it ended (or was cancelled) meanwhile
+    try:
+        lingers = backend.cancel(job.pk, job.project.slug)
+    except BackendError as error:
+        if not asked.update(cancel_reason="", final_log="", lingering=False):
+            # The call failed after the backend acted on it, and the watcher already saw the job go.
+            return Job.objects.filter(pk=job.pk, status=JobStatus.CANCELLED).exists()
+        raise ServiceUnavailable(
+            _("The job could not be stopped on its backend; it keeps running. Try again. (%(error)s)")
+            % {"error": error}
+        ) from error
+    if not lingers:
+        Job.objects.filter(pk=job.pk, lingering=True).update(lingering=False)
+    _end_cancelled(job.pk, reason, log_lines=lines)
+    return True
+
+
+def _end_cancelled(job_id: int, reason: str, *, log_lines: list[str] | None) -> bool:
+    if not move_job(job_id, JobStatus.CANCELLED, reason):
         return False
-    job_ended(job.pk, log_lines=lines)
+    job_ended(job_id, log_lines=log_lines)
+    return True
+
+
+def release_job(job_id: int) -> bool:
+    """What an ended job ran is gone from its backend: admission no longer counts its resources,
+    and the queued jobs that now fit are admitted."""
+    project_id = Job.objects.filter(pk=job_id).values_list("project_id", flat=True).first()
+    if not Job.objects.filter(pk=job_id, lingering=True).update(lingering=False):
+        return False
+    transaction.on_commit(lambda: admit_and_dispatch(project_id))
     return True
 
 
@@ -421,13 +449,25 @@ def apply_status(status: BackendStatus) -> bool:
     """
     job = (
         Job.objects.filter(pk=status.job_id)
-        .only("pk", "status", "status_reason", "exit_code", "image_digest", "mlflow_run_id", "started_at")
+        .only(
+            "pk",
+            "status",
+            "status_reason",
+            "exit_code",
+            "image_digest",
+            "mlflow_run_id",
+            "started_at",
+            "cancel_reason",
+            "lingering",
+        )
         .first()
     )
     if job is None:
         return False
     if job.status in TERMINAL:
         _refine_failure(job, status)
+        if job.lingering and _gone(status):
+            release_job(job.pk)
         return False
     digest = status.image_digest
     if digest and digest != job.image_digest:
@@ -467,7 +507,10 @@ def apply_status(status: BackendStatus) -> bool:
             job.pk, JobStatus.FAILED, _describe_failure(status), exit_code=status.exit_code, **fields
         )
     elif phase == "missing":
-        if job.status in (JobStatus.PENDING, JobStatus.RUNNING):
+        if job.cancel_reason:
+            # The deletion of a cancel the portal asked for, seen before the cancel was recorded.
+            moved = move_job(job.pk, JobStatus.CANCELLED, job.cancel_reason, only_from=set(ACTIVE))
+        elif job.status in (JobStatus.PENDING, JobStatus.RUNNING):
             moved = move_job(
                 job.pk,
                 JobStatus.FAILED,
@@ -478,7 +521,15 @@ def apply_status(status: BackendStatus) -> bool:
         log.warning("job %s: unknown backend phase %r", job.pk, phase)
     if moved and phase in ("succeeded", "failed", "missing"):
         job_ended(job.pk)
+        if _gone(status):
+            release_job(job.pk)
     return moved
+
+
+def _gone(status: BackendStatus) -> bool:
+    """Does the status say that nothing of the job is left on the backend (its Job deleted and
+    its last Pod gone)?"""
+    return status.phase == "missing" and status.extra.get("pods") == 0
 
 
 def _bounded(lines: list[str]) -> str:
@@ -495,7 +546,8 @@ def job_ended(job_id: int, *, log_lines: list[str] | None = None) -> None:
     """What follows a job's end, run once by whoever moved it to a terminal state: keep its final
     log, revoke its token, finish its MLflow run, and admit the project's next queued jobs."""
     job = Job.objects.select_related("project", "mlflow_token").get(pk=job_id)
-    if log_lines is None and job.backend:
+    # A cancel kept the log as it was just before the backend stopped the job: not read again.
+    if log_lines is None and job.backend and not job.final_log:
         try:
             log_lines = get_backend(job.backend).logs(job.pk, job.project.slug)
         except BackendError as error:
@@ -627,37 +679,49 @@ def _limits_digest(limits: ProjectLimits) -> str:
     return hashlib.sha256("|".join(values).encode()).hexdigest()[:32]
 
 
-# Per process, what the shared cache said lately: {key: (digest, until)}; saves a cache request.
-_ready: dict[str, tuple[str, float]] = {}
+# Per process, which projects it prepared (or saw prepared) lately: {(scope, slug): (digest, until)}.
+_ready: dict[tuple[str, str], tuple[str, float]] = {}
 
 
-def project_ready_key(backend: Backend, slug: str) -> str:
-    """The cache key saying with which limits the project was last prepared on this backend."""
-    return f"taller:project-ready:{hashlib.sha256(backend.scope().encode()).hexdigest()[:16]}:{slug}"
+def _scope(backend: Backend) -> str:
+    return hashlib.sha256(backend.scope().encode()).hexdigest()[:32]
 
 
 def forget_project_ready(backend: Backend, slug: str) -> None:
     """Make the next dispatch prepare the project on the backend again."""
-    key = project_ready_key(backend, slug)
-    _ready.pop(key, None)
-    cache.delete(key)
+    scope = _scope(backend)
+    _ready.pop((scope, slug), None)
+    PreparedProject.objects.filter(scope=scope, slug=slug).delete()
 
 
 def ensure_project(backend: Backend, project: Project) -> ProjectLimits:
     """Prepare the project on the backend (Kubernetes: namespace, ResourceQuota, LimitRange, six
     requests) only when it never was, or its limits changed since the last successful preparation
-    on this backend; otherwise nothing. Returns the limits, which the job spec carries so that a
-    backend that finds the project gone while submitting prepares it in full again."""
+    on this backend, or TALLER_PROJECT_READY_SECONDS passed since; otherwise nothing. Returns the
+    limits, which the job spec carries so that a backend that finds the project gone while
+    submitting prepares it in full again.
+
+    The project's PreparedProject row is locked while it is prepared: concurrent first dispatches
+    of a project wait for the one preparing it, then find it prepared (once, not once each)."""
     limits = project_limits(project)
-    key = project_ready_key(backend, project.slug)
-    digest = _limits_digest(limits)
+    scope, digest = _scope(backend), _limits_digest(limits)
+    key = (scope, project.slug)
     now = time.monotonic()
     memo = _ready.get(key)
     if memo is not None and memo[0] == digest and memo[1] > now:
         return limits  # this process prepared it (or saw it prepared) with these limits lately
-    if cache.get(key) != digest:
-        backend.ensure_project(limits)
-        cache.set(key, digest, timeout=settings.TALLER_PROJECT_READY_SECONDS)
+    fresh_since = timezone.now() - timedelta(seconds=settings.TALLER_PROJECT_READY_SECONDS)
+    rows = PreparedProject.objects.filter(scope=scope, slug=project.slug)
+    if not rows.filter(digest=digest, prepared_at__gt=fresh_since).exists():
+        with transaction.atomic():
+            # The row first (its INSERT also takes SQLite's write lock), then its lock.
+            PreparedProject.objects.bulk_create(
+                [PreparedProject(scope=scope, slug=project.slug)], ignore_conflicts=True
+            )
+            row = rows.select_for_update().get()
+            if row.digest != digest or row.prepared_at is None or row.prepared_at <= fresh_since:
+                backend.ensure_project(limits)
+                rows.update(digest=digest, prepared_at=timezone.now())
     _ready[key] = (digest, now + min(60.0, settings.TALLER_PROJECT_READY_SECONDS))
     return limits
 
@@ -772,7 +836,8 @@ def _create_on_backend(job: Job, backend: Backend, key: str | None, claim: dict)
         return "submitted"
     # Cancelled while we were creating it (or already ended): do not leave it running.
     if Job.objects.filter(pk=job.pk, status=JobStatus.CANCELLED).exists():
-        backend.cancel(job.pk, job.project.slug)
+        if backend.cancel(job.pk, job.project.slug):
+            Job.objects.filter(pk=job.pk).update(lingering=True)  # until its Pods are gone
         return "cancelled"
     return "submitted"
 
@@ -807,7 +872,7 @@ def _hand_token(job: Job, backend: Backend, claim: dict) -> str:
 def _adopt(job: Job, found: BackendStatus) -> str:
     """Record a job an earlier attempt created on the backend, if it carries this job's uid."""
     theirs = found.extra.get("uid")
-    if theirs and theirs != job_uid(job):
+    if theirs != job_uid(job):  # another job's, or none recorded: not ours to adopt
         raise BackendError(
             _("%(name)s already exists on the backend for another job (uid %(uid)s)")
             % {"name": job.backend_name, "uid": theirs},
@@ -823,20 +888,74 @@ def _adopt(job: Job, found: BackendStatus) -> str:
     return "found"
 
 
+def take_lease(name: str, seconds: int):
+    """Take the named lease for ``seconds`` unless another holder has it; returns its expiry (to
+    give it back with) or None. One conditional UPDATE: two workers cannot both take it."""
+    TaskLease.objects.bulk_create([TaskLease(name=name)], ignore_conflicts=True)
+    now = timezone.now()
+    until = now + timedelta(seconds=seconds)
+    free = Q(until__isnull=True) | Q(until__lte=now)
+    return until if TaskLease.objects.filter(free, name=name).update(until=until) else None
+
+
+def give_back_lease(name: str, until) -> None:
+    TaskLease.objects.filter(name=name, until=until).update(until=None)
+
+
 def reconcile() -> dict[str, int]:
-    """Repair what lost events or crashed workers left behind: ask the backend about every job it
-    should have, and dispatch again the admitted jobs whose dispatch was lost."""
-    dispatch_job = task("dispatch_job")
-    counts = {"checked": 0, "moved": 0, "redispatched": 0}
-    live = Job.objects.filter(status__in=[JobStatus.PENDING, JobStatus.RUNNING]).select_related("project")
-    for job in live.only("pk", "backend", "project__slug"):
-        counts["checked"] += 1
+    """Repair what lost events or crashed workers left behind: compare every job the backends
+    should have with what they have (one survey per backend: a few paged lists on Kubernetes,
+    whatever the number of jobs), dispatch again the admitted jobs whose dispatch was lost, finish
+    cancels a dead worker left half done, and release ended jobs whose processes are gone.
+
+    At most one reconcile runs at a time: a run that finds another under way is skipped (it would
+    only repeat it), and says so."""
+    until = take_lease("reconcile", settings.TALLER_RECONCILE_LEASE_SECONDS)
+    if until is None:
+        log.info("reconcile: skipped, another reconcile is still running")
+        return {"skipped": 1}
+    try:
+        return _reconcile()
+    finally:
+        give_back_lease("reconcile", until)
+
+
+def _reconcile() -> dict[str, int]:
+    counts = {"skipped": 0, "checked": 0, "moved": 0, "redispatched": 0, "cancelled": 0, "released": 0}
+    # Read before the backends are asked: a job pending here was created there before this read.
+    fields = ("pk", "backend", "project__slug", "status", "status_reason", "image_digest", "cancel_reason")
+    jobs = list(
+        Job.objects.filter(Q(status__in=[JobStatus.PENDING, JobStatus.RUNNING]) | Q(lingering=True))
+        .values_list(*fields, "lingering", "finished_at", named=True)
+        .order_by()
+    )
+    by_backend: dict[str, list] = {}
+    for job in jobs:
+        by_backend.setdefault(job.backend, []).append(job)
+    released = []
+    for name, group in by_backend.items():
+        backend = get_backend(name or None)
         try:
-            status = get_backend(job.backend or None).status(job.pk, job.project.slug)
+            statuses = backend.survey((job.pk, job.project__slug) for job in group)
         except BackendError as error:
-            log.warning("reconcile: job %s: %s", job.pk, error)
+            log.warning("reconcile: the %s backend did not answer: %s", backend.name, error)
             continue
-        counts["moved"] += apply_status(status)
+        for job in group:
+            status = statuses[job.pk]
+            if job.status in (JobStatus.PENDING, JobStatus.RUNNING):
+                counts["checked"] += 1
+                if job.cancel_reason and status.phase != "missing":
+                    counts["cancelled"] += _finish_cancel(backend, job)
+                elif _differs(job, status):
+                    counts["moved"] += apply_status(status)
+            elif status.extra.get("pods") == 0:
+                released.append(job.pk)
+    # A backend that never said the Pods went (or said so to no watcher): released after a while.
+    timeout = timezone.now() - timedelta(seconds=settings.TALLER_LINGER_TIMEOUT_SECONDS)
+    released += [job.pk for job in jobs if job.lingering and job.finished_at and job.finished_at < timeout]
+    if released and Job.objects.filter(pk__in=released, lingering=True).update(lingering=False):
+        counts["released"] = len(set(released))
+        admit_and_dispatch()
     stale_since = timezone.now() - timedelta(seconds=settings.TALLER_DISPATCH_STALE_SECONDS)
     stale = (
         Job.objects.filter(status=JobStatus.DISPATCHING)
@@ -844,10 +963,35 @@ def reconcile() -> dict[str, int]:
         .filter(since__lt=stale_since)
         .values_list("pk", flat=True)
     )
+    dispatch_job = task("dispatch_job")
     for job_id in stale:
         _enqueue(dispatch_job, job_id)
         counts["redispatched"] += 1
     return counts
+
+
+def _differs(job, status: BackendStatus) -> bool:
+    """Would ``apply_status(status)`` change this job (a row of reconcile's read)?"""
+    if status.image_digest and status.image_digest != job.image_digest:
+        return True
+    if status.phase == "pending":
+        return job.status != JobStatus.PENDING or bool(status.reason and status.reason != job.status_reason)
+    if status.phase == "running":
+        return job.status != JobStatus.RUNNING
+    return True
+
+
+def _finish_cancel(backend: Backend, job) -> int:
+    """A cancel recorded on a job still on its backend: the worker that asked died before the
+    backend was told (or is telling it right now: both deleting is harmless)."""
+    try:
+        lingers = backend.cancel(job.pk, job.project__slug)
+    except BackendError as error:
+        log.warning("reconcile: could not finish the cancel of job %s: %s", job.pk, error)
+        return 0
+    if not lingers:
+        Job.objects.filter(pk=job.pk, lingering=True).update(lingering=False)
+    return int(_end_cancelled(job.pk, job.cancel_reason, log_lines=None))
 
 
 def drain_queues() -> list[int]:

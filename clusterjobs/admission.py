@@ -53,7 +53,8 @@ def _holdings_from_rows() -> bool:
 
 
 def holdings(project_ids) -> dict[int, dict]:
-    """What the active jobs of each project hold now: ``{project_id: {jobs, gpus, cpu, memory_mib}}``."""
+    """What the jobs of each project hold now (the active ones, and ended ones whose Pods still
+    linger on the cluster): ``{project_id: {jobs, gpus, cpu, memory_mib}}``."""
     held = {pk: _empty() for pk in project_ids}
     if _holdings_from_rows():
         rows = Holding.objects.filter(project_id__in=project_ids).values(
@@ -62,7 +63,7 @@ def holdings(project_ids) -> dict[int, dict]:
     else:
         rows = (
             Job.objects.filter(project_id__in=project_ids)
-            .active()
+            .holding()
             .values("project_id")
             .annotate(jobs=Count("pk"), gpus=Sum("gpus"), cpu=Sum("cpu"), memory_mib=Sum("memory_mib"))
             .order_by()
@@ -87,7 +88,7 @@ def cluster_in_use() -> dict:
     if _holdings_from_rows():
         source, jobs = Holding.objects.all(), Sum("jobs")
     else:
-        source, jobs = Job.objects.active(), Count("pk")
+        source, jobs = Job.objects.holding(), Count("pk")
     totals = source.aggregate(jobs=jobs, gpus=Sum("gpus"), cpu=Sum("cpu"), memory_mib=Sum("memory_mib"))
     return {
         "jobs": totals["jobs"] or 0,
@@ -108,7 +109,7 @@ def _projects_waiting() -> list[int]:
 def member_in_use(project_id: int, user_id: int) -> dict:
     totals = (
         Job.objects.filter(project_id=project_id, submitter_id=user_id)
-        .active()
+        .holding()
         .aggregate(jobs=Count("pk"), gpus=Sum("gpus"))
     )
     return {"jobs": totals["jobs"], "gpus": totals["gpus"] or 0}
@@ -446,7 +447,7 @@ def admit_all() -> list[int]:
             capped_projects = {project_id for project_id, _user in caps}
             for row in (
                 Job.objects.filter(project_id__in=capped_projects)
-                .active()
+                .holding()
                 .values("project_id", "submitter_id")
                 .annotate(jobs=Count("pk"), gpus=Sum("gpus"))
                 .order_by()

@@ -52,6 +52,11 @@ class JobQuerySet(models.QuerySet):
     def active(self) -> "JobQuerySet":
         return self.filter(status__in=ACTIVE)
 
+    def holding(self) -> "JobQuerySet":
+        """Jobs whose resources admission counts as taken: the active ones, and the ended ones
+        whose processes still linger on the backend (a cancelled job's terminating Pods)."""
+        return self.filter(models.Q(status__in=ACTIVE) | models.Q(lingering=True))
+
 
 class Job(models.Model):
     project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="jobs")
@@ -92,6 +97,13 @@ class Job(models.Model):
     # past it the claim is stale (its worker died) and the periodic drain dispatches the job again.
     dispatch_claim = models.CharField(max_length=64, blank=True, editable=False)
     dispatch_claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set when a cancel is asked, before the backend is told: the deletion the watcher may see
+    # before the cancel is recorded is then this cancel (with this reason), not a failure.
+    cancel_reason = models.TextField(blank=True, editable=False)
+    # Ended, but what it ran still lingers on the backend (a cancelled job's Pods terminating,
+    # still counted by the namespace's quota): admission holds its resources until the watcher or
+    # reconcile sees them gone, or TALLER_LINGER_TIMEOUT_SECONDS after it ended.
+    lingering = models.BooleanField(default=False, editable=False)
     # The job-scoped portal token the job uses for MLflow through the proxy; revoked when the job ends.
     mlflow_token = models.ForeignKey(
         "accounts.ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -185,3 +197,33 @@ class JobTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class TaskLease(models.Model):
+    """A periodic task's lease: a run takes it with a conditional UPDATE (healthchecks' claim) or
+    skips, so at most one run of the task is under way at a time, on any worker; a run that died
+    holding it loses it when it expires."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} until {self.until}"
+
+
+class PreparedProject(models.Model):
+    """A project as last prepared on a backend (Kubernetes: its namespace, ResourceQuota and
+    LimitRange), with a digest of the limits it was prepared with. Dispatches that find it
+    missing or outdated prepare it under this row's lock, so concurrent first jobs of a project
+    prepare it once."""
+
+    scope = models.CharField(max_length=64)  # which backend: a digest of Backend.scope()
+    slug = models.CharField(max_length=100)
+    digest = models.CharField(max_length=64, blank=True)
+    prepared_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "slug"], name="prepared_project_once")]
+
+    def __str__(self) -> str:
+        return f"{self.slug} on {self.scope}"

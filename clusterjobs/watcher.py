@@ -15,22 +15,34 @@ log = logging.getLogger(__name__)
 
 def follow(stop: Event, backend: Backend | None = None) -> int:
     """Apply every status the backend's watch stream yields until ``stop`` is set; returns how many
-    were applied. The backend handles its own reconnects; a failure on one job never ends the loop."""
+    were applied. The backend handles its own reconnects; a failure on one job never ends the loop,
+    and a status that could not be saved (the database refused or was away) is sent back as not
+    saved, so that the backend yields it again instead of taking it as seen."""
     backend = backend or get_backend()
     applied = 0
     while not stop.is_set():
+        stream = backend.watch(stop)
         try:
-            for status in backend.watch(stop):
+            saved = None
+            while True:
+                status = stream.send(saved)
                 close_old_connections()  # the loop runs for days: drop connections the database closed
                 try:
                     call_with_retries(actions.apply_status, status, stop=stop)
-                    applied += 1
                 except Exception:
-                    log.exception("could not apply the status of job %s", status.job_id)
+                    log.exception("could not apply the status of job %s; trying again", status.job_id)
+                    saved = False
+                else:
+                    applied += 1
+                    saved = True
+        except StopIteration:
+            pass
         except BackendError as error:
             log.warning("the %s watch stream failed, starting again: %s", backend.name, error)
             stop.wait(5)
         except Exception:
             log.exception("the %s watch stream failed, starting again", backend.name)
             stop.wait(5)
+        finally:
+            stream.close()
     return applied

@@ -468,3 +468,18 @@ CELERY_BEAT_SCHEDULE["quotas-mirror-all"] = {
     "task": "portal.quotas.tasks.mirror_all_quotas",
     "schedule": 3600.0,
 }
+
+# Reconcile, the watcher and periodic tasks (issue 9).
+# Beat's tasks go to a queue of their own, consumed only by the Procfile's `periodic` worker (the
+# `periodic` service of docker-compose.yml): a long reconcile never holds the worker slots dispatch
+# needs. A periodic message not started within its interval is dropped: the next one is on its way.
+TALLER_PERIODIC_QUEUE = "periodic"
+for _entry in CELERY_BEAT_SCHEDULE.values():
+    _entry.setdefault("options", {}).update(queue=TALLER_PERIODIC_QUEUE, expires=float(_entry["schedule"]))
+# Longest a reconcile may run before another may start (a worker that died holding it).
+TALLER_RECONCILE_LEASE_SECONDS = envint("TALLER_RECONCILE_LEASE_SECONDS", "600")
+# A cancelled job's resources stay held for admission until its Pods are gone (the namespace's quota
+# counts terminating Pods), or at most this long after it ended.
+TALLER_LINGER_TIMEOUT_SECONDS = envint("TALLER_LINGER_TIMEOUT_SECONDS", "300")
+# Items per page when reconcile lists the portal's Jobs, Pods and events on the cluster.
+TALLER_K8S_LIST_PAGE_SIZE = envint("TALLER_K8S_LIST_PAGE_SIZE", "500")

@@ -2,7 +2,7 @@
 they take plain specs and return plain statuses, so they are tested on their own."""
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -85,8 +85,12 @@ class Backend(ABC):
         one there with another uid raises a permanent BackendError."""
 
     @abstractmethod
-    def cancel(self, job_id: int, project: str) -> None:
-        """Stop the job and what it started. A job that is already gone is not an error."""
+    def cancel(self, job_id: int, project: str) -> bool:
+        """Stop the job and what it started. A job that is already gone is not an error.
+
+        Returns whether what the job holds on the backend may outlive this call (a cluster's
+        Pods take their grace period to stop, and its quota counts them meanwhile): the portal
+        then holds the job's resources until the watcher, or reconcile, sees them gone."""
 
     @abstractmethod
     def logs(self, job_id: int, project: str, tail: int | None = None) -> list[str]:
@@ -94,11 +98,21 @@ class Backend(ABC):
 
     @abstractmethod
     def status(self, job_id: int, project: str) -> BackendStatus:
-        """One look at a job, for the periodic reconcile."""
+        """One look at a job (a retried dispatch looks before it submits again)."""
+
+    def survey(self, jobs: Iterable[tuple[int, str]]) -> dict[int, BackendStatus]:
+        """The status of each of ``jobs`` ((id, project) pairs), for the periodic reconcile.
+        ``extra["pods"]``, when a backend reports it, counts what the job still holds there.
+        This default looks at each job; a backend that can list all its jobs at once overrides it,
+        so that a reconcile costs a few requests, not a few per job."""
+        return {job_id: self.status(job_id, project) for job_id, project in jobs}
 
     @abstractmethod
-    def watch(self, stop: Event) -> Iterator[BackendStatus]:
-        """Statuses as they change, until ``stop`` is set. Survives reconnects on its own."""
+    def watch(self, stop: Event) -> Generator[BackendStatus, bool | None, None]:
+        """Statuses as they change, until ``stop`` is set. Survives reconnects on its own.
+
+        The consumer may send back False for a status it could not save: the backend then does
+        not take it as seen, and yields it (or what followed it) again later."""
 
     def ensure_project(self, limits: ProjectLimits) -> None:  # noqa: B027 - optional for backends
         """Prepare what the project needs on the backend (a namespace, its quota). Idempotent."""

@@ -28,10 +28,12 @@ import logging
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 
+import orjson
 import urllib3
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -55,6 +57,11 @@ GPU_RESOURCE = "nvidia.com/gpu"
 FAILED_CREATE_SELECTOR = "involvedObject.kind=Job,reason=FailedCreate"
 IMAGE_PULL_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
 JOB_NAME = re.compile(r"^taller-(\d+)$")
+# The watch: a failed attempt waits 0.5 s, doubling up to 5 s; a status the portal could not save
+# is tried again every 2 s.
+WATCH_MIN_BACKOFF_SECONDS = 0.5
+WATCH_MAX_BACKOFF_SECONDS = 5.0
+WATCH_RETRY_SECONDS = 2.0
 # What a container in a namespace gets when its pod names no resources (the portal's always do).
 DEFAULT_CONTAINER_CPU = Decimal(1)
 DEFAULT_CONTAINER_MEMORY_MIB = 1024
@@ -431,9 +438,10 @@ TRANSPORT_ERRORS = (urllib3.exceptions.HTTPError, OSError, ConfigException)
 
 
 def _read(response) -> dict:
-    """The JSON body of a raw (not preloaded) response; the connection goes back to the pool."""
+    """The JSON body of a raw (not preloaded) response; the connection goes back to the pool.
+    orjson: a reconcile reads every Job and Pod of the portal, and parsing them is most of its work."""
     try:
-        return json.loads(response.data or b"{}")
+        return orjson.loads(response.data or b"{}")
     finally:
         response.release_conn()
 
@@ -709,7 +717,10 @@ class KubernetesBackend(Backend):
         except (ApiException, ValueError, *TRANSPORT_ERRORS) as exc:
             raise _error(exc, doing) from exc
 
-    def cancel(self, job_id: int, project: str) -> None:
+    def cancel(self, job_id: int, project: str) -> bool:
+        """Delete the Job; the garbage collector then deletes its Pods, which take their grace
+        period to stop and count against the namespace's quota until they are gone. Returns
+        whether there was a Job (so Pods may linger)."""
         try:
             _drain(
                 self._batch().delete_namespaced_job(
@@ -720,9 +731,10 @@ class KubernetesBackend(Backend):
                     _preload_content=False,
                 )
             )
+            return True
         except ApiException as exc:
             if exc.status == 404:
-                return
+                return False
             raise _error(exc, _("deleting Job %(name)s") % {"name": job_name(job_id)}) from exc
         except TRANSPORT_ERRORS as exc:
             raise _error(exc, _("deleting Job %(name)s") % {"name": job_name(job_id)}) from exc
@@ -791,23 +803,64 @@ class KubernetesBackend(Backend):
         except (ApiException, *TRANSPORT_ERRORS) as exc:
             raise _error(exc, doing) from exc
 
-    def watch(self, stop: threading.Event) -> Iterator[BackendStatus]:
-        """One list+watch stream per kind (Jobs, Pods, FailedCreate Events) across namespaces, each
-        in a thread feeding one queue; statuses are recomputed from a cache of all three and
-        yielded when they change."""
-        changes: queue.Queue = queue.Queue()
-        done = threading.Event()
+    def _list_all(self, call: Callable, selector: dict, doing: str) -> Iterator[dict]:
+        """Every item of a list across namespaces, in pages of TALLER_K8S_LIST_PAGE_SIZE."""
+        token = None
+        while True:
+            try:
+                page = _read(
+                    call(
+                        **selector,
+                        limit=int(settings.TALLER_K8S_LIST_PAGE_SIZE),
+                        _continue=token,
+                        _request_timeout=self._timeout(),
+                        _preload_content=False,
+                    )
+                )
+            except (ApiException, *TRANSPORT_ERRORS) as exc:
+                raise _error(exc, doing) from exc
+            yield from page.get("items") or []
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return
+
+    def _streams(self) -> list[tuple[str, Callable, dict]]:
+        """What the portal follows on the cluster: its Jobs, their Pods (both labelled with the
+        portal's job id) and FailedCreate events of Jobs, all across namespaces."""
         try:
             core, batch = self._core(), self._batch()
         except TRANSPORT_ERRORS as exc:  # an unreadable kubeconfig, no in-cluster account
             raise _error(exc, _("connecting to the cluster")) from exc
-        followers = [
-            _Follower("jobs", batch.list_job_for_all_namespaces, {"label_selector": LABEL_JOB}),
-            _Follower("pods", core.list_pod_for_all_namespaces, {"label_selector": LABEL_JOB}),
-            _Follower(
-                "events", core.list_event_for_all_namespaces, {"field_selector": FAILED_CREATE_SELECTOR}
-            ),
+        return [
+            ("jobs", batch.list_job_for_all_namespaces, {"label_selector": LABEL_JOB}),
+            ("pods", core.list_pod_for_all_namespaces, {"label_selector": LABEL_JOB}),
+            ("events", core.list_event_for_all_namespaces, {"field_selector": FAILED_CREATE_SELECTOR}),
         ]
+
+    def survey(self, jobs: Iterable[tuple[int, str]]) -> dict[int, BackendStatus]:
+        """The status of each of ``jobs`` ((id, project) pairs) from three paged lists across
+        namespaces (the portal's Jobs, their Pods, FailedCreate events): the same few requests
+        whatever the number of jobs, instead of a GET and a Pod list per job."""
+        wanted = {(namespace_name(project), job_id) for job_id, project in jobs}
+        cache = _Cache()
+        for kind, call, selector in self._streams():
+            doing = _("listing the portal's %(kind)s") % {"kind": kind}
+            for obj in self._list_all(call, selector, doing):
+                if cache.key(kind, obj) in wanted:
+                    cache.put(kind, "ADDED", obj)
+        return {key[1]: cache.survey_status(key) for key in wanted}
+
+    def watch(self, stop: threading.Event) -> Generator[BackendStatus, bool | None, None]:
+        """One list+watch stream per kind (Jobs, Pods, FailedCreate Events) across namespaces, each
+        in a thread feeding one queue; statuses are recomputed from a cache of all three and
+        yielded when they change.
+
+        The consumer sends back False for a status it could not save: that status is not taken
+        as seen, and is yielded again (as the cluster then shows the job) every
+        WATCH_RETRY_SECONDS until it is saved or superseded."""
+        changes: queue.Queue = queue.Queue()
+        done = threading.Event()
+        followers = [_Follower(kind, call, selector) for kind, call, selector in self._streams()]
         threads = [
             threading.Thread(
                 target=follower.run,
@@ -820,13 +873,21 @@ class KubernetesBackend(Backend):
         for thread in threads:
             thread.start()
         cache = _Cache()
+        retry_at = time.monotonic() + WATCH_RETRY_SECONDS
         try:
             while not stop.is_set():
                 try:
-                    change = changes.get(timeout=0.5)
+                    statuses = cache.apply(*changes.get(timeout=0.5))
                 except queue.Empty:
-                    continue
-                yield from cache.apply(*change)
+                    statuses = []
+                if cache.unsaved and time.monotonic() >= retry_at:
+                    statuses += cache.retry()
+                    retry_at = time.monotonic() + WATCH_RETRY_SECONDS
+                for status in statuses:
+                    if (yield status) is False:
+                        cache.failed(status)
+                    else:
+                        cache.saved(status)
         finally:
             done.set()
             for follower in followers:
@@ -837,7 +898,9 @@ class KubernetesBackend(Backend):
 
 class _Follower:
     """List, then watch from the list's resourceVersion; resume after a dropped or ended stream
-    from the last resourceVersion seen; relist when the server says 410 Gone."""
+    from the last resourceVersion seen; relist when the server says 410 Gone. A failed attempt
+    waits 0.5 s, doubling up to WATCH_MAX_BACKOFF_SECONDS, and a list or an event that arrives
+    starts again from 0.5 s: after an API server restart the stream is back within seconds."""
 
     def __init__(self, kind: str, list_call: Callable, selector: dict) -> None:
         self.kind = kind
@@ -859,7 +922,7 @@ class _Follower:
         watch_seconds: int,
     ) -> None:
         version: str | None = None
-        delay = 0.5
+        delay = WATCH_MIN_BACKOFF_SECONDS
 
         def stopped() -> bool:
             return stop.is_set() or done.is_set()
@@ -872,6 +935,7 @@ class _Follower:
                     )
                     version = listing["metadata"]["resourceVersion"]
                     changes.put(("SYNC", self.kind, listing.get("items") or []))
+                    delay = WATCH_MIN_BACKOFF_SECONDS
                 self.current = watch.Watch()
                 for event in self.current.stream(
                     self.list_call,
@@ -884,9 +948,10 @@ class _Follower:
                     version = obj.get("metadata", {}).get("resourceVersion") or version
                     if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
                         changes.put((event["type"], self.kind, obj))
+                    delay = WATCH_MIN_BACKOFF_SECONDS
                     if stopped():
                         break
-                delay = 0.5
+                delay = WATCH_MIN_BACKOFF_SECONDS
             except ApiException as exc:
                 if exc.status == 410:
                     logger.info("watch of %s: resourceVersion %s is gone, listing again", self.kind, version)
@@ -894,13 +959,13 @@ class _Follower:
                     continue
                 logger.warning("watch of %s failed: %s", self.kind, exc)
                 stop.wait(delay)
-                delay = min(delay * 2, 30)
+                delay = min(delay * 2, WATCH_MAX_BACKOFF_SECONDS)
             except (*TRANSPORT_ERRORS, ValueError) as exc:
                 if stopped():
                     break
                 logger.info("watch of %s dropped (%s); reconnecting from %s", self.kind, exc, version)
                 stop.wait(delay)
-                delay = min(delay * 2, 30)
+                delay = min(delay * 2, WATCH_MAX_BACKOFF_SECONDS)
             finally:
                 self.current = None
 
@@ -917,15 +982,17 @@ def _job_key(namespace: str, labels: dict | None, name: str = "") -> tuple[str, 
 
 
 class _Cache:
-    """What the watcher knows of the portal's Jobs, Pods and FailedCreate events."""
+    """What the watcher knows of the portal's Jobs, Pods and FailedCreate events, and which
+    status of each job the portal has saved (``last``) or failed to save (``unsaved``)."""
 
     def __init__(self) -> None:
         self.jobs: dict[tuple[str, int], dict] = {}
         self.pods: dict[tuple[str, int], dict[str, dict]] = {}
         self.events: dict[tuple[str, int], dict[str, dict]] = {}
         self.last: dict[tuple[str, int], BackendStatus] = {}
+        self.unsaved: set[tuple[str, int]] = set()
 
-    def _key(self, kind: str, obj: dict) -> tuple[str, int] | None:
+    def key(self, kind: str, obj: dict) -> tuple[str, int] | None:
         meta = obj.get("metadata") or {}
         if kind == "events":
             involved = obj.get("involvedObject") or {}
@@ -934,8 +1001,8 @@ class _Cache:
             )
         return _job_key(meta.get("namespace", ""), meta.get("labels"))
 
-    def _put(self, kind: str, change: str, obj: dict) -> tuple[str, int] | None:
-        key = self._key(kind, obj)
+    def put(self, kind: str, change: str, obj: dict) -> tuple[str, int] | None:
+        key = self.key(kind, obj)
         if key is None:
             return None
         name = obj["metadata"]["name"]
@@ -947,7 +1014,10 @@ class _Cache:
         else:
             store = self.pods if kind == "pods" else self.events
             if change == "DELETED":
-                store.get(key, {}).pop(name, None)
+                objects = store.get(key, {})
+                objects.pop(name, None)
+                if not objects:
+                    store.pop(key, None)
             else:
                 store.setdefault(key, {})[name] = obj
         return key
@@ -958,9 +1028,9 @@ class _Cache:
             touched = set(store)
             store.clear()
             for obj in payload:
-                touched.add(self._put(kind, "ADDED", obj))
+                touched.add(self.put(kind, "ADDED", obj))
         else:
-            touched = {self._put(kind, change, payload)}
+            touched = {self.put(kind, change, payload)}
         statuses = []
         for key in sorted(k for k in touched if k is not None):
             status = self._status(key)
@@ -968,19 +1038,54 @@ class _Cache:
                 statuses.append(status)
         return statuses
 
+    def retry(self) -> list[BackendStatus]:
+        """The statuses the portal failed to save, as the cluster shows those jobs now."""
+        keys, self.unsaved = sorted(self.unsaved), set()
+        return [status for key in keys if (status := self._status(key)) is not None]
+
+    def saved(self, status: BackendStatus) -> None:
+        key = _status_key(status)
+        self.unsaved.discard(key)
+        self.last[key] = status
+
+    def failed(self, status: BackendStatus) -> None:
+        self.unsaved.add(_status_key(status))
+
+    def survey_status(self, key: tuple[str, int]) -> BackendStatus:
+        """The status of a job from a complete listing (reconcile), with how many Pods it has."""
+        job = self.jobs.get(key)
+        pods = list(self.pods.get(key, {}).values())
+        if job is None:
+            status = BackendStatus(key[1], "missing", _("the job is not on the cluster"))
+            status.extra = {"namespace": key[0], "name": job_name(key[1])}
+        else:
+            status = job_status(key[1], job, pods, list(self.events.get(key, {}).values()))
+        status.extra["pods"] = len(pods)
+        return status
+
     def _status(self, key: tuple[str, int]) -> BackendStatus | None:
+        """The job's status if it differs from the last one saved, else None."""
         job = self.jobs.get(key)
         previous = self.last.get(key)
         if job is None:
-            if previous is None or previous.phase in ("succeeded", "failed", "missing"):
+            if previous is None or previous.phase in ("succeeded", "failed"):
                 return None  # never seen, or cleaned up after it ended (ttlSecondsAfterFinished)
+            # Deleted (by a cancel, or behind the portal's back): said once, and again when its
+            # last Pod is gone, since until then the namespace's quota still counts them.
             status = BackendStatus(key[1], "missing", _("the Job was deleted from the cluster"))
-            status.extra = {"namespace": key[0], "name": job_name(key[1])}
+            status.extra = {
+                "namespace": key[0],
+                "name": job_name(key[1]),
+                "pods": len(self.pods.get(key, {})),
+            }
         else:
             status = job_status(
                 key[1], job, list(self.pods.get(key, {}).values()), list(self.events.get(key, {}).values())
             )
         if status == previous:
             return None
-        self.last[key] = status
         return status
+
+
+def _status_key(status: BackendStatus) -> tuple[str, int]:
+    return (status.extra.get("namespace", ""), status.job_id)

@@ -32,7 +32,7 @@ import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import datetime
 from pathlib import Path
 from threading import Event
@@ -329,17 +329,19 @@ class LocalBackend(Backend):
                 f"the local job runner failed to start (exit {code}); see {control / 'runner.log'}"
             )
 
-    def cancel(self, job_id: int, project: str) -> None:
+    def cancel(self, job_id: int, project: str) -> bool:
+        """Ask the runner to stop the job. The portal holds nothing for a local job's processes
+        after this (their grace period is short and nothing else counts them): returns False."""
         control = self.control(job_id)
         if not control.exists():
-            return
+            return False
         try:
             (control / "cancel").write_text("cancelled\n")
         except OSError as error:
             raise BackendError(f"could not cancel job {job_id}: {error}") from error
         status = _read_json(control / "status.json") or {}
         if status.get("phase") in TERMINAL_PHASES:
-            return
+            return False
         runner = _read_json(control / "runner.json") or {}
         if runner.get("pid") and _runner_alive(runner["pid"]):
             # The runner stops the job: SIGTERM to its group, SIGKILL after the grace period.
@@ -347,13 +349,14 @@ class LocalBackend(Backend):
                 os.kill(runner["pid"], signal.SIGTERM)
             except ProcessLookupError:
                 pass
-            return
+            return False
         if status.get("pid"):
             # No runner left to do it: kill the group directly.
             try:
                 os.killpg(status["pid"], signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+        return False
 
     def logs(self, job_id: int, project: str, tail: int | None = None) -> list[str]:
         try:
@@ -416,8 +419,9 @@ class LocalBackend(Backend):
             return []
         return sorted(int(entry.name) for entry in self.root.iterdir() if entry.name.isdigit())
 
-    def watch(self, stop: Event) -> Iterator[BackendStatus]:
-        """Every job's status once (like a list), then each change, until ``stop`` is set."""
+    def watch(self, stop: Event) -> Generator[BackendStatus, bool | None, None]:
+        """Every job's status once (like a list), then each change, until ``stop`` is set; a
+        status the consumer could not save (it sends back False) is yielded again on the next look."""
         seen: dict[int, tuple] = {}
         while not stop.is_set():
             for job_id in self.job_ids():
@@ -431,9 +435,8 @@ class LocalBackend(Backend):
                     log.warning("local job %s: %s", job_id, error)
                     continue
                 key = (status.phase, status.reason, status.exit_code)
-                if seen.get(job_id) != key:
+                if seen.get(job_id) != key and (yield status) is not False:
                     seen[job_id] = key
-                    yield status
             stop.wait(settings.TALLER_LOCAL_POLL_SECONDS)
 
     def wait(self, job_id: int, timeout: float) -> BackendStatus:

@@ -81,6 +81,7 @@ def cluster(k8s_api, settings, tmp_path) -> Cluster:
     settings.TALLER_JOB_TTL_SECONDS = 3600
     settings.TALLER_RUN_AS_USER = 1000
     settings.TALLER_PROJECT_VOLUMES = {}
+    settings.TALLER_JOB_TRACKING_URI = "https://portal.example.edu/mlflow"
     return Cluster(api=k8s_api, kubeconfig=path, backend=KubernetesBackend())
 
 

@@ -34,3 +34,12 @@ def claim_gone_stale(job_id: int) -> None:
     redelivered or drained dispatch may take the job over."""
     lapsed = timezone.now() - timedelta(seconds=1)
     Job.objects.filter(pk=job_id).update(dispatch_claimed_until=lapsed)
+
+
+def dispatched_job(project, submitter) -> Job:
+    """A job admitted and created on the configured backend by the dispatch task's body."""
+    from clusterjobs import actions
+
+    job = JobFactory(project=project, submitter=submitter, status=JobStatus.DISPATCHING)
+    assert actions.dispatch(job.pk) == "submitted"
+    return Job.objects.get(pk=job.pk)

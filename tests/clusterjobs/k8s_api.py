@@ -4,11 +4,14 @@ It speaks the parts of the REST and watch protocol the portal uses (namespaces, 
 Pods and their logs, core/v1 Events, ResourceQuotas, LimitRanges, Secrets) and answers the way a real API
 server does: 201 with server-side defaults filled in, 404/409/422/403 as ``Status`` objects with
 upstream wording, newline-delimited watch streams with resourceVersions, and a 410 ``Expired``
-ERROR event for a resourceVersion older than the retained history. It also plays the Job
-controller (a Pod per new Job, or a ``FailedCreate`` event when the namespace's ResourceQuota
-refuses the Pod) and the garbage collector (deleting a Job deletes the objects it owns), and lets
-tests move Jobs and Pods through their states, add Events, compact
-the history and drop open watch streams.
+ERROR event for a resourceVersion older than the retained history, and lists in pages
+(``limit`` and ``continue``, across namespaces). It also plays the Job controller (a Pod per new
+Job, or a ``FailedCreate`` event when the namespace's ResourceQuota refuses the Pod) and the
+garbage collector (deleting a Job deletes the objects it owns; its Pods go at once, or, with
+``linger_pods``, terminate and stay counted by the quota until ``end_termination()``), and lets
+tests move Jobs and Pods through their states, add Events, compact the history, drop open watch
+streams, restart the server (every connection cut, the port refused, then served again on the
+same port) and count the requests per verb and path.
 """
 
 from __future__ import annotations
@@ -23,11 +26,14 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+import orjson
 
 # plural -> (apiVersion, kind, group); what the server stores.
 KINDS = {
@@ -186,7 +192,9 @@ class _Stream:
 class FakeKubernetes:
     """State and behaviour of the fake cluster; ``start()`` serves it on 127.0.0.1:<free port>."""
 
-    def __init__(self, history_limit: int = 100_000, simulate_pods: bool = True) -> None:
+    def __init__(
+        self, history_limit: int = 100_000, simulate_pods: bool = True, linger_pods: bool = False
+    ) -> None:
         self.lock = threading.Condition()
         self.rv = 100
         self.objects: dict[str, dict[tuple[str, str], dict]] = {plural: {} for plural in KINDS}
@@ -194,10 +202,16 @@ class FakeKubernetes:
         self.compacted: dict[str, int] = {plural: 0 for plural in KINDS}
         self.history_limit = history_limit
         self.simulate_pods = simulate_pods
+        # A deleted Job's Pods terminate (deletionTimestamp set, still counted by the quota) until
+        # end_termination(), as on a cluster where a Pod takes its grace period to stop.
+        self.linger_pods = linger_pods
         self.pod_logs: dict[tuple[str, str], str] = {}
         self.requests: list[tuple[str, str]] = []
         self.streams: list[_Stream] = []
+        self.connections: set[socket.socket] = set()  # open client connections, cut by a restart
+        self.port = 0
         self.fail_next: list[tuple[int, str]] = []  # (code, message) answered to the next requests
+        self.pauses: list[tuple[str, str, threading.Event]] = []  # (verb, path prefix, until set)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -215,8 +229,9 @@ class FakeKubernetes:
         class Handler(_Handler):
             server_state = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-k8s", daemon=True)
         self._thread.start()
         return self
@@ -226,6 +241,51 @@ class FakeKubernetes:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server = None
+        with self.lock:
+            connections = list(self.connections)
+        for connection in connections:  # kept-alive connections would otherwise still be served
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def restart(self, down_seconds: float = 0.0, *, forget_history: bool = True) -> None:
+        """Stop serving (every connection cut, new ones refused), wait, and serve the same state on
+        the same port again, as an API server that restarts. A restarted server has lost its watch
+        cache: with ``forget_history`` a watch from an earlier resourceVersion gets 410 Gone."""
+        self.stop()
+        if down_seconds:
+            time.sleep(down_seconds)
+        if forget_history:
+            self.compact()
+        self.start()
+
+    def pause(self, method: str, path: str) -> threading.Event:
+        """Hold the answers to ``method`` requests on paths starting with ``path`` (the request is
+        carried out, its answer waits) until the returned event is set, as a slow server or a
+        slow network does: what the client does meanwhile can be seen."""
+        resume = threading.Event()
+        with self.lock:
+            self.pauses.append((method, path, resume))
+        return resume
+
+    def _held(self, method: str, path: str) -> None:
+        with self.lock:
+            waits = [
+                event for verb, prefix, event in self.pauses if verb == method and path.startswith(prefix)
+            ]
+        for event in waits:
+            event.wait(timeout=60)
+
+    def requests_by_route(self, since: int = 0) -> Counter:
+        """How many requests each (verb, path without query) got, from request number ``since`` on;
+        a watch counts as ("WATCH", path)."""
+        with self.lock:
+            requests = self.requests[since:]
+        return Counter(
+            ("WATCH" if "watch=true" in path else method, urlsplit(path).path) for method, path in requests
+        )
 
     def kubeconfig(self, context: str = "taller-test") -> dict:
         return {
@@ -455,8 +515,13 @@ class FakeKubernetes:
             if plural == "jobs" and policy in ("Background", "Foreground"):
                 for key, pod in list(self.objects["pods"].items()):
                     if key[0] == namespace and pod["metadata"]["labels"].get("job-name") == name:
-                        del self.objects["pods"][key]
-                        self._emit("pods", "DELETED", pod)
+                        if self.linger_pods:
+                            pod["metadata"]["deletionTimestamp"] = now()
+                            pod["metadata"]["deletionGracePeriodSeconds"] = 30
+                            self._emit("pods", "MODIFIED", pod)
+                        else:
+                            del self.objects["pods"][key]
+                            self._emit("pods", "DELETED", pod)
                 self._collect_dependents(namespace, obj["metadata"]["uid"])
             return {
                 "kind": "Status",
@@ -495,6 +560,24 @@ class FakeKubernetes:
             else:
                 env[entry["name"]] = entry.get("value", "")
         return env
+
+    def terminating_pods(self) -> list[dict]:
+        with self.lock:
+            return [
+                copy.deepcopy(pod)
+                for pod in self.objects["pods"].values()
+                if pod["metadata"].get("deletionTimestamp")
+            ]
+
+    def end_termination(self) -> int:
+        """The terminating Pods have stopped: they are gone (DELETED), and no longer counted."""
+        with self.lock:
+            gone = [
+                key for key, pod in self.objects["pods"].items() if pod["metadata"].get("deletionTimestamp")
+            ]
+            for key in gone:
+                self._emit("pods", "DELETED", self.objects["pods"].pop(key))
+            return len(gone)
 
     def pod_log(self, namespace: str, name: str, tail: int | None) -> str:
         with self.lock:
@@ -812,24 +895,70 @@ class FakeKubernetes:
 
     # ---- lists and watches ---------------------------------------------------------------------
 
-    def list(self, plural: str, namespace: str | None, labels: str, fields: str) -> dict:
+    def list(
+        self, plural: str, namespace: str | None, labels: str, fields: str, limit: int = 0, token: str = ""
+    ) -> _Json:
+        """The selected objects in (namespace, name) order; with ``limit``, one page of them and a
+        ``continue`` token for the next (pages after the first read the store as it is then, and
+        carry the first page's resourceVersion, as a real server's continuation does)."""
         with self.lock:
-            items = [
-                {k: v for k, v in copy.deepcopy(obj).items() if k not in ("apiVersion", "kind")}
-                for (ns, _n), obj in self.objects[plural].items()
-                if (namespace is None or ns == namespace) and self._selected(obj, labels, fields)
-            ]
+            version, after = self.rv, None
+            if token:
+                try:
+                    position = json.loads(base64.urlsafe_b64decode(token))
+                    version, after = int(position["rv"]), tuple(position["after"])
+                except (ValueError, KeyError, TypeError) as error:
+                    raise ApiError(400, "BadRequest", f"invalid continue token: {error}") from error
+                if version < self.compacted[plural]:
+                    raise ApiError(
+                        410,
+                        "Expired",
+                        "The provided continue parameter is too old to display a consistent list result.",
+                    )
+            keys = sorted(
+                key
+                for key, obj in self.objects[plural].items()
+                if (namespace is None or key[0] == namespace)
+                and (after is None or key > after)
+                and self._selected(obj, labels, fields)
+            )
+            page = keys[:limit] if limit else keys
+            metadata: dict = {"resourceVersion": str(version)}
+            if limit and len(keys) > limit:
+                metadata["continue"] = base64.urlsafe_b64encode(
+                    json.dumps({"rv": version, "after": list(page[-1])}).encode()
+                ).decode()
+                metadata["remainingItemCount"] = len(keys) - limit
             api_version, kind, _group = KINDS[plural]
-            return {
-                "kind": f"{kind}List",
-                "apiVersion": api_version,
-                "metadata": {"resourceVersion": str(self.rv)},
-                "items": items,
-            }
+            # Serialized while the store cannot change: the answer is its own copy.
+            return _Json(
+                orjson.dumps(
+                    {
+                        "kind": f"{kind}List",
+                        "apiVersion": api_version,
+                        "metadata": metadata,
+                        "items": [
+                            {
+                                k: v
+                                for k, v in self.objects[plural][key].items()
+                                if k not in ("apiVersion", "kind")
+                            }
+                            for key in page
+                        ],
+                    }
+                )
+            )
 
     @staticmethod
     def _selected(obj: dict, labels: str, fields: str) -> bool:
         return match_labels(obj["metadata"].get("labels") or {}, labels) and match_fields(obj, fields)
+
+
+class _Json:
+    """An answer already serialized."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
 
 
 def _fmt_quantity(value) -> str:
@@ -846,8 +975,22 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args) -> None:  # noqa: A002 - the base class's name
         return
 
-    def _send_json(self, code: int, body: dict) -> None:
-        data = json.dumps(body).encode()
+    def setup(self) -> None:
+        super().setup()
+        with self.server_state.lock:
+            self.server_state.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server_state.lock:
+            self.server_state.connections.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:  # cut by a restart
+            pass
+
+    def _send_json(self, code: int, body: dict | _Json) -> None:
+        data = body.data if isinstance(body, _Json) else json.dumps(body).encode()
+        self.server_state._held(self.command, self.path)
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -908,7 +1051,9 @@ class _Handler(BaseHTTPRequestHandler):
                 if query.get("watch") in ("true", "1"):
                     self._watch(plural, namespace, labels, fields, query)
                 else:
-                    self._send_json(200, state.list(plural, namespace, labels, fields))
+                    limit = int(query.get("limit") or 0)
+                    token = query.get("continue", "")
+                    self._send_json(200, state.list(plural, namespace, labels, fields, limit, token))
                 return
             if method == "GET":
                 obj = state.get(plural, namespace or "", name)

@@ -177,7 +177,14 @@ def test_reconcile_repairs_missed_events_and_lost_dispatches(personas, local, mo
     JobTransition.objects.filter(job=lost).update(at=timezone.now() - timedelta(hours=1))
     fresh = admitted(personas)  # admitted just now: its dispatch may still be on its way
     counts = tasks.reconcile_jobs.apply().get()
-    assert counts == {"checked": 1, "moved": 1, "redispatched": 1}
+    assert counts == {
+        "skipped": 0,
+        "checked": 1,
+        "moved": 1,
+        "redispatched": 1,
+        "cancelled": 0,
+        "released": 0,
+    }
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED and job.final_log == "done"
     assert sent == [lost.pk] and fresh.pk not in sent

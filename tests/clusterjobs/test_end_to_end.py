@@ -3,7 +3,6 @@ examples/train.py submitted through the API and followed by the watcher loop to 
 run holding the per-epoch metrics and the final log; a running job cancelled; a time limit enforced."""
 
 import threading
-import time
 
 import pytest
 import requests
@@ -14,15 +13,7 @@ from clusterjobs.backends import get_backend
 from clusterjobs.models import Job, JobStatus
 from clusterjobs.watcher import follow
 
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
+from .watching import wait_for
 
 
 def job(pk: int) -> Job:

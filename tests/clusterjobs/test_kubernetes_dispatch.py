@@ -2,7 +2,11 @@
 (the project prepared once per change of its limits, no status look for a job never submitted),
 the Job it creates, and its idempotency when duplicated or retried after a worker died."""
 
+import threading
+import time
+
 import pytest
+from django.db import connection
 
 from clusterjobs import actions, tasks
 from clusterjobs.models import Job, JobStatus, JobTransition
@@ -36,6 +40,22 @@ def calls(cluster, since: int = 0) -> list[tuple[str, str]]:
 JOBS = f"/apis/batch/v1/namespaces/{NS}/jobs"
 # Creating a job: its Job, then the Secret (owned by the Job) with its token.
 CREATE = [("POST", JOBS), ("POST", f"/api/v1/namespaces/{NS}/secrets")]
+
+
+def foreign_job(personas, k8s, job: Job, uid: str) -> None:
+    """A Job named like ``job``'s, with its labels but another uid, made by someone else."""
+    other = admitted(personas)
+    assert actions.dispatch(other.pk) == "submitted"
+    foreign = k8s.api.get("jobs", NS, f"taller-{other.pk}")
+    foreign["metadata"] = {
+        "name": f"taller-{job.pk}",
+        "labels": {"taller.io/job": str(job.pk), "taller.io/project": "genomics"},
+        "annotations": {"taller.io/uid": uid},
+    }
+    foreign.pop("status", None)
+    k8s.api.create("jobs", NS, foreign)
+
+
 PREPARE = [
     ("POST", "/api/v1/namespaces"),
     ("POST", f"/api/v1/namespaces/{NS}/resourcequotas"),
@@ -162,17 +182,8 @@ def test_worker_killed_before_submit_looks_then_submits_with_a_fresh_token(perso
 @pytest.mark.django_db
 def test_a_job_of_another_portal_under_the_same_name_fails_the_dispatch(personas, k8s):
     job = admitted(personas)
-    other = admitted(personas)
-    assert actions.dispatch(other.pk) == "submitted"
     # Another portal database made a Job named like ours (same id, different uid).
-    foreign = k8s.api.get("jobs", NS, f"taller-{other.pk}")
-    foreign["metadata"] = {
-        "name": f"taller-{job.pk}",
-        "labels": {"taller.io/job": str(job.pk), "taller.io/project": "genomics"},
-        "annotations": {"taller.io/uid": "elsewhere"},
-    }
-    foreign.pop("status", None)
-    k8s.api.create("jobs", NS, foreign)
+    foreign_job(personas, k8s, job, "elsewhere")
 
     assert tasks.dispatch_job.apply(args=(job.pk,)).get() == "failed"
     job.refresh_from_db()
@@ -180,4 +191,62 @@ def test_a_job_of_another_portal_under_the_same_name_fails_the_dispatch(personas
     assert job.status_reason.startswith("the backend refused the job: a different Job named")
     assert k8s.api.get("jobs", NS, f"taller-{job.pk}")["metadata"]["annotations"] == {
         "taller.io/uid": "elsewhere"
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_first_jobs_of_a_project_dispatched_together_prepare_it_once(personas, k8s):
+    jobs = [admitted(personas) for _ in range(4)]
+    # The namespace's creation is slow to answer: the other first jobs come meanwhile.
+    answer = k8s.api.pause("POST", "/api/v1/namespaces")
+    start = threading.Barrier(len(jobs))
+    outcomes: list[str] = []
+
+    def dispatch(job_id: int) -> None:
+        try:
+            start.wait()
+            outcomes.append(actions.dispatch(job_id))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=dispatch, args=(job.pk,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    time.sleep(1)  # the window in which the others would prepare the project too
+    answer.set()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert outcomes == ["submitted"] * 4
+    made = [call for call in calls(k8s) if call[0] in ("POST", "PUT")]
+    assert made.count(("POST", "/api/v1/namespaces")) == 1
+    assert made.count(("POST", f"/api/v1/namespaces/{NS}/resourcequotas")) == 1
+    assert made.count(("POST", f"/api/v1/namespaces/{NS}/limitranges")) == 1
+    assert made.count(("POST", JOBS)) == 4 and len(made) == 7
+
+
+@pytest.mark.django_db
+def test_a_retried_dispatch_that_meets_another_jobs_uid_does_not_adopt_it(personas, k8s):
+    # An earlier attempt handed the job a token (so the retry looks before it submits) and died.
+    old, _key = create_token(personas.bob, "job", project=personas.project)
+    job = admitted(personas, mlflow_token=old, backend="kubernetes")
+    claim_gone_stale(job.pk)
+    # Meanwhile a Job of this name, with this job's labels but another uid, is on the cluster.
+    foreign_job(personas, k8s, job, "another-job")
+    start = len(k8s.api.requests)
+
+    assert tasks.dispatch_job.apply(args=(job.pk,)).get() == "failed"
+
+    # It looked, found another uid, and neither adopted nor replaced it.
+    assert calls(k8s, start)[0] == ("GET", f"{JOBS}/taller-{job.pk}")
+    assert not [c for c in calls(k8s, start) if c[0] in ("POST", "PUT", "DELETE")]
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert (
+        f"taller-{job.pk} already exists on the backend for another job (uid another-job)"
+        in job.status_reason
+    )
+    assert not job.transitions.filter(to_status=JobStatus.PENDING).exists()
+    assert k8s.api.get("jobs", NS, f"taller-{job.pk}")["metadata"]["annotations"] == {
+        "taller.io/uid": "another-job"
     }

@@ -4,54 +4,21 @@ Complete, OOMKilled, DeadlineExceeded, FailedCreate for an exceeded quota), thei
 through the API and kept after the Job is gone, a cancel that deletes the Job with its Pods, a
 reconcile that repairs missed events, and a duplicated dispatch that creates one Job."""
 
-import threading
 import time
 
 import pytest
 import requests
-from django.db import connection
 from rest_framework.test import APIClient
 
 from clusterjobs import actions, tasks
 from clusterjobs.models import Job, JobStatus
-from clusterjobs.watcher import follow
 from portal.accounts.actions import authenticate_token
 from portal.quotas.actions import ensure_quota
 
 from .k8s_cases import DIGEST
+from .watching import Watcher, wait_for
 
 NS = "taller-genomics"
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class Watcher:
-    """The watch_jobs loop in a thread, stopped as SIGTERM stops the command."""
-
-    def __init__(self, backend) -> None:
-        self.stop = threading.Event()
-
-        def run() -> None:
-            try:
-                follow(self.stop, backend)
-            finally:
-                connection.close()
-
-        self.thread = threading.Thread(target=run, name="watcher")
-        self.thread.start()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(timeout=15)
-        assert not self.thread.is_alive()
 
 
 def status_of(pk: int) -> str:

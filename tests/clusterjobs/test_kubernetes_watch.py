@@ -16,16 +16,24 @@ WAIT = 10  # seconds; a generous bound for a 2-core machine, not a speed asserti
 class Watcher:
     """Runs backend.watch() in a thread and collects what it yields."""
 
-    def __init__(self, backend) -> None:
+    def __init__(self, backend, refuse=lambda status: False) -> None:
         self.stop = threading.Event()
         self.statuses: queue.Queue = queue.Queue()
         self.seen: list = []
+        self.refuse = refuse  # which statuses the consumer says it could not save
         self.thread = threading.Thread(target=self._run, args=(backend,), daemon=True)
         self.thread.start()
 
     def _run(self, backend) -> None:
-        for status in backend.watch(self.stop):
-            self.statuses.put(status)
+        stream = backend.watch(self.stop)
+        saved = None
+        try:
+            while True:
+                status = stream.send(saved)
+                saved = not self.refuse(status)
+                self.statuses.put(status)
+        except StopIteration:
+            pass
 
     def until(self, predicate, what: str):
         deadline = time.monotonic() + WAIT
@@ -188,3 +196,25 @@ def test_watch_reports_a_job_deleted_while_running_but_not_one_cleaned_up_after_
     cluster.backend.submit(make_spec(43))
     watcher.phase(43, "pending")
     assert not any(s.job_id == 41 and s.phase == "missing" for s in watcher.seen)
+
+
+def test_a_status_the_consumer_could_not_save_is_yielded_again(cluster):
+    refused = []
+
+    def refuse(status) -> bool:  # the database was away when the Pod's first status came
+        if status.reason == "starting" and not refused:
+            refused.append(status)
+            return True
+        return False
+
+    cluster.backend.submit(make_spec())
+    watcher = Watcher(cluster.backend, refuse=refuse)
+    try:
+        first = watcher.phase(42, "pending", "starting")
+        # Not saved, so not taken as seen: it comes again by itself, with no change on the cluster.
+        assert watcher.phase(42, "pending", "starting") == first
+        # Saved this time: what comes next is the next change, not the same status again.
+        running(cluster.api)
+        assert watcher.until(lambda s: s.job_id == 42, "42 anything").phase == "running"
+    finally:
+        watcher.close()

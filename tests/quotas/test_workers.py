@@ -4,7 +4,6 @@ a project, fair across projects), and concurrent submissions through submit_job.
 
 import random
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
@@ -22,19 +21,10 @@ from portal.projects.models import Role
 from portal.quotas import actions
 from portal.quotas.tasks import mirror_quota
 from tests.clusterjobs.k8s_api import FakeKubernetes
+from tests.clusterjobs.watching import wait_for
 from tests.factories import MembershipFactory, ProjectFactory
 
 from .conftest import set_quota
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.django_db
