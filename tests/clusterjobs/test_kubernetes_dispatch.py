@@ -222,7 +222,9 @@ def test_the_first_jobs_of_a_project_dispatched_together_prepare_it_once(persona
     assert made.count(("POST", "/api/v1/namespaces")) == 1
     assert made.count(("POST", f"/api/v1/namespaces/{NS}/resourcequotas")) == 1
     assert made.count(("POST", f"/api/v1/namespaces/{NS}/limitranges")) == 1
-    assert made.count(("POST", JOBS)) == 4 and len(made) == 7
+    assert made.count(("POST", JOBS)) == 4
+    # Nothing else but each job's own Secret, created after its Job.
+    assert made.count(("POST", f"/api/v1/namespaces/{NS}/secrets")) == 4 and len(made) == 11
 
 
 @pytest.mark.django_db

@@ -103,9 +103,11 @@ class Embedded:
         return self.children
 
     def worker(self) -> int | None:
-        """The Celery worker's main process (its pool's processes are its children)."""
+        """The Celery worker's main process (its pool's processes are its children), not the one
+        that runs the periodic tasks."""
         for pid in descendants(self.supervisor.pid):
-            if " worker " in command_line(pid) and os.getpgid(pid) == pid:
+            line = command_line(pid)
+            if " worker " in line and "--queues periodic" not in line and os.getpgid(pid) == pid:
                 return pid
         return None
 

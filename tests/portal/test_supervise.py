@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_every_process_of_the_procfile_is_supervised_and_restarted(tmp_path):
     processes = read_procfile(ROOT / "Procfile")
     assert {"web", "worker", "beat", "watcher", "mlflow"} <= {name for name, _command in processes}
-    config = configparser.RawConfigParser()
+    config = configparser.ConfigParser()  # interpolates %(...)s and %% as supervisord does
     config.read_string(configuration(processes, tmp_path))
     assert config["supervisord"]["nodaemon"] == "true"
     for name, command in processes:
