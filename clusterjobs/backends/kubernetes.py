@@ -172,6 +172,10 @@ def job_manifest(
                 "name": CONTAINER,
                 "image": spec.image,
                 "command": list(spec.command),
+                # A container that fails without writing /dev/termination-log gets the end of its
+                # log as its termination message: the watcher puts its last line in the job's
+                # reason (an MLflow client redirected or refused says so there).
+                "terminationMessagePolicy": "FallbackToLogsOnError",
                 "env": [_env_entry(spec, name, value) for name, value in spec.env.items()],
                 "resources": {"requests": dict(quantities), "limits": dict(quantities)},
                 "securityContext": {
@@ -287,6 +291,13 @@ def _main_container(pod: dict) -> dict:
     return statuses[0] if statuses else {}
 
 
+def _last_line(message: str, limit: int = 500) -> str:
+    """The last line of a container's termination message: with FallbackToLogsOnError it is the
+    end of the log, whose last line says what went wrong (a traceback's exception)."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    return lines[-1][:limit] if lines else ""
+
+
 def _waiting_reason(pod: dict | None) -> str:
     """Why a pod is not running yet, in words, or ""."""
     if pod is None:
@@ -368,8 +379,8 @@ def job_status(job_id: int, job: dict | None, pods: list[dict], events: Iterable
                 "code": terminated.get("exitCode"),
                 "reason": terminated.get("reason") or condition.get("reason", ""),
             }
-            if terminated.get("message"):
-                reason += f": {terminated['message'].strip()}"
+            if last_line := _last_line(terminated.get("message") or ""):
+                reason += f": {last_line}"
         else:
             reason = condition.get("message") or condition.get("reason") or _("failed")
         return result("failed", reason, finished_at=finished)

@@ -81,6 +81,27 @@ CASES = [
         3,
     ),
     (
+        # No termination-log file: with FallbackToLogsOnError the kubelet hands the end of the log,
+        # here an MLflow client sent to an https port where nothing listens.
+        "failed, the end of its log as the message",
+        [
+            running,
+            terminated(
+                1,
+                "Error",
+                "Traceback (most recent call last):\n  File \"train.py\", line 3, in <module>\n"
+                "    mlflow.start_run()\n"
+                "mlflow.exceptions.MlflowException: API request to "
+                "https://taller.example.org/mlflow/api/2.0/mlflow/runs/get failed: too many redirects\n\n",
+            ),
+            condition("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
+        ],
+        "failed",
+        "exited with code 1 (Error): mlflow.exceptions.MlflowException: API request to "
+        "https://taller.example.org/mlflow/api/2.0/mlflow/runs/get failed: too many redirects",
+        1,
+    ),
+    (
         "oom",
         [
             running,

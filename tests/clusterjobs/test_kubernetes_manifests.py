@@ -63,6 +63,7 @@ def test_cpu_only_job_manifest_exactly():
                             "name": "main",
                             "image": "registry.example.edu/ml/train:1.0",
                             "command": ["python", "train.py", "--epochs", "3"],
+                            "terminationMessagePolicy": "FallbackToLogsOnError",
                             "env": [
                                 {"name": "MLFLOW_RUN_ID", "value": "abc123"},
                                 {"name": "SEED", "value": "7"},
