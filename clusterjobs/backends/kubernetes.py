@@ -815,9 +815,15 @@ class KubernetesBackend(Backend):
             raise _error(exc, doing) from exc
 
     def _list_all(self, call: Callable, selector: dict, doing: str) -> Iterator[dict]:
-        """Every item of a list across namespaces, in pages of TALLER_K8S_LIST_PAGE_SIZE."""
+        """Every item of a list across namespaces, in pages of TALLER_K8S_LIST_PAGE_SIZE.
+
+        Between two pages it rests twice as long as the last page took (to fetch and to read): a
+        reconcile is a repair that may take three times as long, and so never holds more than a
+        third of a core that dispatch could use (`make bench`: dispatch p95 during back-to-back
+        reconciles of 3,000 jobs went from 1.99 to 1.59 of dispatch with none)."""
         token = None
         while True:
+            began = time.monotonic()
             try:
                 page = _read(
                     call(
@@ -834,6 +840,7 @@ class KubernetesBackend(Backend):
             token = (page.get("metadata") or {}).get("continue")
             if not token:
                 return
+            time.sleep(2 * (time.monotonic() - began))
 
     def _streams(self) -> list[tuple[str, Callable, dict]]:
         """What the portal follows on the cluster: its Jobs, their Pods (both labelled with the
