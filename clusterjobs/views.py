@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from portal.forms import apply_errors
 from portal.projects.access import Need, can, get_project_for_user
 from portal.projects.models import Project
 
@@ -152,8 +153,7 @@ def submit(request: HttpRequest, slug: str) -> HttpResponse:
             try:
                 job = actions.submit_job(request.user, project, **form.submit_kwargs())
             except ValidationError as error:
-                for field, errors in error.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
+                apply_errors(form, error)
             except actions.ServiceUnavailable as error:
                 form.add_error(None, str(error))
             else:

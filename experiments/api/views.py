@@ -1,7 +1,6 @@
 """Read-only API over a project's MLflow experiments, runs and registered models.
 
-Same rules as the pages: the project must be visible to the user (404 otherwise) and, for a
-project-scoped token, be the token's project. MLflow's refusals keep their meaning: a bad
+Same rules as the pages: the project must be visible to the user (404 otherwise). MLflow's refusals keep their meaning: a bad
 filter is a 400 naming the parameter, an unknown run a 404, MLflow down a 502.
 """
 
@@ -18,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clusterjobs.models import Job
-from portal.api import project_for_request
+from portal.projects.access import get_project_for_user
 from portal.projects.models import Project
 
 from .. import gateway
@@ -61,7 +60,7 @@ def _project(request: Request, slug: str | None = None) -> Project:
     slug = slug if slug is not None else request.query_params.get("project", "")
     if not slug:
         raise exceptions.ValidationError({"project": [_("This parameter is required.")]})
-    return project_for_request(request, slug)
+    return get_project_for_user(request.user, slug)
 
 
 def _mlflow(call, *args, field: str = "filter", **kwargs):

@@ -3,7 +3,6 @@ the site admins' overview and CSV export. Thin views over actions.py, usage.py a
 
 import csv
 from decimal import Decimal
-from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -15,27 +14,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from clusterjobs import admission
-from portal.projects.access import Need, can, get_project_for_user
+from portal.forms import apply_errors
+from portal.projects.access import Need, can, get_project_for_user, site_admin_required
 from portal.projects.models import Membership, Project
-from portal.projects.views import apply_errors
 
 from . import actions, usage
 from .forms import DecisionForm, MemberCapForm, PreviewForm, QuotaForm, QuotaRequestForm
 from .models import QUOTA_FIELDS, MemberCap, QuotaChange, QuotaRequest
 from .summary import quota_summary
-
-
-def site_admin_required(view):
-    """Signed in and a site admin; anyone else signed in gets a 403."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_site_admin:
-            raise PermissionDenied(_("Only site admins see this page."))
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _window(request: HttpRequest, default_period: str) -> tuple[usage.Window, str]:
