@@ -9,7 +9,6 @@ experimental in the 3.x line; names and tags work with every tracking store.)
 import functools
 import hashlib
 import logging
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ import requests
 from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import gettext as _
+from mlflow.environment_variables import MLFLOW_HTTP_REQUEST_MAX_RETRIES, MLFLOW_HTTP_REQUEST_TIMEOUT
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -37,10 +37,16 @@ class GatewayError(Exception):
         self.retryable = retryable
 
 
+def configure() -> None:
+    """Bound every call of MLflow's client: one try, at most MLFLOW_TIMEOUT_SECONDS, so no page
+    waits on MLflow longer. MLflow's client reads these two of its settings only from the process
+    environment, on every request (``mlflow/utils/rest_utils.py``), so they are set there once: when
+    the app is ready, and again if the setting changes (tests)."""
+    MLFLOW_HTTP_REQUEST_TIMEOUT.set(settings.MLFLOW_TIMEOUT_SECONDS)
+    MLFLOW_HTTP_REQUEST_MAX_RETRIES.set(0)
+
+
 def _client() -> MlflowClient:
-    # One bounded call: no page waits on MLflow for more than the configured timeout.
-    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(settings.MLFLOW_TIMEOUT_SECONDS)
-    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
     # The registry explicitly too: otherwise a process-wide registry URI (or env) could win.
     uri = settings.MLFLOW_TRACKING_URI
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -193,13 +199,13 @@ def _cache_key(kind: str, object_id: str) -> str:
     return f"mlflow:{server}:{kind}:{object_id}"
 
 
-def _quote(value: str) -> str:
+def filter_literal(value: str) -> str:
     """A string literal for MLflow's filter syntax."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _project_filter(project: str) -> str:
-    return f"tags.`{PROJECT_TAG}` = {_quote(project)}"
+def project_filter(project: str) -> str:
+    return f"tags.`{PROJECT_TAG}` = {filter_literal(project)}"
 
 
 def _and(*clauses: str | None) -> str:
@@ -222,11 +228,11 @@ def _experiment(experiment) -> dict:
 
 def list_experiments(project: str, *, max_results: int = 50, page_token: str | None = None) -> dict:
     """One page of the project's experiments: {"experiments": [...], "next_page_token": str|None}."""
-    name_filter = f"name LIKE {_quote(project + '/%')}"
+    name_filter = f"name LIKE {filter_literal(project + '/%')}"
     with _calling():
         page = _client().search_experiments(
             max_results=max_results,
-            filter_string=_and(_project_filter(project), name_filter),
+            filter_string=_and(project_filter(project), name_filter),
             order_by=["name ASC"],
             page_token=page_token or None,
         )
@@ -240,12 +246,12 @@ def experiment_project(experiment_id: str) -> str:
     if project is None:
         with _calling():
             experiment = _client().get_experiment(str(experiment_id))
-        project = _owner_of(experiment.name, experiment.tags.get(PROJECT_TAG, ""))
+        project = owner_of(experiment.name, experiment.tags.get(PROJECT_TAG, ""))
         cache.set(key, project, SCOPE_CACHE_SECONDS)
     return project
 
 
-def _owner_of(name: str, tag: str) -> str:
+def owner_of(name: str, tag: str) -> str:
     """An experiment belongs to a project only when its tag and its name prefix agree."""
     return tag if tag and name.startswith(f"{tag}/") else ""
 
@@ -264,7 +270,7 @@ def get_experiment(project: str, experiment_id: str) -> dict:
         with _calling():
             experiment = _client().get_experiment(str(experiment_id))
         data = _experiment(experiment)
-        data["owner"] = _owner_of(experiment.name, data["project"])
+        data["owner"] = owner_of(experiment.name, data["project"])
         cache.set(key, data, EXPERIMENT_CACHE_SECONDS)
         cache.set(_cache_key("exp", experiment_id), data["owner"], SCOPE_CACHE_SECONDS)
     if data["owner"] != project:
@@ -366,7 +372,7 @@ def run_project(run_id: str) -> tuple[str, str]:
 
 def get_run(project: str, run_id: str) -> dict:
     """A run with its params, latest metrics and tags; 404 unless its experiment is the project's."""
-    if not _looks_like_id(run_id):
+    if not looks_like_id(run_id):
         raise GatewayError(_("Run '%(id)s' not found.") % {"id": run_id}, status=404)
     with _calling():
         run = _client().get_run(run_id)
@@ -378,7 +384,7 @@ def get_run(project: str, run_id: str) -> dict:
 
 def check_run(project: str, run_id: str) -> str:
     """The experiment id of a run of the project; 404 otherwise. Usually answered from the cache."""
-    if not _looks_like_id(run_id):
+    if not looks_like_id(run_id):
         raise GatewayError(_("Run '%(id)s' not found.") % {"id": run_id}, status=404)
     owner, experiment_id = run_project(run_id)
     if owner != project:
@@ -386,7 +392,7 @@ def check_run(project: str, run_id: str) -> str:
     return experiment_id
 
 
-def _looks_like_id(value: str) -> bool:
+def looks_like_id(value: str) -> bool:
     return bool(value) and len(value) <= 64 and all(c.isalnum() or c in "-_" for c in value)
 
 
@@ -397,7 +403,7 @@ def get_runs(project: str, run_ids: list[str]) -> list[dict]:
         return []
     found = search_runs(
         experiment_ids,
-        filter_string=f"attributes.run_id IN ({', '.join(_quote(r) for r in run_ids)})",
+        filter_string=f"attributes.run_id IN ({', '.join(filter_literal(r) for r in run_ids)})",
         max_results=len(run_ids),
     )["runs"]
     by_id = {run["run_id"]: run for run in found}
@@ -413,9 +419,8 @@ def metric_history(run_id: str, key: str) -> list[dict]:
 
 def metric_histories(run_ids: list[str], key: str, *, max_points: int = 500) -> dict[str, list[dict]]:
     """One metric's history for up to 100 runs in one call, sampled by MLflow to max_points a run."""
-    url = f"{_base_url()}/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval"
     params = [("run_ids", r) for r in run_ids] + [("metric_key", key), ("max_results", str(max_points))]
-    body = _get_json(url, params)
+    body = _request_json("GET", "ajax-api/2.0/mlflow/metrics/get-history-bulk-interval", params=params)
     histories: dict[str, list[dict]] = {run_id: [] for run_id in run_ids}
     for point in body.get("metrics", []):
         histories.setdefault(point.get("run_id", ""), []).append(
@@ -428,37 +433,42 @@ def metric_histories(run_ids: list[str], key: str, *, max_points: int = 500) -> 
     return histories
 
 
-def _base_url() -> str:
-    return settings.MLFLOW_TRACKING_URI.rstrip("/")
-
+# MLflow's REST API, for what MlflowClient does not do (JSON pages, bulk histories, artifact
+# streams) and for the tracking proxy, which forwards what it has checked: one keep-alive session
+# per thread, every call bounded by MLFLOW_TIMEOUT_SECONDS.
 
 _local = threading.local()
 
 
+def base_url() -> str:
+    """The tracking server's address, without a trailing slash."""
+    return settings.MLFLOW_TRACKING_URI.rstrip("/")
+
+
 def _session() -> requests.Session:
-    """One keep-alive session per thread for the REST calls made without MlflowClient."""
     if getattr(_local, "session", None) is None:
         _local.session = requests.Session()
     return _local.session
 
 
-def _request_json(method: str, route: str, **kwargs) -> dict:
-    return _answer(
-        lambda: _session().request(
-            method, f"{_base_url()}/{route}", timeout=settings.MLFLOW_TIMEOUT_SECONDS, **kwargs
-        )
-    )
-
-
-def _get_json(url: str, params) -> dict:
-    return _answer(lambda: _session().get(url, params=params, timeout=settings.MLFLOW_TIMEOUT_SECONDS))
-
-
-def _answer(send) -> dict:
+def send(method: str, path: str, *, read_timeout: float | None = None, **kwargs) -> requests.Response:
+    """One request to the tracking server (``path`` under its address, e.g. ``api/2.0/mlflow/...``),
+    answered as it came, errors included. A server that cannot be reached is a GatewayError.
+    ``read_timeout`` lengthens the wait for an answer (uploads, downloads); ``kwargs`` are requests'."""
+    seconds = float(settings.MLFLOW_TIMEOUT_SECONDS)
     try:
-        response = send()
+        return _session().request(
+            method, f"{base_url()}/{path}", timeout=(seconds, read_timeout or seconds), **kwargs
+        )
     except requests.RequestException as error:
         raise GatewayError(unreachable(error), retryable=True) from error
+
+
+def _request_json(method: str, path: str, **kwargs) -> dict:
+    return _answer(send(method, path, **kwargs))
+
+
+def _answer(response: requests.Response) -> dict:
     if response.status_code >= 400:
         code, message = error_of(response)
         message = client_message(code, message)
@@ -547,15 +557,12 @@ def open_artifact(run: dict, path: str) -> Artifact:
     artifact_uri = run["artifact_uri"]
     if artifact_uri.startswith("mlflow-artifacts:"):
         root = urlparse(artifact_uri).path.strip("/")
-        url = f"{_base_url()}/api/2.0/mlflow-artifacts/artifacts/{quote(root)}/{quote(path)}"
+        url = f"api/2.0/mlflow-artifacts/artifacts/{quote(root)}/{quote(path)}"
         params = None
     else:
-        url = f"{_base_url()}/get-artifact"
+        url = "get-artifact"
         params = {"path": path, "run_uuid": run["run_id"]}
-    try:
-        response = requests.get(url, params=params, stream=True, timeout=settings.MLFLOW_TIMEOUT_SECONDS)
-    except requests.RequestException as error:
-        raise GatewayError(unreachable(error), retryable=True) from error
+    response = send("GET", url, params=params, stream=True)
     if response.status_code >= 400:
         response.close()
         if response.status_code in {400, 404}:
@@ -618,7 +625,7 @@ def _model(model) -> dict:
 
 def list_models(project: str, *, max_results: int = 50, page_token: str | None = None) -> dict:
     """One page of the project's registered models (tag and name prefix both match)."""
-    filter_string = _and(f"name LIKE {_quote(model_name(project, '%'))}", _project_filter(project))
+    filter_string = _and(f"name LIKE {filter_literal(model_name(project, '%'))}", project_filter(project))
     with _calling():
         page = _client().search_registered_models(
             filter_string=filter_string,
@@ -646,7 +653,7 @@ def list_versions(project: str, name: str, *, max_results: int = 50, page_token:
     get_model(project, name)
     with _calling():
         page = _client().search_model_versions(
-            filter_string=f"name = {_quote(name)}",
+            filter_string=f"name = {filter_literal(name)}",
             max_results=max_results,
             order_by=["version_number DESC"],
             page_token=page_token or None,
@@ -692,7 +699,7 @@ def delete_model_tag(name: str, key: str) -> None:
 
 def logged_model_project(model_id: str) -> str:
     """The project of an MLflow 3 logged model (through its experiment), cached."""
-    if not _looks_like_id(model_id):
+    if not looks_like_id(model_id):
         return ""
     key = _cache_key("lm", model_id)
     experiment_id = cache.get(key)

@@ -207,7 +207,7 @@ def runs(request: Request) -> Response:
 @api_view(["GET"])
 def run(request: Request, run_id: str) -> Response:
     """A run with its params, latest metrics, tags, every metric's history and the job that made it."""
-    if not gateway._looks_like_id(run_id):
+    if not gateway.looks_like_id(run_id):
         raise exceptions.NotFound(_("No such run."))
     slug, _experiment = _mlflow(gateway.run_project, run_id)
     if not slug:
