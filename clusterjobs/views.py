@@ -85,16 +85,24 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "clusterjobs/detail.html", context)
 
 
+# What the job actions refuse with, besides a 404 or 403: a broken rule, or a service that is down
+# (nothing changed; try again).
+REFUSALS = (ValidationError, actions.ServiceUnavailable)
+
+
+def _refusal(error: Exception) -> str:
+    """The message of a refusal, for a page."""
+    return " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+
+
 @login_required
 @require_POST
 def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job_for_user(request, pk)
     try:
         actions.cancel_job(request.user, job)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    except actions.ServiceUnavailable as error:
-        messages.error(request, str(error))
+    except REFUSALS as error:
+        messages.error(request, _refusal(error))
     else:
         messages.success(request, _("Job cancelled."))
     return redirect("clusterjobs:detail", pk=job.pk)
@@ -106,10 +114,8 @@ def rerun(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job_for_user(request, pk)
     try:
         new = actions.rerun_job(request.user, job)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    except actions.ServiceUnavailable as error:
-        messages.error(request, str(error))
+    except REFUSALS as error:
+        messages.error(request, _refusal(error))
     else:
         messages.success(request, _("Submitted again as job %(id)s.") % {"id": new.pk})
         return redirect("clusterjobs:detail", pk=new.pk)

@@ -105,6 +105,19 @@ def _signed(page: dict, kind: str) -> dict:
     return page
 
 
+def _listing(request: Request, list_page, kind: str) -> Response:
+    """One page of a list of the project's MLflow objects (``kind``), paged by MLflow's token."""
+    project = _project(request)
+    page = _mlflow(
+        list_page,
+        project.slug,
+        max_results=_max_results(request),
+        page_token=_page_token(request, kind),
+        field="page_token",
+    )
+    return Response(_signed(page, kind))
+
+
 def _finite(value: float | None) -> float | None:
     """JSON has no NaN or infinity (MLflow logs them): such a value is answered as null."""
     return value if value is None or math.isfinite(value) else None
@@ -124,15 +137,7 @@ def _finite_metrics(run: dict) -> dict:
 @api_view(["GET"])
 def experiments(request: Request) -> Response:
     """One page of the project's MLflow experiments, by name, paged by MLflow's page token."""
-    project = _project(request)
-    page = _mlflow(
-        gateway.list_experiments,
-        project.slug,
-        max_results=_max_results(request),
-        page_token=_page_token(request, "experiments"),
-        field="page_token",
-    )
-    return Response(_signed(page, "experiments"))
+    return _listing(request, gateway.list_experiments, "experiments")
 
 
 @extend_schema(
@@ -236,12 +241,4 @@ def run(request: Request, run_id: str) -> Response:
 @api_view(["GET"])
 def models(request: Request) -> Response:
     """One page of the project's registered models, by name, with aliases, tags and latest versions."""
-    project = _project(request)
-    page = _mlflow(
-        gateway.list_models,
-        project.slug,
-        max_results=_max_results(request),
-        page_token=_page_token(request, "models"),
-        field="page_token",
-    )
-    return Response(_signed(page, "models"))
+    return _listing(request, gateway.list_models, "models")
