@@ -9,7 +9,8 @@ here. Every request is authorized before it is passed on:
 - the request is read once, as MLflow's server will read it (``proxy_parse``: every spelling
   of every field from MLflow's own protobuf descriptors, types checked, two spellings of one
   field refused), and what is passed on is the message rebuilt from what was checked;
-- ``proxy_policy`` decides, route by route and object by object, what the token may do.
+- ``proxy_policy`` decides, route by route and object by object, what the token may do, and
+  ``proxy_scope`` what the token reaches (through ``portal/projects/access.py``).
 
 MLflow's error answers are passed on with their code, but their text only where it is
 MLflow's own validation message (``gateway.client_message``): database errors are logged.
@@ -31,19 +32,8 @@ from portal.accounts.actions import authenticate_token
 from portal.accounts.authentication import key_from_header
 
 from . import gateway, proxy_parse
-from .proxy_policy import (
-    ROUTES,
-    Call,
-    Need,
-    Refused,
-    Scope,
-    artifact_experiment,
-    authorize,
-    bad,
-    match_route,
-    project_of,
-    refuse_reserved_tags,
-)
+from .proxy_policy import ROUTES, authorize, match_route, refuse_reserved_tags
+from .proxy_scope import Call, Need, Refused, Scope, artifact_experiment, bad, project_of
 
 logger = logging.getLogger(__name__)
 
