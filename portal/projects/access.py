@@ -81,14 +81,19 @@ def visible_to(user, *, only: int | None = None) -> QuerySet:
     return projects if only is None else projects.filter(pk=only)
 
 
+def require_site_admin(user, message: str | None = None) -> None:
+    """A 403 (saying ``message``) unless the user is a site admin."""
+    if not (user.is_authenticated and user.is_site_admin):
+        raise PermissionDenied(message or _("Only site admins see this page."))
+
+
 def site_admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Signed-in site admins only: others are sent to sign in (anonymous) or refused (403)."""
 
     @login_required
     @wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_site_admin:
-            raise PermissionDenied(_("Only site admins see this page."))
+        require_site_admin(request.user)
         return view(request, *args, **kwargs)
 
     return wrapped

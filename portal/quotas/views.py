@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clusterjobs import admission
 from portal.forms import apply_errors
-from portal.projects.access import Need, can, get_project_for_user, site_admin_required
+from portal.projects.access import Need, can, get_project_for_user, require_site_admin, site_admin_required
 from portal.projects.models import Membership, Project
 
 from . import actions, usage
@@ -78,8 +78,7 @@ def _back(project: Project) -> HttpResponse:
 @require_POST
 def edit_quota(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
-    if not request.user.is_site_admin:
-        raise PermissionDenied(_("Only a site admin can change a quota."))
+    require_site_admin(request.user, _("Only a site admin can change a quota."))
     form = QuotaForm(request.POST, auto_id="quota-%s")
     if form.is_valid():
         values = {name: form.cleaned_data[name] for name in QUOTA_FIELDS}
@@ -120,8 +119,7 @@ def request_quota(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def decide_request(request: HttpRequest, slug: str, pk: int, decision: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
-    if not request.user.is_site_admin:
-        raise PermissionDenied(_("Only a site admin can decide on quota requests."))
+    require_site_admin(request.user, _("Only a site admin can decide on quota requests."))
     quota_request = get_object_or_404(QuotaRequest, pk=pk, project=project)
     reason = request.POST.get("reason", "")
     try:

@@ -5,7 +5,6 @@ a 403; site admins see every project and alone approve or reject.
 """
 
 import django_filters
-from django.core.exceptions import PermissionDenied
 from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -16,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import actions
-from ..access import Need, get_project_for_user, role_of, visible_to
+from ..access import Need, get_project_for_user, require_site_admin, role_of, visible_to
 from ..models import Membership, Project
 from .serializers import (
     DecisionSerializer,
@@ -97,8 +96,7 @@ class ProjectViewSet(viewsets.GenericViewSet):
 
     def _decision(self, request: Request, slug: str, serializer_class, decide) -> Response:
         project = get_project_for_user(request.user, slug)
-        if not request.user.is_site_admin:
-            raise PermissionDenied(_("Only a site admin can approve or reject projects."))
+        require_site_admin(request.user, _("Only a site admin can approve or reject projects."))
         serializer = serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
         decide(request.user, project, serializer.validated_data["reason"])

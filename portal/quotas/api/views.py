@@ -4,7 +4,6 @@ The same rules as the pages: a project you cannot see is a 404; members see the 
 usage; owners ask for more; only site admins change a quota or decide on requests (403).
 """
 
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -15,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clusterjobs import admission
-from portal.projects.access import Need, get_project_for_user
+from portal.projects.access import Need, get_project_for_user, require_site_admin
 from portal.projects.models import Project
 
 from .. import actions, usage
@@ -32,11 +31,6 @@ from .serializers import (
 
 SLUG = OpenApiParameter("slug", str, OpenApiParameter.PATH, description=_("Slug of the project."))
 REQUEST_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description=_("Id of the quota request."))
-
-
-def _require_site_admin(request: Request, message: str) -> None:
-    if not request.user.is_site_admin:
-        raise PermissionDenied(message)
 
 
 def quota_data(project: Project) -> dict:
@@ -80,7 +74,7 @@ class QuotaView(GenericAPIView):
     )
     def patch(self, request: Request, slug: str) -> Response:
         project = get_project_for_user(request.user, slug)
-        _require_site_admin(request, _("Only a site admin can change a quota."))
+        require_site_admin(request.user, _("Only a site admin can change a quota."))
         serializer = QuotaUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         values = dict(serializer.validated_data)
@@ -203,7 +197,7 @@ class QuotaRequestDecision(GenericAPIView):
     )
     def post(self, request: Request, slug: str, pk: int) -> Response:
         project = get_project_for_user(request.user, slug)
-        _require_site_admin(request, _("Only a site admin can decide on quota requests."))
+        require_site_admin(request.user, _("Only a site admin can decide on quota requests."))
         quota_request = get_object_or_404(QuotaRequest, pk=pk, project=project)
         serializer = QuotaDecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
