@@ -11,6 +11,8 @@ from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from portal.forms import apply_errors
+
 from . import actions
 from .models import Job, JobTemplate
 
@@ -178,8 +180,7 @@ class JobForm(forms.Form):
                 experiment=data["experiment"],
             )
         except ValidationError as error:
-            for field, messages in error.message_dict.items():
-                self.add_error(field if field in self.fields else None, messages)
+            apply_errors(self, error)
         return data
 
     def submit_kwargs(self) -> dict:

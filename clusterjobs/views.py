@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from portal.forms import apply_errors
 from portal.projects.access import Need, can, get_project_for_user
 from portal.projects.models import Project
 
@@ -84,16 +85,24 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "clusterjobs/detail.html", context)
 
 
+# What the job actions refuse with, besides a 404 or 403: a broken rule, or a service that is down
+# (nothing changed; try again).
+REFUSALS = (ValidationError, actions.ServiceUnavailable)
+
+
+def _refusal(error: Exception) -> str:
+    """The message of a refusal, for a page."""
+    return " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+
+
 @login_required
 @require_POST
 def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job_for_user(request, pk)
     try:
         actions.cancel_job(request.user, job)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    except actions.ServiceUnavailable as error:
-        messages.error(request, str(error))
+    except REFUSALS as error:
+        messages.error(request, _refusal(error))
     else:
         messages.success(request, _("Job cancelled."))
     return redirect("clusterjobs:detail", pk=job.pk)
@@ -105,10 +114,8 @@ def rerun(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job_for_user(request, pk)
     try:
         new = actions.rerun_job(request.user, job)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    except actions.ServiceUnavailable as error:
-        messages.error(request, str(error))
+    except REFUSALS as error:
+        messages.error(request, _refusal(error))
     else:
         messages.success(request, _("Submitted again as job %(id)s.") % {"id": new.pk})
         return redirect("clusterjobs:detail", pk=new.pk)
@@ -152,8 +159,7 @@ def submit(request: HttpRequest, slug: str) -> HttpResponse:
             try:
                 job = actions.submit_job(request.user, project, **form.submit_kwargs())
             except ValidationError as error:
-                for field, errors in error.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
+                apply_errors(form, error)
             except actions.ServiceUnavailable as error:
                 form.add_error(None, str(error))
             else:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import artifact_views, model_views, views
 
 app_name = "experiments"
 urlpatterns = [
@@ -10,26 +10,38 @@ urlpatterns = [
     path("<slug:slug>/experiments/<str:experiment_id>/", views.run_list, name="runs"),
     path("<slug:slug>/runs/<str:run_id>/", views.run_detail, name="run"),
     path("<slug:slug>/runs/<str:run_id>/history/", views.run_history, name="run-history"),
-    path("<slug:slug>/runs/<str:run_id>/artifacts/", views.artifact_tree, name="artifacts"),
-    path("<slug:slug>/runs/<str:run_id>/artifacts/preview/", views.artifact_preview, name="artifact-preview"),
+    path("<slug:slug>/runs/<str:run_id>/artifacts/", artifact_views.artifact_tree, name="artifacts"),
     path(
-        "<slug:slug>/runs/<str:run_id>/artifacts/download/", views.artifact_download, name="artifact-download"
+        "<slug:slug>/runs/<str:run_id>/artifacts/preview/",
+        artifact_views.artifact_preview,
+        name="artifact-preview",
+    ),
+    path(
+        "<slug:slug>/runs/<str:run_id>/artifacts/download/",
+        artifact_views.artifact_download,
+        name="artifact-download",
     ),
     path("<slug:slug>/compare/", views.compare, name="compare"),
     path("<slug:slug>/compare/history/", views.compare_history, name="compare-history"),
-    path("<slug:slug>/models/", views.model_list, name="models"),
-    path("<slug:slug>/models/<path:name>/versions/<str:version>/alias/", views.set_alias, name="set-alias"),
+    path("<slug:slug>/models/", model_views.model_list, name="models"),
+    path(
+        "<slug:slug>/models/<path:name>/versions/<str:version>/alias/",
+        model_views.set_alias,
+        name="set-alias",
+    ),
     path(
         "<slug:slug>/models/<path:name>/versions/<str:version>/alias/delete/",
-        views.delete_alias,
+        model_views.delete_alias,
         name="delete-alias",
     ),
-    path("<slug:slug>/models/<path:name>/versions/<str:version>/tags/", views.set_tag, name="set-tag"),
+    path("<slug:slug>/models/<path:name>/versions/<str:version>/tags/", model_views.set_tag, name="set-tag"),
     path(
         "<slug:slug>/models/<path:name>/versions/<str:version>/tags/delete/",
-        views.delete_tag,
+        model_views.delete_tag,
         name="delete-tag",
     ),
-    path("<slug:slug>/models/<path:name>/versions/<str:version>/", views.version_detail, name="version"),
-    path("<slug:slug>/models/<path:name>/", views.model_detail, name="model"),
+    path(
+        "<slug:slug>/models/<path:name>/versions/<str:version>/", model_views.version_detail, name="version"
+    ),
+    path("<slug:slug>/models/<path:name>/", model_views.model_detail, name="model"),
 ]

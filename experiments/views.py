@@ -1,32 +1,28 @@
-"""Pages of a project's MLflow experiments, runs and registered models.
+"""Pages of a project's MLflow experiments, runs and their comparison (artifacts in
+artifact_views.py, registered models in model_views.py), and ``mlflow_page``, which they share.
 
 Each view checks the membership through access.py first, then makes one bounded call to
 MLflow (through the gateway); slower parts of a page (artifact tree, metric charts) load as
 their own fragments. MLflow being down is a page with a message, never a 500.
 """
 
-import mimetypes
 from functools import wraps
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
-from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
 
 from clusterjobs.models import Job
 from portal.projects.access import Need, can, get_project_for_user
 from portal.projects.models import Project
 
-from . import actions, gateway
+from . import gateway
 from .templatetags.mlflow_extras import mlflow_state, ms_datetime
 
 PAGE_SIZES = (25, 50, 100)
@@ -37,9 +33,6 @@ RUN_ATTRIBUTES = [
     ("attributes.status", gettext_lazy("Status")),
     ("attributes.user_id", gettext_lazy("User")),
 ]
-TEXT_TYPES = {"application/json", "application/x-yaml", "application/yaml", "application/xml"}
-TEXT_NAMES = {"MLmodel", "requirements.txt", "conda.yaml", "python_env.yaml", "Dockerfile", "LICENSE"}
-INLINE_IMAGES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
 def mlflow_page(view):
@@ -63,7 +56,7 @@ def mlflow_page(view):
     return login_required(wrapper)
 
 
-def _jobs_by_run(project: Project, run_ids: list[str]) -> dict[str, dict]:
+def jobs_by_run(project: Project, run_ids: list[str]) -> dict[str, dict]:
     """The job that made each run (one query): {run_id: {"id", "name", "url", "status"}}."""
     jobs = Job.objects.filter(project=project, mlflow_run_id__in=[r for r in run_ids if r]).select_related(
         "project"
@@ -149,7 +142,7 @@ def run_list(request: HttpRequest, slug: str, experiment_id: str) -> HttpRespons
     ]
     for run in page["runs"]:
         run["cells"] = [run[c["kind"]].get(c["key"], "") for c in columns]
-    jobs = _jobs_by_run(project, [run["run_id"] for run in page["runs"]])
+    jobs = jobs_by_run(project, [run["run_id"] for run in page["runs"]])
     run_url = reverse("experiments:run", args=[project.slug, "RUN"]).removesuffix("RUN/")
     for run in page["runs"]:
         run["job"] = jobs.get(run["run_id"])
@@ -261,85 +254,6 @@ def run_history(request: HttpRequest, slug: str, run_id: str) -> JsonResponse:
     return JsonResponse({"key": key, "series": [{"run_id": run_id, "label": key, "points": points}]})
 
 
-@mlflow_page
-def artifact_tree(request: HttpRequest, slug: str, run_id: str) -> HttpResponse:
-    project = get_project_for_user(request.user, slug)
-    gateway.check_run(project.slug, run_id)
-    path = gateway.clean_artifact_path(request.GET.get("path", ""))
-    files = gateway.list_artifacts(run_id, path)
-    context = {"project": project, "run_id": run_id, "files": files, "path": path}
-    return render(request, "experiments/run.html#artifacts", context)
-
-
-def _artifact_type(name: str) -> str:
-    if name in TEXT_NAMES:
-        return "text/plain"
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"
-
-
-@mlflow_page
-def artifact_preview(request: HttpRequest, slug: str, run_id: str) -> HttpResponse:
-    """Text up to TALLER_PREVIEW_MAX_BYTES shown inline, images as <img>; larger files: download."""
-    project = get_project_for_user(request.user, slug)
-    run = gateway.get_run(project.slug, run_id)
-    path = gateway.clean_artifact_path(request.GET.get("path", ""))
-    kind = _artifact_type(path.rsplit("/", 1)[-1])
-    context = {
-        "project": project,
-        "run_id": run_id,
-        "path": path,
-        "kind": kind,
-        "text": None,
-        "too_large": False,
-    }
-    artifact = gateway.open_artifact(run, path)
-    if kind in INLINE_IMAGES:
-        artifact.close()
-        limit = settings.TALLER_IMAGE_PREVIEW_MAX_BYTES
-        context["image"] = True
-        context["too_large"] = artifact.size is not None and artifact.size > limit
-    elif kind.startswith("text/") or kind in TEXT_TYPES:
-        limit = settings.TALLER_PREVIEW_MAX_BYTES
-        if artifact.size is not None and artifact.size > limit:
-            artifact.close()
-            context["too_large"] = True
-        else:
-            data = artifact.read(limit)
-            if data is None:
-                context["too_large"] = True
-            else:
-                context["text"] = data.decode("utf-8", errors="replace")
-    else:
-        artifact.close()
-        context["binary"] = True
-    context["limit"] = limit if context["too_large"] else 0
-    return render(request, "experiments/run.html#preview", context)
-
-
-@mlflow_page
-def artifact_download(request: HttpRequest, slug: str, run_id: str) -> StreamingHttpResponse:
-    """The artifact streamed from MLflow through the portal; images may be shown inline."""
-    project = get_project_for_user(request.user, slug)
-    run = gateway.get_run(project.slug, run_id)
-    path = gateway.clean_artifact_path(request.GET.get("path", ""))
-    artifact = gateway.open_artifact(run, path)
-    kind = _artifact_type(artifact.name)
-    inline = request.GET.get("inline") == "1" and kind in INLINE_IMAGES
-    response = StreamingHttpResponse(
-        artifact.chunks(), content_type=kind if inline else "application/octet-stream"
-    )
-    if artifact.size is not None:
-        response["Content-Length"] = str(artifact.size)
-    disposition = "inline" if inline else "attachment"
-    response["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{_quote_filename(artifact.name)}"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
-def _quote_filename(name: str) -> str:
-    return quote(name, safe="")
-
-
 # Compare ---------------------------------------------------------------------------------------
 
 
@@ -401,103 +315,3 @@ def compare_history(request: HttpRequest, slug: str) -> JsonResponse:
         {"run_id": run_id, "label": run_id[:8], "points": histories.get(run_id, [])} for run_id in run_ids
     ]
     return JsonResponse({"key": key, "series": series})
-
-
-# Registered models -----------------------------------------------------------------------------
-
-
-@mlflow_page
-def model_list(request: HttpRequest, slug: str) -> HttpResponse:
-    project = get_project_for_user(request.user, slug)
-    token = request.GET.get("page_token", "")
-    page = gateway.list_models(project.slug, max_results=50, page_token=token)
-    return render(request, "experiments/models.html", {"project": project, "page": page})
-
-
-def _full_name(project: Project, name: str) -> str:
-    return gateway.model_name(project.slug, name)
-
-
-@mlflow_page
-def model_detail(request: HttpRequest, slug: str, name: str) -> HttpResponse:
-    project = get_project_for_user(request.user, slug)
-    full_name = _full_name(project, name)
-    model = gateway.get_model(project.slug, full_name)
-    token = request.GET.get("page_token", "")
-    versions = gateway.list_versions(project.slug, full_name, page_token=token)
-    jobs = _jobs_by_run(project, [v["run_id"] for v in versions["versions"]])
-    for version in versions["versions"]:
-        version["job"] = jobs.get(version["run_id"])
-    context = {"project": project, "model": model, "versions": versions}
-    return render(request, "experiments/model.html", context)
-
-
-def _version_context(request: HttpRequest, project: Project, full_name: str, version: str) -> dict:
-    data = gateway.get_version(project.slug, full_name, version)
-    job = _jobs_by_run(project, [data["run_id"]]).get(data["run_id"]) if data["run_id"] else None
-    return {
-        "project": project,
-        "model_name": full_name,
-        "short_name": full_name.split(gateway.MODEL_SEPARATOR, 1)[1],
-        "version": data,
-        "job": job,
-        "can_change": can(request.user, project, Need.CHANGE),
-        "errors": {},
-    }
-
-
-@mlflow_page
-def version_detail(request: HttpRequest, slug: str, name: str, version: str) -> HttpResponse:
-    project = get_project_for_user(request.user, slug)
-    context = _version_context(request, project, _full_name(project, name), version)
-    return render(request, "experiments/version.html", context)
-
-
-def _version_write(write):
-    """POST views on a version: run the action, answer the fragment (htmx) or redirect back."""
-
-    @require_POST
-    @mlflow_page
-    @wraps(write)
-    def view(request: HttpRequest, slug: str, name: str, version: str) -> HttpResponse:
-        project = get_project_for_user(request.user, slug, Need.CHANGE)
-        full_name = _full_name(project, name)
-        errors = {}
-        try:
-            write(request, project, full_name, version)
-        except ValidationError as error:
-            errors = error.message_dict
-        if not request.htmx:
-            for field_errors in errors.values():
-                for message in field_errors:
-                    messages.error(request, message)
-            short_name = full_name.split(gateway.MODEL_SEPARATOR, 1)[1]
-            url = reverse("experiments:version", args=[project.slug, short_name, version])
-            return redirect(url)
-        context = _version_context(request, project, full_name, version)
-        context["errors"] = errors
-        # htmx swaps only successful answers: the fragment carries the field messages itself.
-        return render(request, "experiments/version.html#manage", context)
-
-    return view
-
-
-@_version_write
-def set_alias(request, project, name, version) -> None:
-    actions.set_model_alias(request.user, project, name, version, request.POST.get("alias", ""))
-
-
-@_version_write
-def delete_alias(request, project, name, version) -> None:
-    actions.delete_model_alias(request.user, project, name, request.POST.get("alias", ""))
-
-
-@_version_write
-def set_tag(request, project, name, version) -> None:
-    post = request.POST
-    actions.set_version_tag(request.user, project, name, version, post.get("key", ""), post.get("value", ""))
-
-
-@_version_write
-def delete_tag(request, project, name, version) -> None:
-    actions.delete_version_tag(request.user, project, name, version, request.POST.get("key", ""))

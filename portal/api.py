@@ -9,9 +9,6 @@ Every app's API uses these pieces:
   (Python's decoder raises RecursionError on ``[`` × 100,000, which was a 500).
 - ``StrictSerializerMixin``: put it first in the bases of every serializer that reads input, so
   that a field the API does not know is a 400 instead of being silently dropped.
-- ``project_for_request`` / ``projects_for_request``: the access helpers of
-  ``portal/projects/access.py``, narrowed to the token's project when the request carries a
-  project-scoped token (the tokens handed to running jobs).
 - ``postprocess_error_responses``: a drf-spectacular hook documenting the error responses of every
   operation and marking request bodies closed (``additionalProperties: false``).
 """
@@ -28,9 +25,6 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions, parsers, renderers, serializers
 from rest_framework.views import exception_handler as drf_exception_handler
-
-from portal.projects.access import Need, get_project_for_user
-from portal.projects.models import Project
 
 # No request body of the API nests deeper than a few levels (a job: object > resources > value).
 MAX_JSON_DEPTH = 32
@@ -136,27 +130,6 @@ class StrictSerializerMixin:
             if errors:
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
-
-
-def token_project_id(request) -> int | None:
-    """The project a project-scoped token is limited to, or None for a personal token or a session."""
-    return getattr(getattr(request, "auth", None), "project_id", None)
-
-
-def projects_for_request(request):
-    """The projects this request may see: the user's, narrowed to the token's project if scoped."""
-    projects = Project.objects.visible_to(request.user)
-    scope = token_project_id(request)
-    return projects if scope is None else projects.filter(pk=scope)
-
-
-def project_for_request(request, slug: str, need: Need = Need.VIEW) -> Project:
-    """One project by slug: 404 if the request may not see it, 403 if it may see but not do ``need``."""
-    project = get_project_for_user(request.user, slug, need)
-    scope = token_project_id(request)
-    if scope is not None and project.pk != scope:
-        raise Http404(_("No such project."))
-    return project
 
 
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):

@@ -1,28 +1,16 @@
 """What the jobs API reads and writes. Input serializers reject unknown fields and wrong types;
 the rules (maxima, quota, names) are checked by clusterjobs.actions, the same as for the pages."""
 
-from collections.abc import Mapping
-
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from portal.api import StrictSerializerMixin
+
 from ..models import Job, JobStatus, JobTransition
 
 RESOURCE_FIELDS = ("cpu", "memory_mib", "gpus", "gpu_type")
-
-
-class StrictFieldsMixin:
-    # A field the API does not know is a 400, not silently dropped: {"gpu": 2} is a typo for "gpus".
-    def to_internal_value(self, data):
-        if isinstance(data, Mapping):
-            unknown = sorted(str(key) for key in data if key not in self.fields or self.fields[key].read_only)
-            if unknown:
-                raise serializers.ValidationError(
-                    {key: [_("Unknown field: this API does not accept it.")] for key in unknown}
-                )
-        return super().to_internal_value(data)
 
 
 class StringField(serializers.CharField):
@@ -41,7 +29,7 @@ class StringField(serializers.CharField):
         return super().to_internal_value(data)
 
 
-class ResourcesSerializer(StrictFieldsMixin, serializers.Serializer):
+class ResourcesSerializer(StrictSerializerMixin, serializers.Serializer):
     """What the job asks of the cluster; each field has the portal's default when left out."""
 
     cpu = serializers.DecimalField(
@@ -54,7 +42,7 @@ class ResourcesSerializer(StrictFieldsMixin, serializers.Serializer):
     )
 
 
-class JobSubmitSerializer(StrictFieldsMixin, serializers.Serializer):
+class JobSubmitSerializer(StrictSerializerMixin, serializers.Serializer):
     """A new job. It answers 201 with the job, queued; it runs when the project's quota allows."""
 
     project = StringField(help_text=_("Slug of an active project where you are a member or owner."))

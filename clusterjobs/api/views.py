@@ -13,8 +13,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.api import token_project_id
-from portal.projects.models import Project
+from portal.projects.access import find_project
 
 from .. import actions
 from ..filtersets import JobFilterSet
@@ -57,6 +56,8 @@ class JobCursorPagination(CursorPagination):
 
 def _nest_resource_errors(error: ValidationError) -> dict:
     """Put the actions' cpu/memory_mib/gpus/gpu_type errors under "resources", as the body has them."""
+    if not hasattr(error, "error_dict"):
+        return {"non_field_errors": error.messages}
     errors = dict(error.message_dict)
     nested = {field: errors.pop(field) for field in RESOURCE_FIELDS if field in errors}
     if nested:
@@ -105,14 +106,21 @@ class JobViewSet(
 
     def get_queryset(self):
         jobs = Job.objects.visible_to(self.request.user).select_related("project", "submitter")
-        if (scope := token_project_id(self.request)) is not None:
-            jobs = jobs.filter(project_id=scope)
         if self.action == "retrieve":
             jobs = jobs.prefetch_related(Prefetch("transitions", JobTransition.objects.order_by("at", "pk")))
         elif self.action == "list":
             # A page needs neither the kept logs nor the project's and submitter's other columns.
             jobs = jobs.only(*LIST_COLUMNS, "project__slug", "submitter__username")
         return jobs
+
+    def handle_exception(self, exc: Exception) -> Response:
+        """The actions' domain errors, mapped once for every operation: a broken rule is a 400 (the
+        resource errors under "resources", as the body has them), a service that is down a 503."""
+        if isinstance(exc, ValidationError):
+            exc = exceptions.ValidationError(_nest_resource_errors(exc))
+        elif isinstance(exc, actions.ServiceUnavailable):
+            exc = ServiceUnavailable(str(exc))
+        return super().handle_exception(exc)
 
     def get_serializer_class(self):
         if self.action == "create":
@@ -138,16 +146,10 @@ class JobViewSet(
         body = JobSubmitSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         slug = body.validated_data["project"]
-        project = Project.objects.filter(slug=slug).first()
-        scope = token_project_id(request)
-        if project is None or (scope is not None and project.pk != scope):
+        project = find_project(slug)
+        if project is None:
             raise exceptions.ValidationError({"project": [_("No such project.")]})
-        try:
-            job = actions.submit_job(request.user, project, **body.to_spec())
-        except ValidationError as error:
-            raise exceptions.ValidationError(_nest_resource_errors(error)) from error
-        except actions.ServiceUnavailable as error:
-            raise ServiceUnavailable(str(error)) from error
+        job = actions.submit_job(request.user, project, **body.to_spec())
         # The job as submitted: queued (admission may already have moved it after the commit).
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
@@ -162,10 +164,7 @@ class JobViewSet(
     def cancel(self, request: Request, pk: str) -> Response:
         """Stop the job on its backend and end it as cancelled."""
         job = self.get_object()
-        try:
-            actions.cancel_job(request.user, job)
-        except actions.ServiceUnavailable as error:
-            raise ServiceUnavailable(str(error)) from error
+        actions.cancel_job(request.user, job)
         return self._detail(job)
 
     @extend_schema(
@@ -178,13 +177,7 @@ class JobViewSet(
     @action(detail=True, methods=["post"])
     def rerun(self, request: Request, pk: str) -> Response:
         """Submit a new job with the same spec; answers with the new job."""
-        job = self.get_object()
-        try:
-            new = actions.rerun_job(request.user, job)
-        except ValidationError as error:
-            raise exceptions.ValidationError(_nest_resource_errors(error)) from error
-        except actions.ServiceUnavailable as error:
-            raise ServiceUnavailable(str(error)) from error
+        new = actions.rerun_job(request.user, self.get_object())
         return Response(JobSerializer(new).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(

@@ -1,7 +1,6 @@
 """Read-only API over a project's MLflow experiments, runs and registered models.
 
-Same rules as the pages: the project must be visible to the user (404 otherwise) and, for a
-project-scoped token, be the token's project. MLflow's refusals keep their meaning: a bad
+Same rules as the pages: the project must be visible to the user (404 otherwise). MLflow's refusals keep their meaning: a bad
 filter is a 400 naming the parameter, an unknown run a 404, MLflow down a 502.
 """
 
@@ -18,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clusterjobs.models import Job
-from portal.api import project_for_request
+from portal.projects.access import get_project_for_user
 from portal.projects.models import Project
 
 from .. import gateway
@@ -61,7 +60,7 @@ def _project(request: Request, slug: str | None = None) -> Project:
     slug = slug if slug is not None else request.query_params.get("project", "")
     if not slug:
         raise exceptions.ValidationError({"project": [_("This parameter is required.")]})
-    return project_for_request(request, slug)
+    return get_project_for_user(request.user, slug)
 
 
 def _mlflow(call, *args, field: str = "filter", **kwargs):
@@ -106,6 +105,19 @@ def _signed(page: dict, kind: str) -> dict:
     return page
 
 
+def _listing(request: Request, list_page, kind: str) -> Response:
+    """One page of a list of the project's MLflow objects (``kind``), paged by MLflow's token."""
+    project = _project(request)
+    page = _mlflow(
+        list_page,
+        project.slug,
+        max_results=_max_results(request),
+        page_token=_page_token(request, kind),
+        field="page_token",
+    )
+    return Response(_signed(page, kind))
+
+
 def _finite(value: float | None) -> float | None:
     """JSON has no NaN or infinity (MLflow logs them): such a value is answered as null."""
     return value if value is None or math.isfinite(value) else None
@@ -125,15 +137,7 @@ def _finite_metrics(run: dict) -> dict:
 @api_view(["GET"])
 def experiments(request: Request) -> Response:
     """One page of the project's MLflow experiments, by name, paged by MLflow's page token."""
-    project = _project(request)
-    page = _mlflow(
-        gateway.list_experiments,
-        project.slug,
-        max_results=_max_results(request),
-        page_token=_page_token(request, "experiments"),
-        field="page_token",
-    )
-    return Response(_signed(page, "experiments"))
+    return _listing(request, gateway.list_experiments, "experiments")
 
 
 @extend_schema(
@@ -208,7 +212,7 @@ def runs(request: Request) -> Response:
 @api_view(["GET"])
 def run(request: Request, run_id: str) -> Response:
     """A run with its params, latest metrics, tags, every metric's history and the job that made it."""
-    if not gateway._looks_like_id(run_id):
+    if not gateway.looks_like_id(run_id):
         raise exceptions.NotFound(_("No such run."))
     slug, _experiment = _mlflow(gateway.run_project, run_id)
     if not slug:
@@ -237,12 +241,4 @@ def run(request: Request, run_id: str) -> Response:
 @api_view(["GET"])
 def models(request: Request) -> Response:
     """One page of the project's registered models, by name, with aliases, tags and latest versions."""
-    project = _project(request)
-    page = _mlflow(
-        gateway.list_models,
-        project.slug,
-        max_results=_max_results(request),
-        page_token=_page_token(request, "models"),
-        field="page_token",
-    )
-    return Response(_signed(page, "models"))
+    return _listing(request, gateway.list_models, "models")

@@ -4,10 +4,14 @@ A project you cannot see is a 404 (its existence is not revealed); one you can s
 but not change is a 403.
 """
 
+from collections.abc import Callable
 from enum import IntEnum
+from functools import wraps
 
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
 from .models import Membership, Project, Role, slug_validator
@@ -54,17 +58,42 @@ def check(user, project: Project, need: Need) -> None:
         raise PermissionDenied(_("Your role in this project does not allow this."))
 
 
+def find_project(slug: str, *, only: int | None = None) -> Project | None:
+    """The project of a slug, or None; ``only`` narrows to one project (a job's token)."""
+    # Anything that is not a slug (a NUL byte, say) names no project: no query needed.
+    if not slug_validator.regex.fullmatch(slug or ""):
+        return None
+    projects = Project.objects.filter(slug=slug)
+    return (projects if only is None else projects.filter(pk=only)).first()
+
+
 def get_project_for_user(user, slug: str, need: Need = Need.VIEW) -> Project:
-    try:
-        # Anything that is not a slug (a NUL byte, say) names no project: no query needed.
-        if not slug_validator.regex.fullmatch(slug or ""):
-            raise Project.DoesNotExist
-        project = Project.objects.get(slug=slug)
-    except Project.DoesNotExist:
-        raise Http404(_("No such project.")) from None
+    project = find_project(slug)
+    if project is None:
+        raise Http404(_("No such project."))
     check(user, project, need)
     return project
 
 
-def visible_projects(user):
-    return Project.objects.visible_to(user)
+def visible_to(user, *, only: int | None = None) -> QuerySet:
+    """The projects a user may see, narrowed to one project (a job's token) when ``only`` is set."""
+    projects = Project.objects.visible_to(user)
+    return projects if only is None else projects.filter(pk=only)
+
+
+def require_site_admin(user, message: str | None = None) -> None:
+    """A 403 (saying ``message``) unless the user is a site admin."""
+    if not (user.is_authenticated and user.is_site_admin):
+        raise PermissionDenied(message or _("Only site admins see this page."))
+
+
+def site_admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Signed-in site admins only: others are sent to sign in (anonymous) or refused (403)."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        require_site_admin(request.user)
+        return view(request, *args, **kwargs)
+
+    return wrapped

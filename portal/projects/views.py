@@ -1,9 +1,6 @@
-from collections.abc import Callable
-from functools import wraps
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,32 +10,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from portal.forms import apply_errors
+
 from . import actions
-from .access import Need, can, get_project_for_user
+from .access import Need, can, get_project_for_user, site_admin_required
 from .forms import MemberForm, ProjectForm, RejectForm, RoleForm
 from .models import Membership, Project
-
-
-def apply_errors(form, error: ValidationError) -> None:
-    """Put an action's ValidationError on the form: on its field where the form has one."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)
-
-
-def site_admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Signed-in site admins only: others are sent to sign in (anonymous) or refused (403)."""
-
-    @login_required
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_site_admin:
-            raise PermissionDenied(_("Only site admins review projects."))
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 @login_required

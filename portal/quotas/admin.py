@@ -6,6 +6,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from portal.forms import apply_errors
+
 from . import actions
 from .models import QUOTA_FIELDS, MemberCap, Quota, QuotaChange, QuotaRequest
 
@@ -27,8 +29,7 @@ class QuotaAdminForm(forms.ModelForm):
         try:
             actions.clean_values(values)
         except ValidationError as error:
-            for field, errors in error.message_dict.items():
-                self.add_error(field if field in self.fields else None, errors)
+            apply_errors(self, error)
         return cleaned
 
 

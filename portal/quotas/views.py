@@ -3,11 +3,10 @@ the site admins' overview and CSV export. Thin views over actions.py, usage.py a
 
 import csv
 from decimal import Decimal
-from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,27 +14,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from clusterjobs import admission
-from portal.projects.access import Need, can, get_project_for_user
+from portal.forms import apply_errors
+from portal.projects.access import Need, can, get_project_for_user, require_site_admin, site_admin_required
 from portal.projects.models import Membership, Project
-from portal.projects.views import apply_errors
 
 from . import actions, usage
 from .forms import DecisionForm, MemberCapForm, PreviewForm, QuotaForm, QuotaRequestForm
 from .models import QUOTA_FIELDS, MemberCap, QuotaChange, QuotaRequest
 from .summary import quota_summary
-
-
-def site_admin_required(view):
-    """Signed in and a site admin; anyone else signed in gets a 403."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_site_admin:
-            raise PermissionDenied(_("Only site admins see this page."))
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _window(request: HttpRequest, default_period: str) -> tuple[usage.Window, str]:
@@ -92,8 +78,7 @@ def _back(project: Project) -> HttpResponse:
 @require_POST
 def edit_quota(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
-    if not request.user.is_site_admin:
-        raise PermissionDenied(_("Only a site admin can change a quota."))
+    require_site_admin(request.user, _("Only a site admin can change a quota."))
     form = QuotaForm(request.POST, auto_id="quota-%s")
     if form.is_valid():
         values = {name: form.cleaned_data[name] for name in QUOTA_FIELDS}
@@ -134,8 +119,7 @@ def request_quota(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def decide_request(request: HttpRequest, slug: str, pk: int, decision: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
-    if not request.user.is_site_admin:
-        raise PermissionDenied(_("Only a site admin can decide on quota requests."))
+    require_site_admin(request.user, _("Only a site admin can decide on quota requests."))
     quota_request = get_object_or_404(QuotaRequest, pk=pk, project=project)
     reason = request.POST.get("reason", "")
     try:

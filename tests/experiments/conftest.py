@@ -108,7 +108,7 @@ def log_example(
     from mlflow.entities import Metric, Param
 
     experiment_id = gateway.ensure_experiment(project, experiment)
-    client = MlflowClient(tracking_uri=gateway._base_url(), registry_uri=gateway._base_url())
+    client = MlflowClient(tracking_uri=gateway.base_url(), registry_uri=gateway.base_url())
     run = client.create_run(experiment_id, run_name=f"{project}-run", tags={gateway.PROJECT_TAG: project})
     run_id = run.info.run_id
     history = [Metric("loss", 1.0 / (step + 1), 0, step) for step in range(5)]

@@ -1,6 +1,6 @@
 """One valid raw-HTTP request for every route of the tracking proxy's table, aimed at one project.
 
-`CASES` is keyed like `experiments.proxy.ROUTES`, and the tests check that the two have the
+`CASES` is keyed like `experiments.proxy_policy.ROUTES`, and the tests check that the two have the
 same keys: a route added to the proxy without a case here fails them. A case gets a `World`
 (one project's objects, made straight on MLflow, not through the proxy) and returns the
 request; routes that delete or rename get objects of their own, so each call has something
@@ -32,7 +32,7 @@ class World:
 
         self.project = project
         self.base: Logged = log_example(project)
-        self.client = MlflowClient(tracking_uri=gateway._base_url(), registry_uri=gateway._base_url())
+        self.client = MlflowClient(tracking_uri=gateway.base_url(), registry_uri=gateway.base_url())
         self.version = self.client.get_registered_model(self.base.model).latest_versions[-1].version
         self.client.set_registered_model_alias(self.base.model, "champion", self.version)
 

@@ -1,13 +1,13 @@
 """The tracking proxy's permission matrix over raw HTTP: every route of its table, every persona.
 
-Its route list is the proxy's own table (`experiments.proxy.ROUTES`): a route added there without
+Its route list is the proxy's own table (`experiments.proxy_policy.ROUTES`): a route added there without
 a case in `proxy_cases.CASES` fails `test_every_route_has_a_case`, and removing the check of any
 one route lets an outsider, a viewer or another project's token through here.
 """
 
 import pytest
 
-from experiments import gateway, proxy
+from experiments import gateway, proxy_policy
 
 from .proxy_cases import CASES, World
 
@@ -15,11 +15,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def test_every_route_has_a_case():
-    assert set(CASES) == set(proxy.ROUTES)
+    assert set(CASES) == set(proxy_policy.ROUTES)
     # ...and each is a route MLflow's server has, read from its own descriptors.
-    assert set(proxy.ROUTES) <= set(gateway.request_messages())
+    assert set(proxy_policy.ROUTES) <= set(gateway.request_messages())
     for key, case in CASES.items():
-        assert case.writes == (proxy.ROUTES[key].need >= proxy.WRITE), key
+        assert case.writes == (proxy_policy.ROUTES[key].need >= proxy_policy.WRITE), key
 
 
 @pytest.fixture

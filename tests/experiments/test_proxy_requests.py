@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 from google.protobuf.descriptor import FieldDescriptor
 
-from experiments import gateway, proxy
+from experiments import gateway, proxy_policy
 from portal.accounts.actions import create_token
 
 from .proxy_cases import CASES, World
@@ -63,21 +63,21 @@ def _fields(descriptor, path=()):
 def test_every_id_field_of_every_route_is_looked_at():
     """A field that names an object is checked by the proxy (REFERENCES), as what it names."""
     wrong = set()
-    for key in proxy.ROUTES:
+    for key in proxy_policy.ROUTES:
         for path in _fields(_descriptor(key)):
             name = path[-1].name
             if name.endswith(ID_SUFFIXES) and name not in NAMES_NOTHING:
-                if _kind(name) == "unknown" or proxy.REFERENCES.get(name) != _kind(name):
+                if _kind(name) == "unknown" or proxy_policy.REFERENCES.get(name) != _kind(name):
                     wrong.add((key, name))
             elif name in NAMES_NOTHING:
-                assert name in proxy.NOT_REFERENCES
+                assert name in proxy_policy.NOT_REFERENCES
     assert wrong == set()
 
 
 def test_every_field_type_of_every_route_is_checked():
     from experiments import proxy_parse
 
-    assert [f for key in proxy.ROUTES for f in proxy_parse.unsupported_fields(_descriptor(key))] == []
+    assert [f for key in proxy_policy.ROUTES for f in proxy_parse.unsupported_fields(_descriptor(key))] == []
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ a 403; site admins see every project and alone approve or reject.
 """
 
 import django_filters
-from django.core.exceptions import PermissionDenied
 from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -15,10 +14,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.api import project_for_request, projects_for_request, token_project_id
-
 from .. import actions
-from ..access import Need, role_of
+from ..access import Need, get_project_for_user, require_site_admin, role_of, visible_to
 from ..models import Membership, Project
 from .serializers import (
     DecisionSerializer,
@@ -74,7 +71,7 @@ class ProjectViewSet(viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet:
         if getattr(self, "swagger_fake_view", False):
             return Project.objects.none()
-        return with_caller_role(projects_for_request(self.request), self.request.user).order_by("name", "pk")
+        return with_caller_role(visible_to(self.request.user), self.request.user).order_by("name", "pk")
 
     @extend_schema(summary="List the projects you can see", description="Paged, 50 per page, by name.")
     def list(self, request: Request) -> Response:
@@ -88,8 +85,6 @@ class ProjectViewSet(viewsets.GenericViewSet):
         responses={201: ProjectSerializer},
     )
     def create(self, request: Request) -> Response:
-        if token_project_id(request) is not None:
-            raise PermissionDenied(_("A project-scoped token cannot register projects."))
         serializer = ProjectCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         project = actions.register_project(request.user, **serializer.validated_data)
@@ -97,12 +92,11 @@ class ProjectViewSet(viewsets.GenericViewSet):
 
     @extend_schema(summary="Show a project")
     def retrieve(self, request: Request, slug: str) -> Response:
-        return Response(_detail(request, project_for_request(request, slug)))
+        return Response(_detail(request, get_project_for_user(request.user, slug)))
 
     def _decision(self, request: Request, slug: str, serializer_class, decide) -> Response:
-        project = project_for_request(request, slug)
-        if not request.user.is_site_admin:
-            raise PermissionDenied(_("Only a site admin can approve or reject projects."))
+        project = get_project_for_user(request.user, slug)
+        require_site_admin(request.user, _("Only a site admin can approve or reject projects."))
         serializer = serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
         decide(request.user, project, serializer.validated_data["reason"])
@@ -142,7 +136,7 @@ class MemberViewSet(viewsets.GenericViewSet):
     lookup_value_regex = r"[\w.@+-]+"
 
     def project(self, need: Need) -> Project:
-        return project_for_request(self.request, self.kwargs["project_slug"], need)
+        return get_project_for_user(self.request.user, self.kwargs["project_slug"], need)
 
     def get_queryset(self) -> QuerySet:
         if getattr(self, "swagger_fake_view", False):

@@ -4,7 +4,6 @@ The same rules as the pages: a project you cannot see is a 404; members see the 
 usage; owners ask for more; only site admins change a quota or decide on requests (403).
 """
 
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -15,8 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clusterjobs import admission
-from portal.api import project_for_request
-from portal.projects.access import Need
+from portal.projects.access import Need, get_project_for_user, require_site_admin
 from portal.projects.models import Project
 
 from .. import actions, usage
@@ -33,11 +31,6 @@ from .serializers import (
 
 SLUG = OpenApiParameter("slug", str, OpenApiParameter.PATH, description=_("Slug of the project."))
 REQUEST_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description=_("Id of the quota request."))
-
-
-def _require_site_admin(request: Request, message: str) -> None:
-    if not request.user.is_site_admin:
-        raise PermissionDenied(message)
 
 
 def quota_data(project: Project) -> dict:
@@ -69,7 +62,7 @@ class QuotaView(GenericAPIView):
 
     @extend_schema(summary="Show a project's quota and its current use", parameters=[SLUG])
     def get(self, request: Request, slug: str) -> Response:
-        return Response(QuotaSerializer(quota_data(project_for_request(request, slug))).data)
+        return Response(QuotaSerializer(quota_data(get_project_for_user(request.user, slug))).data)
 
     @extend_schema(
         summary="Change a project's quota (site admins)",
@@ -80,8 +73,8 @@ class QuotaView(GenericAPIView):
         parameters=[SLUG],
     )
     def patch(self, request: Request, slug: str) -> Response:
-        project = project_for_request(request, slug)
-        _require_site_admin(request, _("Only a site admin can change a quota."))
+        project = get_project_for_user(request.user, slug)
+        require_site_admin(request.user, _("Only a site admin can change a quota."))
         serializer = QuotaUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         values = dict(serializer.validated_data)
@@ -108,7 +101,7 @@ class UsageView(GenericAPIView):
         ],
     )
     def get(self, request: Request, slug: str) -> Response:
-        project = project_for_request(request, slug)
+        project = get_project_for_user(request.user, slug)
         quota = actions.ensure_quota(project)
         try:
             window = usage.parse_window(request.query_params.get("period", ""), quota.period)
@@ -138,7 +131,7 @@ class QuotaChangeList(GenericAPIView):
         responses={200: QuotaChangeSerializer(many=True)},
     )
     def get(self, request: Request, slug: str) -> Response:
-        project = project_for_request(request, slug)
+        project = get_project_for_user(request.user, slug)
         changes = QuotaChange.objects.filter(project=project).select_related("actor").order_by("-at", "-pk")
         page = self.paginate_queryset(changes)
         return self.get_paginated_response(QuotaChangeSerializer(page, many=True).data)
@@ -156,7 +149,7 @@ class QuotaRequestList(GenericAPIView):
         responses={200: QuotaRequestSerializer(many=True)},
     )
     def get(self, request: Request, slug: str) -> Response:
-        project = project_for_request(request, slug)
+        project = get_project_for_user(request.user, slug)
         requests = (
             QuotaRequest.objects.filter(project=project)
             .select_related("project", "requested_by", "decided_by")
@@ -172,7 +165,7 @@ class QuotaRequestList(GenericAPIView):
         parameters=[SLUG],
     )
     def post(self, request: Request, slug: str) -> Response:
-        project = project_for_request(request, slug, Need.MANAGE)
+        project = get_project_for_user(request.user, slug, Need.MANAGE)
         serializer = QuotaRequestCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         created = actions.request_quota(
@@ -186,7 +179,7 @@ class QuotaRequestDetail(GenericAPIView):
 
     @extend_schema(summary="Show one quota request", parameters=[SLUG, REQUEST_ID])
     def get(self, request: Request, slug: str, pk: int) -> Response:
-        project = project_for_request(request, slug)
+        project = get_project_for_user(request.user, slug)
         return Response(QuotaRequestSerializer(get_object_or_404(QuotaRequest, pk=pk, project=project)).data)
 
 
@@ -203,8 +196,8 @@ class QuotaRequestDecision(GenericAPIView):
         parameters=[SLUG, REQUEST_ID],
     )
     def post(self, request: Request, slug: str, pk: int) -> Response:
-        project = project_for_request(request, slug)
-        _require_site_admin(request, _("Only a site admin can decide on quota requests."))
+        project = get_project_for_user(request.user, slug)
+        require_site_admin(request.user, _("Only a site admin can decide on quota requests."))
         quota_request = get_object_or_404(QuotaRequest, pk=pk, project=project)
         serializer = QuotaDecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

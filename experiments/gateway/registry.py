@@ -1,0 +1,151 @@
+"""A project's registered models and their versions, aliases and tags; MLflow 3's logged models."""
+
+from django.core.cache import cache
+from django.utils.translation import gettext as _
+
+from .core import (
+    PROJECT_TAG,
+    SCOPE_CACHE_SECONDS,
+    GatewayError,
+    all_of,
+    cache_key,
+    calling,
+    filter_literal,
+    looks_like_id,
+    mlflow_client,
+    project_filter,
+)
+from .runs import experiment_project
+
+# MLflow refuses '/' in registered model names, so models take `<slug>.<name>` (slugs have no dots).
+MODEL_SEPARATOR = "."
+
+
+def model_name(project: str, name: str) -> str:
+    return f"{project}{MODEL_SEPARATOR}{name}"
+
+
+def model_project(name: str) -> str:
+    """The project a registered model's name claims (its `<slug>.` prefix)."""
+    return name.split(MODEL_SEPARATOR, 1)[0] if MODEL_SEPARATOR in name else ""
+
+
+def experiment_name_project(name: str) -> str:
+    """The project an experiment's name claims (its `<slug>/` prefix)."""
+    return name.split("/", 1)[0] if "/" in name else ""
+
+
+def _version(version) -> dict:
+    return {
+        "name": version.name,
+        "version": str(version.version),
+        "aliases": sorted(version.aliases or []),
+        "tags": dict(sorted((version.tags or {}).items())),
+        "run_id": version.run_id or "",
+        "source": version.source,
+        "status": version.status,
+        "description": version.description or "",
+        "creation_timestamp": version.creation_timestamp,
+        "last_updated_timestamp": version.last_updated_timestamp,
+    }
+
+
+def _model(model) -> dict:
+    aliases = dict(sorted((model.aliases or {}).items()))
+    return {
+        "name": model.name,
+        "short_name": model.name.split(MODEL_SEPARATOR, 1)[-1],
+        "description": model.description or "",
+        "tags": dict(sorted((model.tags or {}).items())),
+        "aliases": {alias: str(version) for alias, version in aliases.items()},
+        "latest_versions": [_version(v) for v in model.latest_versions or []],
+        "creation_timestamp": model.creation_timestamp,
+        "last_updated_timestamp": model.last_updated_timestamp,
+    }
+
+
+def list_models(project: str, *, max_results: int = 50, page_token: str | None = None) -> dict:
+    """One page of the project's registered models (tag and name prefix both match)."""
+    filter_string = all_of(f"name LIKE {filter_literal(model_name(project, '%'))}", project_filter(project))
+    with calling():
+        page = mlflow_client().search_registered_models(
+            filter_string=filter_string,
+            max_results=max_results,
+            order_by=["name ASC"],
+            page_token=page_token or None,
+        )
+    models = [_model(m) for m in page if m.tags.get(PROJECT_TAG) == project]
+    return {"models": models, "next_page_token": page.token or None}
+
+
+def get_model(project: str, name: str) -> dict:
+    """A registered model of the project; 404 for a model of another project."""
+    if model_project(name) != project:
+        raise GatewayError(_("No registered model '%(name)s' in this project.") % {"name": name}, status=404)
+    with calling():
+        model = mlflow_client().get_registered_model(name)
+    if model.tags.get(PROJECT_TAG) != project:
+        raise GatewayError(_("No registered model '%(name)s' in this project.") % {"name": name}, status=404)
+    return _model(model)
+
+
+def list_versions(project: str, name: str, *, max_results: int = 50, page_token: str | None = None) -> dict:
+    """One page of a model's versions, newest first, with their aliases, tags and source run."""
+    get_model(project, name)
+    with calling():
+        page = mlflow_client().search_model_versions(
+            filter_string=f"name = {filter_literal(name)}",
+            max_results=max_results,
+            order_by=["version_number DESC"],
+            page_token=page_token or None,
+        )
+    return {"versions": [_version(v) for v in page], "next_page_token": page.token or None}
+
+
+def get_version(project: str, name: str, version: str) -> dict:
+    get_model(project, name)
+    with calling():
+        return _version(mlflow_client().get_model_version(name, str(version)))
+
+
+def set_alias(name: str, alias: str, version: str) -> None:
+    with calling():
+        mlflow_client().set_registered_model_alias(name, alias, str(version))
+
+
+def delete_alias(name: str, alias: str) -> None:
+    with calling():
+        mlflow_client().delete_registered_model_alias(name, alias)
+
+
+def set_version_tag(name: str, version: str, key: str, value: str) -> None:
+    with calling():
+        mlflow_client().set_model_version_tag(name, str(version), key, value)
+
+
+def delete_version_tag(name: str, version: str, key: str) -> None:
+    with calling():
+        mlflow_client().delete_model_version_tag(name, str(version), key)
+
+
+def set_model_tag(name: str, key: str, value: str) -> None:
+    with calling():
+        mlflow_client().set_registered_model_tag(name, key, value)
+
+
+def delete_model_tag(name: str, key: str) -> None:
+    with calling():
+        mlflow_client().delete_registered_model_tag(name, key)
+
+
+def logged_model_project(model_id: str) -> str:
+    """The project of an MLflow 3 logged model (through its experiment), cached."""
+    if not looks_like_id(model_id):
+        return ""
+    key = cache_key("lm", model_id)
+    experiment_id = cache.get(key)
+    if experiment_id is None:
+        with calling():
+            experiment_id = mlflow_client().get_logged_model(model_id).experiment_id
+        cache.set(key, experiment_id, SCOPE_CACHE_SECONDS)
+    return experiment_project(experiment_id)
