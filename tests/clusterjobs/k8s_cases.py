@@ -89,7 +89,7 @@ CASES = [
             terminated(
                 1,
                 "Error",
-                "Traceback (most recent call last):\n  File \"train.py\", line 3, in <module>\n"
+                'Traceback (most recent call last):\n  File "train.py", line 3, in <module>\n'
                 "    mlflow.start_run()\n"
                 "mlflow.exceptions.MlflowException: API request to "
                 "https://taller.example.org/mlflow/api/2.0/mlflow/runs/get failed: too many redirects\n\n",
