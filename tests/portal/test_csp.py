@@ -107,7 +107,7 @@ def site(personas, mlflow_uri) -> dict:
     }
 
 
-# URL name -> (who looks, address with {placeholders} filled from the site fixture).
+# URL name -> (who looks, address whose {names} are filled from the site fixture).
 PAGES = {
     "dashboard": ("bob", "/"),
     "accounts:login": (None, "/accounts/login/"),
