@@ -11,7 +11,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.accounts.models import User
-from portal.quotas.models import ensure_quota
 
 from .models import AuditEvent, Membership, Project, Role
 
@@ -42,7 +41,6 @@ def register_project(user: User, **fields) -> Project:
         raise taken from None
     Membership.objects.create(project=project, user=user, role=Role.OWNER)
     record(user, project, "registered")
-    ensure_quota(project)  # the default quota, until a site admin changes it
     return project
 
 
