@@ -112,7 +112,7 @@ def local_executor_isolation(app_configs, **kwargs) -> list[Error]:
     off that needs TALLER_LOCAL_EXECUTOR_UNISOLATED=true (the backend refuses jobs otherwise too)."""
     if settings.TALLER_EXECUTOR != "local":
         return []
-    from .backends.local import isolation_problem
+    from .backends.local_sandbox import isolation_problem
 
     problem = isolation_problem()
     if problem is None:

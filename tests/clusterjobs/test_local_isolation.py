@@ -16,7 +16,8 @@ import pytest
 from django.core.checks import run_checks
 
 from clusterjobs.backends import BackendError, JobSpec
-from clusterjobs.backends.local import LocalBackend, bwrap_path
+from clusterjobs.backends.local import LocalBackend
+from clusterjobs.backends.local_sandbox import bwrap_path
 
 SECRET = "hunter2-secret-value"
 TOKEN = "tlr_job-one-token-value"

@@ -1,0 +1,236 @@
+"""The manifests the portal sends to the cluster, built from plain specs (users never write pod
+specs): pure functions returning dicts, so they are asserted and validated against the published
+schema on their own. Names, labels and quantities the rest of the backend shares live here too.
+
+Secrets: the job's token and its secret variables (``JobSpec.secret_names``) never appear in the
+Job spec, where anyone who may read Jobs or Pods would see them. They go into a Secret of the
+Job's name, owned by the Job (so the cluster deletes it with the Job: cancel, TTL), which the
+container's ``env`` refers to by ``secretKeyRef``.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, Decimal
+
+from ..base import JobSpec, ProjectLimits
+
+LABEL_JOB = "taller.io/job"
+LABEL_PROJECT = "taller.io/project"
+ANNOTATION_UID = "taller.io/uid"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "taller"}
+CONTAINER = "main"
+QUOTA_NAME = "taller-quota"
+LIMITS_NAME = "taller-limits"
+GPU_RESOURCE = "nvidia.com/gpu"
+# What a container in a namespace gets when its pod names no resources (the portal's always do).
+DEFAULT_CONTAINER_CPU = Decimal(1)
+DEFAULT_CONTAINER_MEMORY_MIB = 1024
+
+
+# ---- names and quantities ---------------------------------------------------------------------
+
+
+def namespace_name(project: str) -> str:
+    return f"taller-{project}"
+
+
+def job_name(job_id: int) -> str:
+    return f"taller-{job_id}"
+
+
+def cpu_quantity(cores: Decimal | int | str) -> str:
+    """Whole cores as "2", anything else in millicores ("1500m"); always a string."""
+    millis = int((Decimal(cores) * 1000).to_integral_value(rounding=ROUND_CEILING))
+    return str(millis // 1000) if millis % 1000 == 0 else f"{millis}m"
+
+
+def memory_quantity(mib: int) -> str:
+    return f"{int(mib)}Mi"
+
+
+# ---- manifests ---------------------------------------------------------------------------------
+
+
+def namespace_manifest(project: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": namespace_name(project),
+            "labels": {
+                LABEL_PROJECT: project,
+                **MANAGED_BY,
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+            },
+        },
+    }
+
+
+def _env_entry(spec: JobSpec, name: str, value: str) -> dict:
+    if name in spec.secret_names:
+        return {"name": name, "valueFrom": {"secretKeyRef": {"name": spec.name, "key": name}}}
+    return {"name": name, "value": value}
+
+
+def secret_manifest(spec: JobSpec, owner_uid: str) -> dict:
+    """The Secret holding the job's secret values, named like the Job and owned by it (the Job with
+    ``owner_uid``): deleting the Job deletes it."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": spec.name,
+            "namespace": namespace_name(spec.project),
+            "labels": {LABEL_JOB: str(spec.job_id), LABEL_PROJECT: spec.project, **MANAGED_BY},
+            "annotations": {ANNOTATION_UID: spec.uid},
+            "ownerReferences": [
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "name": spec.name,
+                    "uid": owner_uid,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "stringData": {name: spec.env[name] for name in spec.secret_names if name in spec.env},
+    }
+
+
+def job_manifest(
+    spec: JobSpec,
+    *,
+    volumes: tuple[str, ...] | list[str] = (),
+    gpu_label: str = "nvidia.com/gpu.product",
+    ttl_seconds: int = 3600,
+    run_as_user: int = 1000,
+) -> dict:
+    """The batch/v1 Job for one portal job. ``volumes`` are PersistentVolumeClaim names, mounted
+    at /data/<name>; their volumes are named data-0, data-1 ... (claim names may be longer or
+    contain dots, which volume names may not)."""
+    labels = {LABEL_JOB: str(spec.job_id), LABEL_PROJECT: spec.project, **MANAGED_BY}
+    annotations = {ANNOTATION_UID: spec.uid}
+    quantities = {"cpu": cpu_quantity(spec.cpu), "memory": memory_quantity(spec.memory_mib)}
+    if spec.gpus > 0:
+        quantities[GPU_RESOURCE] = str(int(spec.gpus))
+    claims = list(dict.fromkeys(volumes))
+    pod_spec: dict = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": run_as_user,
+            "runAsGroup": run_as_user,
+            "fsGroup": run_as_user,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [
+            {
+                "name": CONTAINER,
+                "image": spec.image,
+                "command": list(spec.command),
+                # A container that fails without writing /dev/termination-log gets the end of its
+                # log as its termination message: the watcher puts its last line in the job's
+                # reason (an MLflow client redirected or refused says so there).
+                "terminationMessagePolicy": "FallbackToLogsOnError",
+                "env": [_env_entry(spec, name, value) for name, value in spec.env.items()],
+                "resources": {"requests": dict(quantities), "limits": dict(quantities)},
+                "securityContext": {
+                    "runAsNonRoot": True,
+                    "allowPrivilegeEscalation": False,
+                    "capabilities": {"drop": ["ALL"]},
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+                "volumeMounts": [
+                    {"name": "scratch", "mountPath": "/scratch"},
+                    {"name": "dshm", "mountPath": "/dev/shm"},
+                    *({"name": f"data-{i}", "mountPath": f"/data/{claim}"} for i, claim in enumerate(claims)),
+                ],
+            }
+        ],
+        "volumes": [
+            {"name": "scratch", "emptyDir": {}},
+            {"name": "dshm", "emptyDir": {"medium": "Memory"}},
+            *(
+                {"name": f"data-{i}", "persistentVolumeClaim": {"claimName": claim}}
+                for i, claim in enumerate(claims)
+            ),
+        ],
+    }
+    if spec.gpus > 0 and spec.gpu_type:
+        pod_spec["nodeSelector"] = {gpu_label: spec.gpu_type}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": spec.name,
+            "namespace": namespace_name(spec.project),
+            "labels": dict(labels),
+            "annotations": dict(annotations),
+        },
+        "spec": {
+            "backoffLimit": spec.backoff_limit,
+            "activeDeadlineSeconds": spec.time_limit_seconds,
+            "ttlSecondsAfterFinished": ttl_seconds,
+            "template": {
+                "metadata": {"labels": dict(labels), "annotations": dict(annotations)},
+                "spec": pod_spec,
+            },
+        },
+    }
+
+
+def resource_quota_manifest(limits: ProjectLimits) -> dict:
+    """What the whole namespace may hold at once: the portal's quota, enforced again by the cluster.
+    Pods (not Jobs) are counted, as a finished Job lingers until its TTL."""
+    cpu, memory = cpu_quantity(limits.max_cpu), memory_quantity(limits.max_memory_mib)
+    return {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {
+            "name": QUOTA_NAME,
+            "namespace": namespace_name(limits.project),
+            "labels": {LABEL_PROJECT: limits.project, **MANAGED_BY},
+        },
+        "spec": {
+            "hard": {
+                "requests.cpu": cpu,
+                "limits.cpu": cpu,
+                "requests.memory": memory,
+                "limits.memory": memory,
+                f"requests.{GPU_RESOURCE}": str(int(limits.max_gpus)),
+                "pods": str(int(limits.max_running_jobs)),
+            }
+        },
+    }
+
+
+def limit_range_manifest(limits: ProjectLimits) -> dict:
+    """The most one container may ask for, and what a container that names nothing gets."""
+    max_cpu, max_memory = Decimal(limits.max_cpu), int(limits.max_memory_mib)
+    default = {
+        "cpu": cpu_quantity(min(DEFAULT_CONTAINER_CPU, max_cpu)),
+        "memory": memory_quantity(min(DEFAULT_CONTAINER_MEMORY_MIB, max_memory)),
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "LimitRange",
+        "metadata": {
+            "name": LIMITS_NAME,
+            "namespace": namespace_name(limits.project),
+            "labels": {LABEL_PROJECT: limits.project, **MANAGED_BY},
+        },
+        "spec": {
+            "limits": [
+                {
+                    "type": "Container",
+                    "max": {"cpu": cpu_quantity(max_cpu), "memory": memory_quantity(max_memory)},
+                    "default": dict(default),
+                    "defaultRequest": dict(default),
+                }
+            ]
+        },
+    }
