@@ -6,3 +6,11 @@ class QuotasConfig(AppConfig):
     name = "portal.quotas"
     label = "quotas"
     verbose_name = _("Quotas and usage")
+
+    def ready(self) -> None:
+        # Jobs ask admission through their door; the quota rules behind it are ours.
+        from clusterjobs import admission as door
+
+        from .admission import QuotaPolicy
+
+        door.install(QuotaPolicy())

@@ -10,9 +10,9 @@ from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from clusterjobs import admission
 from clusterjobs.models import Job, JobStatus
 from portal.projects.models import Membership
+from portal.quotas import admission
 from portal.quotas.models import Holding, MemberCap, Quota
 from tests.factories import ProjectFactory, UserFactory
 
@@ -86,7 +86,7 @@ def test_fifo_within_a_project_and_waiting_reason(personas):
     jobs = [
         make_job(project, bob, gpus=g, created_at=t0 + timedelta(seconds=i)) for i, g in enumerate([2, 3, 1])
     ]
-    admitted = admission.admit(project.pk)
+    admitted = admission.admit()
     # The 3-GPU job does not fit beside the first; the 1-GPU job behind it does not overtake it.
     assert admitted == [jobs[0].pk]
     assert statuses(jobs) == ["dispatching", "queued", "queued"]
@@ -198,7 +198,7 @@ def test_holdings_rows_match_the_jobs(personas):
             "cpu": active["c"] or 0,
             "memory_mib": active["m"] or 0,
         }
-        assert admission.holdings([p.pk])[p.pk] == expected
+        assert admission.holdings([p.pk])[p.pk] == admission.Resources(**expected)
         if connection.vendor == "postgresql":  # where the trigger keeps the rows
             row = Holding.objects.get(project=p)
             assert row.queued_jobs == Job.objects.filter(project=p, status=JobStatus.QUEUED).count()
@@ -208,7 +208,7 @@ def test_holdings_rows_match_the_jobs(personas):
                 "cpu": row.cpu,
                 "memory_mib": row.memory_mib,
             } == expected
-    assert admission.cluster_in_use()["gpus"] == Job.objects.active().aggregate(g=Sum("gpus"))["g"]
+    assert admission.cluster_in_use().gpus == Job.objects.active().aggregate(g=Sum("gpus"))["g"]
 
 
 def test_unused_users_see_no_error_with_many_projects(personas):
