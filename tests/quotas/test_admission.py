@@ -8,9 +8,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, Sum
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from clusterjobs.models import Job, JobStatus
+from clusterjobs.models import Job, JobStatus, JobTransition
+from clusterjobs.reasons import translate_reason
 from portal.projects.models import Membership
 from portal.quotas import admission
 from portal.quotas.models import Holding, MemberCap, Quota
@@ -218,3 +219,19 @@ def test_unused_users_see_no_error_with_many_projects(personas):
     job = make_job(personas.project, UserFactory())
     assert admission.admit_all() == []
     assert Job.objects.get(pk=job.pk).status_reason == admission.WAITING_FOR_QUOTA
+
+
+def test_admission_stores_its_reasons_in_english_and_pages_translate_them(personas):
+    set_quota(personas.project, max_running_jobs=1)
+    t0 = timezone.now()
+    first, second = (
+        make_job(personas.project, personas.bob, created_at=t0 + timedelta(seconds=i)) for i in range(2)
+    )
+    with translation.override("es"):
+        assert admission.admit_all() == [first.pk]
+    admitted = JobTransition.objects.get(job=first, to_status=JobStatus.DISPATCHING).reason
+    assert admitted == Job.objects.get(pk=first.pk).status_reason == "admitted within the project's quota"
+    assert Job.objects.get(pk=second.pk).status_reason == "waiting for quota"
+    with translation.override("es"):
+        assert translate_reason(admitted) not in ("", admitted)
+        assert translate_reason("waiting for quota") != "waiting for quota"
