@@ -149,8 +149,8 @@ def populate(total_jobs: int):
 
 
 def decide_once(project, user) -> float:
-    from clusterjobs import admission
     from clusterjobs.models import Job, JobStatus
+    from portal.quotas import admission
     from portal.quotas.models import Quota
 
     started = time.perf_counter()

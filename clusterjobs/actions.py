@@ -32,7 +32,6 @@ from portal.accounts.actions import create_token, revoke_token
 from portal.celery import app as celery_app
 from portal.projects.access import Need, level_of
 from portal.projects.models import Project
-from portal.quotas.models import Quota, ensure_quota
 
 from . import admission
 from .backends import Backend, BackendError, BackendStatus, JobSpec, ProjectLimits, get_backend
@@ -239,7 +238,7 @@ def check_job(
     asked = {"cpu": cpu, "memory_mib": memory_mib, "gpus": gpus, "time_limit_minutes": time_limit_minutes}
     try:
         admission.check_submission(
-            ensure_quota(project),
+            project,
             **{field: 0 if field in errors else value for field, value in asked.items()},
             submitter=user,
             lock=False,
@@ -275,7 +274,7 @@ def submit_job(user, project: Project, *, rerun_of: Job | None = None, **spec) -
         # Again under the quota's row lock, held until commit: two submissions cannot both spend
         # the last of the project's budget.
         admission.check_submission(
-            ensure_quota(project),
+            project,
             cpu=cleaned["cpu"],
             memory_mib=cleaned["memory_mib"],
             gpus=cleaned["gpus"],
@@ -325,7 +324,7 @@ def admit_and_dispatch(project_id: int | None = None) -> list[int]:
     enqueue their dispatch. A lost enqueue is repaired by the periodic reconcile (the job stays
     `dispatching`)."""
     dispatch_job = task("dispatch_job")
-    admitted = admission.admit(project_id)
+    admitted = admission.admit()
     for job_id in admitted:
         try:
             dispatch_job.delay(job_id)
@@ -660,18 +659,7 @@ def job_uid(job: Job) -> str:
 
 
 def project_limits(project: Project) -> ProjectLimits:
-    try:
-        quota = project.quota  # often loaded with the project already (select_related)
-    except Quota.DoesNotExist:
-        quota = ensure_quota(project)
-    return ProjectLimits(
-        project=project.slug,
-        max_gpus=quota.max_gpus,
-        max_cpu=quota.max_cpu,
-        max_memory_mib=quota.max_memory_mib,
-        max_running_jobs=quota.max_running_jobs,
-        max_time_limit_minutes=quota.max_time_limit_minutes,
-    )
+    return admission.project_limits(project)
 
 
 def _limits_digest(limits: ProjectLimits) -> str:

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from clusterjobs.tasks import drain_queues
 from portal.projects.actions import record
 from portal.projects.models import Membership, Project, Role
 
@@ -28,6 +29,7 @@ from .models import (
     QuotaRequest,
     ensure_quota,
 )
+from .tasks import mirror_quota
 
 INTEGER_FIELDS = {"max_gpus", "max_memory_mib", "max_running_jobs", "max_time_limit_minutes"}
 DECIMAL_PLACES = {"max_cpu": 3, "gpu_hours_per_period": 2, "cpu_hours_per_period": 2}
@@ -108,8 +110,6 @@ def _after_change(project_id: int) -> None:
 
 
 def _enqueue_mirror(project_id: int) -> None:
-    from .tasks import mirror_quota
-
     try:
         mirror_quota.delay(project_id)
     except Exception:  # the broker is down: the hourly mirror_all_quotas repairs it
@@ -118,8 +118,6 @@ def _enqueue_mirror(project_id: int) -> None:
 
 def drain_queues_soon() -> None:
     """Ask the workers to admit and dispatch what fits now (the jobs app owns the queue task)."""
-    from clusterjobs.tasks import drain_queues
-
     try:
         drain_queues.delay()
     except Exception:  # the broker is down: the periodic drain of the queues repairs it

@@ -9,12 +9,17 @@ class QuotasConfig(AppConfig):
     verbose_name = _("Quotas and usage")
 
     def ready(self) -> None:
-        # Quotas belong to projects, not the other way round: a new project gets its default quota
-        # here, so that the projects app never imports this one.
+        # Jobs ask admission through their door; the quota rules behind it are ours.
+        from clusterjobs import admission as door
         from portal.projects.models import Project
 
+        from .admission import QuotaPolicy
         from .models import ensure_quota
 
+        door.install(QuotaPolicy())
+
+        # Quotas belong to projects, not the other way round: a new project gets its default quota
+        # here, so that the projects app never imports this one.
         def give_default_quota(sender, instance, created, raw=False, **kwargs):
             if created and not raw:
                 ensure_quota(instance)

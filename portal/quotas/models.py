@@ -204,7 +204,7 @@ class AdmissionLock(models.Model):
 def ensure_quota(project) -> Quota:
     """The project's quota, created from the settings' defaults the first time.
 
-    It lives beside the model so that projects and jobs can reach a quota without importing the
-    quotas app's actions (which call into jobs)."""
+    It lives beside the model so that projects can reach a quota without importing the quotas
+    app's actions (which call into jobs)."""
     quota, _created = Quota.objects.get_or_create(project=project, defaults=Quota.defaults())
     return quota

@@ -1,8 +1,8 @@
 """Periods and the sums of use over them, for any queryset of jobs.
 
 This module knows the job fields (``started_at``, ``finished_at``, ``gpus``, ``cpu``,
-``memory_mib``) but imports no job model, so that admission (in clusterjobs) and accounting
-(portal.quotas.usage) share one definition of what a period and an hour of use are.
+``memory_mib``) but imports no job model: admission (``admission/``) and accounting
+(``usage.py``) share one definition of what a period and an hour of use are.
 """
 
 import re

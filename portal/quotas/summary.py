@@ -5,8 +5,7 @@ from decimal import Decimal
 
 from django.utils.translation import gettext_lazy as _
 
-from clusterjobs import admission
-
+from . import admission
 from .actions import ensure_quota
 
 
@@ -41,10 +40,10 @@ def quota_summary(project) -> dict:
     held = admission.in_use(project.pk)
     budget = admission.budget_of(quota)
     concurrent = [
-        Bar("gpus", _("GPUs"), held["gpus"], quota.max_gpus),
-        Bar("cpu", _("CPU cores"), held["cpu"].normalize(), quota.max_cpu.normalize()),
-        Bar("memory_mib", _("Memory (MiB)"), held["memory_mib"], quota.max_memory_mib),
-        Bar("jobs", _("Running jobs"), held["jobs"], quota.max_running_jobs),
+        Bar("gpus", _("GPUs"), held.gpus, quota.max_gpus),
+        Bar("cpu", _("CPU cores"), held.cpu.normalize(), quota.max_cpu.normalize()),
+        Bar("memory_mib", _("Memory (MiB)"), held.memory_mib, quota.max_memory_mib),
+        Bar("jobs", _("Running jobs"), held.jobs, quota.max_running_jobs),
     ]
     budgets = [
         Bar(

@@ -3,10 +3,11 @@
 from celery import shared_task
 from django.conf import settings
 
-from clusterjobs.actions import project_limits
 from clusterjobs.backends import BackendError, get_backend
 from portal.projects.models import Project
 from portal.retry import WritingTask
+
+from .admission import project_limits
 
 
 @shared_task(bind=True, base=WritingTask, acks_late=True, max_retries=8)

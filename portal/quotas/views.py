@@ -13,12 +13,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from clusterjobs import admission
 from portal.forms import apply_errors
 from portal.projects.access import Need, can, get_project_for_user, require_site_admin, site_admin_required
 from portal.projects.models import Membership, Project
 
-from . import actions, usage
+from . import actions, admission, usage
 from .forms import DecisionForm, MemberCapForm, PreviewForm, QuotaForm, QuotaRequestForm
 from .models import QUOTA_FIELDS, MemberCap, QuotaChange, QuotaRequest
 from .summary import quota_summary

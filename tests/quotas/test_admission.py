@@ -8,11 +8,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, Sum
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from clusterjobs import admission
-from clusterjobs.models import Job, JobStatus
+from clusterjobs.models import Job, JobStatus, JobTransition
+from clusterjobs.reasons import translate_reason
 from portal.projects.models import Membership
+from portal.quotas import admission
 from portal.quotas.models import Holding, MemberCap, Quota
 from tests.factories import ProjectFactory, UserFactory
 
@@ -86,7 +87,7 @@ def test_fifo_within_a_project_and_waiting_reason(personas):
     jobs = [
         make_job(project, bob, gpus=g, created_at=t0 + timedelta(seconds=i)) for i, g in enumerate([2, 3, 1])
     ]
-    admitted = admission.admit(project.pk)
+    admitted = admission.admit()
     # The 3-GPU job does not fit beside the first; the 1-GPU job behind it does not overtake it.
     assert admitted == [jobs[0].pk]
     assert statuses(jobs) == ["dispatching", "queued", "queued"]
@@ -198,7 +199,7 @@ def test_holdings_rows_match_the_jobs(personas):
             "cpu": active["c"] or 0,
             "memory_mib": active["m"] or 0,
         }
-        assert admission.holdings([p.pk])[p.pk] == expected
+        assert admission.holdings([p.pk])[p.pk] == admission.Resources(**expected)
         if connection.vendor == "postgresql":  # where the trigger keeps the rows
             row = Holding.objects.get(project=p)
             assert row.queued_jobs == Job.objects.filter(project=p, status=JobStatus.QUEUED).count()
@@ -208,7 +209,7 @@ def test_holdings_rows_match_the_jobs(personas):
                 "cpu": row.cpu,
                 "memory_mib": row.memory_mib,
             } == expected
-    assert admission.cluster_in_use()["gpus"] == Job.objects.active().aggregate(g=Sum("gpus"))["g"]
+    assert admission.cluster_in_use().gpus == Job.objects.active().aggregate(g=Sum("gpus"))["g"]
 
 
 def test_unused_users_see_no_error_with_many_projects(personas):
@@ -218,3 +219,19 @@ def test_unused_users_see_no_error_with_many_projects(personas):
     job = make_job(personas.project, UserFactory())
     assert admission.admit_all() == []
     assert Job.objects.get(pk=job.pk).status_reason == admission.WAITING_FOR_QUOTA
+
+
+def test_admission_stores_its_reasons_in_english_and_pages_translate_them(personas):
+    set_quota(personas.project, max_running_jobs=1)
+    t0 = timezone.now()
+    first, second = (
+        make_job(personas.project, personas.bob, created_at=t0 + timedelta(seconds=i)) for i in range(2)
+    )
+    with translation.override("es"):
+        assert admission.admit_all() == [first.pk]
+    admitted = JobTransition.objects.get(job=first, to_status=JobStatus.DISPATCHING).reason
+    assert admitted == Job.objects.get(pk=first.pk).status_reason == "admitted within the project's quota"
+    assert Job.objects.get(pk=second.pk).status_reason == "waiting for quota"
+    with translation.override("es"):
+        assert translate_reason(admitted) not in ("", admitted)
+        assert translate_reason("waiting for quota") != "waiting for quota"

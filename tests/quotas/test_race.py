@@ -11,10 +11,11 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, Sum
 
-from clusterjobs import actions, admission
+from clusterjobs import actions
 from clusterjobs.lifecycle import move_job
 from clusterjobs.models import Job, JobStatus, JobTransition
 from portal.projects.models import Project
+from portal.quotas import admission
 from portal.quotas.models import Holding, Quota
 
 from .conftest import make_job, set_quota

@@ -13,11 +13,10 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from clusterjobs import admission
 from portal.projects.access import Need, get_project_for_user, require_site_admin
 from portal.projects.models import Project
 
-from .. import actions, usage
+from .. import actions, admission, usage
 from ..models import QUOTA_FIELDS, QuotaChange, QuotaRequest
 from .serializers import (
     ProjectUsageSerializer,
@@ -41,10 +40,10 @@ def quota_data(project: Project) -> dict:
     return {
         "project": project.slug,
         **{name: getattr(quota, name) for name in QUOTA_FIELDS},
-        "used_gpus": held["gpus"],
-        "used_cpu": held["cpu"],
-        "used_memory_mib": held["memory_mib"],
-        "running_jobs": held["jobs"],
+        "used_gpus": held.gpus,
+        "used_cpu": held.cpu,
+        "used_memory_mib": held.memory_mib,
+        "running_jobs": held.jobs,
         "queued_jobs": queued,
         "current_period": budget.period_label,
         "gpu_hours_used": budget.gpu_hours_used,
