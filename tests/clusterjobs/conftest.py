@@ -14,10 +14,7 @@ from clusterjobs.backends.kubernetes import KubernetesBackend
 from tests.conftest import Personas
 
 from .factories import JobFactory
-from .k8s_api import FakeKubernetes
-
-# The schema versions every manifest is checked against: a recent release and the newest shipped.
-SCHEMA_VERSIONS = sorted({"1.34", kubernetes_validate.latest_version()})
+from .k8s_api import SCHEMA_VERSIONS, FakeKubernetes
 
 
 def assert_valid(manifest: dict) -> None:
