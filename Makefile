@@ -9,7 +9,7 @@ TEST_REDIS ?= redis://127.0.0.1:6379
 # Where the embedded default keeps its SQLite files, broker folders and MLflow store.
 VAR := $(or $(TALLER_VAR_DIR),var)
 
-.PHONY: run test bench install install-test var services browser compose-tool gettext-tool sandbox-tool migrate lint messages clean
+.PHONY: run test bench install install-test var services browser compose-tool gettext-tool sandbox-tool prometheus-tool migrate lint messages clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -62,7 +62,11 @@ compose-tool:
 sandbox-tool:
 	@command -v bwrap >/dev/null || (apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null)
 
-test: install-test services browser compose-tool gettext-tool sandbox-tool
+# Debian's Prometheus and promtool: a test scrapes a live portal with them and checks the alert rules.
+prometheus-tool:
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null)
+
+test: install-test services browser compose-tool gettext-tool sandbox-tool prometheus-tool
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_REDIS)/0 CACHE_URL=$(TEST_REDIS)/1 \
 		$(BIN)/pytest $(PYTEST_ARGS)
 

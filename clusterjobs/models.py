@@ -166,6 +166,8 @@ class JobTransition(models.Model):
 
     class Meta:
         ordering = ["at", "pk"]
+        # /metrics reads the recent admissions and dispatches by target state and time.
+        indexes = [models.Index(fields=["to_status", "at"], name="jobtransition_recent")]
 
     def __str__(self) -> str:
         return f"{self.job_id}: {self.from_status or '∅'} → {self.to_status}"

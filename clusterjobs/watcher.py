@@ -4,13 +4,21 @@ import logging
 from threading import Event
 
 from django.db import close_old_connections
+from django.utils import timezone
 
+from portal import observe
 from portal.retry import call_with_retries
 
 from . import actions
 from .backends import Backend, BackendError, get_backend
 
 log = logging.getLogger(__name__)
+
+
+def _lag(status) -> float | None:
+    """Seconds since the backend recorded the change this status reports (its start or end)."""
+    moment = status.finished_at or status.started_at
+    return (timezone.now() - moment).total_seconds() if moment else None
 
 
 def follow(stop: Event, backend: Backend | None = None) -> int:
@@ -21,6 +29,7 @@ def follow(stop: Event, backend: Backend | None = None) -> int:
     backend = backend or get_backend()
     applied = 0
     while not stop.is_set():
+        observe.watcher_started(backend.name)
         stream = backend.watch(stop)
         try:
             saved = None
@@ -28,13 +37,14 @@ def follow(stop: Event, backend: Backend | None = None) -> int:
                 status = stream.send(saved)
                 close_old_connections()  # the loop runs for days: drop connections the database closed
                 try:
-                    call_with_retries(actions.apply_status, status, stop=stop)
+                    moved = call_with_retries(actions.apply_status, status, stop=stop)
                 except Exception:
                     log.exception("could not apply the status of job %s; trying again", status.job_id)
                     saved = False
                 else:
                     applied += 1
                     saved = True
+                    observe.watcher_applied(backend.name, _lag(status) if moved else None)
         except StopIteration:
             pass
         except BackendError as error:

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "portal.quotas",
     "clusterjobs",
     "experiments",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
@@ -165,6 +166,21 @@ for _proxy in TALLER_TRUSTED_PROXIES:
             f"TALLER_TRUSTED_PROXIES must list addresses or CIDR blocks, not {_proxy!r}"
         ) from None
 
+# Who may read /metrics (Prometheus): the scrapers' addresses or CIDR blocks (the client address is
+# read as for the sign-in limit, behind TALLER_TRUSTED_PROXIES), and/or a bearer token they send.
+# Each one set must be met; with neither set, /metrics refuses everyone.
+TALLER_METRICS_ALLOWED_ADDRESSES = envlist("TALLER_METRICS_ALLOWED_ADDRESSES")
+for _network in TALLER_METRICS_ALLOWED_ADDRESSES:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TALLER_METRICS_ALLOWED_ADDRESSES must list addresses or CIDR blocks, not {_network!r}"
+        ) from None
+TALLER_METRICS_TOKEN = os.environ.get("TALLER_METRICS_TOKEN", "")
+# The recent window over which /metrics reports admission and dispatch latencies.
+TALLER_METRICS_WINDOW_SECONDS = envint("TALLER_METRICS_WINDOW_SECONDS", "3600")
+
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 
 # University single sign-on (OpenID Connect), on when a client id is configured.
@@ -251,7 +267,7 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", str(not DEBUG))
 # More paths served over plain http, comma-separated regular expressions (e.g. ^mlflow/ for jobs that
 # reach the web processes straight from inside the cluster, docs/operations.md).
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", *envlist("SECURE_REDIRECT_EXEMPT")]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$", *envlist("SECURE_REDIRECT_EXEMPT")]
 for _pattern in SECURE_REDIRECT_EXEMPT:
     try:
         re.compile(_pattern)

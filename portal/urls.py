@@ -11,6 +11,7 @@ from . import views
 urlpatterns = [
     path("", project_views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
+    path("", include("monitoring.urls")),
     path("accounts/", include("portal.accounts.urls")),
     path("oidc/", include("portal.accounts.oidc_urls")),
     path("projects/", include("portal.projects.urls")),

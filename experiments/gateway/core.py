@@ -5,6 +5,7 @@ import functools
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlparse
@@ -15,6 +16,8 @@ from django.utils.translation import gettext as _
 from mlflow.environment_variables import MLFLOW_HTTP_REQUEST_MAX_RETRIES, MLFLOW_HTTP_REQUEST_TIMEOUT
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+
+from portal import observe
 
 PROJECT_TAG = "taller.project"
 JOB_TAG = "taller.job_id"
@@ -59,12 +62,18 @@ def _error(error: MlflowException) -> GatewayError:
 @contextmanager
 def calling() -> Iterator[None]:
     """Turn MLflow's and the network's errors into GatewayErrors."""
+    started, failure = time.perf_counter(), ""
     try:
         yield
     except MlflowException as error:
-        raise _error(error) from error
+        converted = _error(error)
+        failure = "server" if converted.status == 502 else ""
+        raise converted from error
     except OSError as error:
+        failure = "unreachable"
         raise GatewayError(unreachable(error), retryable=True) from error
+    finally:
+        observe.call_done("client", time.perf_counter() - started, failure)
 
 
 # What a user is shown of MLflow's errors. MLflow's own validation messages (a bad filter, an
@@ -173,12 +182,16 @@ def send(method: str, path: str, *, read_timeout: float | None = None, **kwargs)
     answered as it came, errors included. A server that cannot be reached is a GatewayError.
     ``read_timeout`` lengthens the wait for an answer (uploads, downloads); ``kwargs`` are requests'."""
     seconds = float(settings.MLFLOW_TIMEOUT_SECONDS)
+    started = time.perf_counter()
     try:
-        return _session().request(
+        response = _session().request(
             method, f"{base_url()}/{path}", timeout=(seconds, read_timeout or seconds), **kwargs
         )
     except requests.RequestException as error:
+        observe.call_done("rest", time.perf_counter() - started, "unreachable")
         raise GatewayError(unreachable(error), retryable=True) from error
+    observe.call_done("rest", time.perf_counter() - started, "server" if response.status_code >= 500 else "")
+    return response
 
 
 def request_json(method: str, path: str, **kwargs) -> dict:

@@ -33,6 +33,7 @@ document.addEventListener("securitypolicyviolation", (e) => {
 # Named URLs that are not pages to look at: POST targets, htmx fragments, JSON and file downloads.
 NOT_PAGES = {
     "healthz",  # JSON
+    "metrics",  # Prometheus' text format, for scrapers
     "javascript-catalog",  # a script, loaded by the quota pages
     "accounts:logout",
     "accounts:revoke-token",
