@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 
 from django.conf import settings
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.utils.quantity import parse_quantity
@@ -115,7 +115,7 @@ class KubernetesBackend(Backend):
         """Create the Job (or find it, created by an earlier attempt), then its Secret."""
         body = self.manifest(spec)
         namespace = namespace_name(spec.project)
-        with translated(_("creating Job %(name)s") % {"name": spec.name}, sends_body=True):
+        with translated(gettext_noop("creating Job %(name)s") % {"name": spec.name}, sends_body=True):
             batch = self._batch()
             for attempt in range(2):
                 try:
@@ -141,7 +141,7 @@ class KubernetesBackend(Backend):
         deleted then. A retryable error leaves it for the retry, which finds it and puts its
         Secret again."""
         try:
-            with translated(_("creating Secret %(name)s") % {"name": spec.name}, sends_body=True):
+            with translated(gettext_noop("creating Secret %(name)s") % {"name": spec.name}, sends_body=True):
                 self._put_secret(spec, owner_uid)
             return
         except BackendError as exc:
@@ -189,7 +189,7 @@ class KubernetesBackend(Backend):
         ):
             return
         raise BackendError(
-            _(
+            gettext_noop(
                 "a different %(kind)s named %(name)s already exists in namespace %(namespace)s "
                 "(its uid annotation is %(found)r, this job's is %(uid)r); it was not replaced"
             )
@@ -206,7 +206,7 @@ class KubernetesBackend(Backend):
     # ---- a project's namespace ----
 
     def ensure_project(self, limits: ProjectLimits) -> None:
-        doing = _("preparing namespace %(name)s") % {"name": namespace_name(limits.project)}
+        doing = gettext_noop("preparing namespace %(name)s") % {"name": namespace_name(limits.project)}
         with translated(doing, sends_body=True):
             core = self._core()
             self._ensure_namespace(limits.project)
@@ -268,7 +268,9 @@ class KubernetesBackend(Backend):
             except ApiException as exc:
                 if exc.status != 409:  # 409 Conflict: changed under us; read it again
                     raise
-        raise BackendError(_("%(name)s kept changing while the portal updated it") % {"name": name})
+        raise BackendError(
+            gettext_noop("%(name)s kept changing while the portal updated it") % {"name": name}
+        )
 
     # ---- one job ----
 
@@ -276,7 +278,7 @@ class KubernetesBackend(Backend):
         """Delete the Job; the garbage collector then deletes its Pods, which take their grace
         period to stop and count against the namespace's quota until they are gone. Returns
         whether there was a Job (so Pods may linger)."""
-        with translated(_("deleting Job %(name)s") % {"name": job_name(job_id)}):
+        with translated(gettext_noop("deleting Job %(name)s") % {"name": job_name(job_id)}):
             try:
                 send(
                     self._batch().delete_namespaced_job,
@@ -298,7 +300,7 @@ class KubernetesBackend(Backend):
 
     def logs(self, job_id: int, project: str, tail: int | None = None) -> list[str]:
         kwargs = {"tail_lines": tail} if tail is not None else {}
-        with translated(_("reading the log of Job %(name)s") % {"name": job_name(job_id)}):
+        with translated(gettext_noop("reading the log of Job %(name)s") % {"name": job_name(job_id)}):
             try:
                 pods = self._pods(job_id, project)
                 if not pods:
@@ -317,7 +319,7 @@ class KubernetesBackend(Backend):
 
     def status(self, job_id: int, project: str) -> BackendStatus:
         namespace = namespace_name(project)
-        with translated(_("reading Job %(name)s") % {"name": job_name(job_id)}):
+        with translated(gettext_noop("reading Job %(name)s") % {"name": job_name(job_id)}):
             try:
                 job = fetch(self._batch().read_namespaced_job, job_name(job_id), namespace)
             except ApiException as exc:
@@ -358,7 +360,9 @@ class KubernetesBackend(Backend):
     def _streams(self) -> list[Stream]:
         """What the portal follows on the cluster: its Jobs, their Pods (both labelled with the
         portal's job id) and FailedCreate events of Jobs, all across namespaces."""
-        with translated(_("connecting to the cluster")):  # an unreadable kubeconfig, no in-cluster account
+        with translated(
+            gettext_noop("connecting to the cluster")
+        ):  # an unreadable kubeconfig, no in-cluster account
             core, batch = self._core(), self._batch()
         return [
             ("jobs", batch.list_job_for_all_namespaces, {"label_selector": LABEL_JOB}),
@@ -373,7 +377,7 @@ class KubernetesBackend(Backend):
         wanted = {(namespace_name(project), job_id) for job_id, project in jobs}
         cache = Cache()
         for kind, call, selector in self._streams():
-            doing = _("listing the portal's %(kind)s") % {"kind": kind}
+            doing = gettext_noop("listing the portal's %(kind)s") % {"kind": kind}
             for obj in self._list_all(call, selector, doing):
                 if cache.key(kind, obj) in wanted:
                     cache.put(kind, "ADDED", obj)

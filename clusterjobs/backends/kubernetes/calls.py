@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import orjson
 import urllib3
 from django.conf import settings
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
@@ -81,7 +81,7 @@ def error(exc: Exception, doing: str) -> BackendError:
     """Our error for a failed call; ``permanent`` when repeating the same call cannot succeed."""
     if isinstance(exc, ApiException):
         message = answer(exc).get("message") or f"{exc.status} {exc.reason}"
-        text = _("%(doing)s: the cluster answered %(status)s: %(message)s") % {
+        text = gettext_noop("%(doing)s: the cluster answered %(status)s: %(message)s") % {
             "doing": doing,
             "status": exc.status,
             "message": message,
@@ -92,7 +92,7 @@ def error(exc: Exception, doing: str) -> BackendError:
     if isinstance(exc, ValueError):  # the client refused the manifest before sending it
         return BackendError(f"{doing}: {exc}", permanent=True)
     return BackendError(
-        _("%(doing)s: the cluster did not answer: %(error)s") % {"doing": doing, "error": exc}
+        gettext_noop("%(doing)s: the cluster did not answer: %(error)s") % {"doing": doing, "error": exc}
     )
 
 

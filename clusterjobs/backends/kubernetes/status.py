@@ -6,6 +6,9 @@ Image pull errors: a Pod in ErrImagePull / ImagePullBackOff stays ``pending`` wi
 message as the reason. It does not fail on a timer of ours: the Job's activeDeadlineSeconds (the
 time limit) ends it, and the failure then says that the image could not be pulled. The portal
 checks images against the allowed registry prefixes before it dispatches.
+
+Reasons are English (marked with ``gettext_noop``): they are stored as they are and translated
+when a page shows them (``clusterjobs/reasons.py``), whatever language the caller had active.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from ..base import BackendStatus
 from .manifests import ANNOTATION_UID, CONTAINER
@@ -48,13 +51,13 @@ def _waiting_reason(pod: dict | None) -> str:
     container = _main_container(pod)
     waiting = (container.get("state") or {}).get("waiting") or {}
     if waiting.get("reason") in IMAGE_PULL_REASONS:
-        return _("image could not be pulled (%(reason)s): %(message)s") % {
+        return gettext_noop("image could not be pulled (%(reason)s): %(message)s") % {
             "reason": waiting["reason"],
             "message": waiting.get("message") or container.get("image", ""),
         }
     for condition in (pod.get("status") or {}).get("conditions") or []:
         if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
-            return _("waiting for resources: %(message)s") % {
+            return gettext_noop("waiting for resources: %(message)s") % {
                 "message": condition.get("message") or condition.get("reason", "")
             }
     if waiting.get("reason") and waiting["reason"] != "ContainerCreating":
@@ -66,13 +69,13 @@ def _failed_create_message(event: dict) -> str:
     message = event.get("message", "").removeprefix("Error creating: ")
     if " is forbidden: " in message:
         message = message.split(" is forbidden: ", 1)[1]
-    return _("the cluster did not create the pod: %(message)s") % {"message": message}
+    return gettext_noop("the cluster did not create the pod: %(message)s") % {"message": message}
 
 
 def job_status(job_id: int, job: dict | None, pods: list[dict], events: Iterable[dict] = ()) -> BackendStatus:
     """Map a Job, its Pods and its FailedCreate events (API dicts, camelCase) to a BackendStatus."""
     if job is None:
-        return BackendStatus(job_id, "missing", _("the job is not on the cluster"))
+        return BackendStatus(job_id, "missing", gettext_noop("the job is not on the cluster"))
     meta = job.get("metadata") or {}
     status = job.get("status") or {}
     pods = sorted(pods, key=lambda p: (p["metadata"].get("creationTimestamp", ""), p["metadata"]["name"]))
@@ -102,7 +105,7 @@ def job_status(job_id: int, job: dict | None, pods: list[dict], events: Iterable
         finished = _time(status.get("completionTime") or conditions["Complete"].get("lastTransitionTime"))
         return result(
             "succeeded",
-            _("completed"),
+            gettext_noop("completed"),
             exit_code=exit_code if exit_code is not None else 0,
             finished_at=finished,
         )
@@ -112,29 +115,29 @@ def job_status(job_id: int, job: dict | None, pods: list[dict], events: Iterable
         extra["kubernetes_reason"] = condition.get("reason", "")
         if condition.get("reason") == "DeadlineExceeded":
             waiting = "" if started_at else _waiting_reason(pod)
-            reason = _("time limit exceeded")
+            reason = gettext_noop("time limit exceeded")
             if waiting:
-                reason = _("time limit exceeded while waiting: %(reason)s") % {"reason": waiting}
+                reason = gettext_noop("time limit exceeded while waiting: %(reason)s") % {"reason": waiting}
         elif terminated and terminated.get("reason") == "OOMKilled":
-            reason = _("out of memory (OOMKilled)")
+            reason = gettext_noop("out of memory (OOMKilled)")
         elif terminated:
-            reason = _("exited with code %(code)s (%(reason)s)") % {
+            reason = gettext_noop("exited with code %(code)s (%(reason)s)") % {
                 "code": terminated.get("exitCode"),
                 "reason": terminated.get("reason") or condition.get("reason", ""),
             }
             if last_line := _last_line(terminated.get("message") or ""):
                 reason += f": {last_line}"
         else:
-            reason = condition.get("message") or condition.get("reason") or _("failed")
+            reason = condition.get("message") or condition.get("reason") or gettext_noop("failed")
         return result("failed", reason, finished_at=finished)
     if state.get("running"):
-        return result("running", _("running"))
+        return result("running", gettext_noop("running"))
     if terminated and terminated.get("exitCode") == 0:
-        return result("running", _("finishing"))
+        return result("running", gettext_noop("finishing"))
     if terminated:
         return result(
             "pending",
-            _("restarting after exit code %(code)s (%(reason)s)")
+            gettext_noop("restarting after exit code %(code)s (%(reason)s)")
             % {"code": terminated.get("exitCode"), "reason": terminated.get("reason", "")},
         )
     waiting = _waiting_reason(pod)
@@ -150,5 +153,5 @@ def job_status(job_id: int, job: dict | None, pods: list[dict], events: Iterable
                 relevant, key=lambda e: (e.get("lastTimestamp") or "", e["metadata"].get("name", ""))
             )
             return result("pending", _failed_create_message(latest))
-        return result("pending", _("waiting for the cluster to create the pod"))
-    return result("pending", _("starting"))
+        return result("pending", gettext_noop("waiting for the cluster to create the pod"))
+    return result("pending", gettext_noop("starting"))

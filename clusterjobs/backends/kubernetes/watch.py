@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Generator
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
@@ -243,7 +243,7 @@ class Cache:
         job = self.jobs.get(key)
         pods = list(self.pods.get(key, {}).values())
         if job is None:
-            status = BackendStatus(key[1], "missing", _("the job is not on the cluster"))
+            status = BackendStatus(key[1], "missing", gettext_noop("the job is not on the cluster"))
             status.extra = {"namespace": key[0], "name": job_name(key[1])}
         else:
             status = job_status(key[1], job, pods, list(self.events.get(key, {}).values()))
@@ -259,7 +259,7 @@ class Cache:
                 return None  # never seen, or cleaned up after it ended (ttlSecondsAfterFinished)
             # Deleted (by a cancel, or behind the portal's back): said once, and again when its
             # last Pod is gone, since until then the namespace's quota still counts them.
-            status = BackendStatus(key[1], "missing", _("the Job was deleted from the cluster"))
+            status = BackendStatus(key[1], "missing", gettext_noop("the Job was deleted from the cluster"))
             status.extra = {
                 "namespace": key[0],
                 "name": job_name(key[1]),
