@@ -32,10 +32,13 @@ class StringField(serializers.CharField):
         return super().to_internal_value(data)
 
 
-def _field(request_field) -> serializers.Field:
-    """The API field of one ``JobRequest`` field, from its type, default and help text."""
+def _field(request_field, *, read_only: bool = False) -> serializers.Field:
+    """The API field of one ``JobRequest`` field, from its type, default and help text (as input,
+    or as it is shown back: ``read_only``)."""
     options: dict = {"help_text": request_field.metadata["help"]}
-    if request_field.name == "image":
+    if read_only:
+        options["read_only"] = True
+    elif request_field.name == "image":
         options["required"] = False  # the site's default image when left out
     elif request_field.default is not dataclasses.MISSING:
         options |= {"required": False, "default": request_field.default}
@@ -121,16 +124,38 @@ class TransitionSerializer(serializers.ModelSerializer):
 class JobResourcesOut(serializers.Serializer):
     """What the job asked of the cluster."""
 
-    cpu = serializers.DecimalField(
-        max_digits=7, decimal_places=3, read_only=True, help_text=_("CPU cores, as a decimal string.")
-    )
-    memory_mib = serializers.IntegerField(read_only=True, help_text=_("Memory in MiB."))
-    gpus = serializers.IntegerField(read_only=True, help_text=_("Number of GPUs."))
-    gpu_type = serializers.CharField(read_only=True, help_text=_("GPU product; empty for any or none."))
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {
+            f.name: _field(f, read_only=True) for f in JobRequest.fields() if f.metadata["group"] == RESOURCES
+        }
 
 
-_CPU = JobResourcesOut().fields["cpu"]
+_DECIMAL = serializers.DecimalField(max_digits=7, decimal_places=3, read_only=True)
 _TIMESTAMP = serializers.DateTimeField(read_only=True)
+# The job's request as the API shows it: (name, column, group, how a value is shown).
+_SHOWN = [
+    (
+        f.name,
+        f.metadata["model"] or f.name,
+        f.metadata["group"],
+        _DECIMAL.to_representation if f.type is Decimal else None,
+    )
+    for f in JobRequest.fields()
+]
+
+
+def _request_of(job: Job) -> dict:
+    """The request's fields of a job, nested as the API body nests them; secret values masked.
+    (What the declared fields give, without a serializer per row: see JobSerializer.)"""
+    shown: dict = {}
+    for name, column, group, show in _SHOWN:
+        value = job.shown_env() if name == "env" else getattr(job, column)
+        if show is not None:
+            value = show(value)
+        elif isinstance(value, list):
+            value = [str(item) for item in value]
+        (shown.setdefault(group, {}) if group else shown)[name] = value
+    return shown
 
 
 def _time(value) -> str | None:
@@ -173,14 +198,7 @@ class JobSerializer(serializers.ModelSerializer):
             "id",
             "project",
             "submitter",
-            "name",
-            "image",
-            "command",
-            "env",
-            "secret_env",
-            "resources",
-            "time_limit_minutes",
-            "experiment",
+            *request_fields(),
             "status",
             "status_reason",
             "exit_code",
@@ -227,14 +245,7 @@ class JobSerializer(serializers.ModelSerializer):
             "id": job.pk,
             "project": job.project.slug,
             "submitter": job.submitter.username,
-            "name": job.name,
-            "image": job.image,
-            "command": [str(arg) for arg in job.command],
-            "env": self.get_env(job),
-            "secret_env": [str(name) for name in job.secret_env_names],
-            "resources": self.get_resources(job),
-            "time_limit_minutes": job.time_limit_minutes,
-            "experiment": job.experiment_name,
+            **_request_of(job),
             "status": job.status,
             "status_reason": job.status_reason,
             "exit_code": job.exit_code,
@@ -255,14 +266,7 @@ class JobSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(JobResourcesOut)
     def get_resources(self, job: Job) -> dict:
-        # What JobResourcesOut(job).data gives, without building a serializer for every row of a
-        # page (its field copies were a quarter of the list's time, see bench/bench_jobs_api.py).
-        return {
-            "cpu": _CPU.to_representation(job.cpu),
-            "memory_mib": job.memory_mib,
-            "gpus": job.gpus,
-            "gpu_type": job.gpu_type,
-        }
+        return _request_of(job)[RESOURCES]
 
 
 class JobDetailSerializer(JobSerializer):
