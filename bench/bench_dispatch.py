@@ -3,7 +3,7 @@
 on the same server, same run. Target: at least 0.7 of the bare rate.
 
 - the portal's dispatch path: 1,000 admitted (``dispatching``) jobs in the bench database, their
-  MLflow runs already recorded, each dispatched by the Celery task's body (``actions.dispatch``:
+  MLflow runs already recorded, each dispatched by the Celery task's body (``dispatch.dispatch``:
   lock, job row, job-scoped token, the project prepared only when its limits changed, the Job
   created and its Secret, the move to ``pending`` with its transition);
 - KubernetesBackend.submit alone on the same specs (the backend's own overhead).
@@ -27,10 +27,11 @@ from django.test.utils import override_settings
 from django.utils import timezone
 from kubernetes import client, config
 
-from clusterjobs import actions, tasks
+from clusterjobs import dispatch, tasks
 from clusterjobs.backends.base import JobSpec
 from clusterjobs.backends.kubernetes import KubernetesBackend, job_manifest, secret_manifest
 from clusterjobs.models import Job, JobStatus, JobTransition
+from clusterjobs.validation import JobRequest
 from portal.accounts.models import User
 from portal.projects.models import Membership, Project, Role
 from portal.quotas.models import Quota
@@ -49,8 +50,15 @@ def spec(job_id: int, project: str) -> JobSpec:
         job_id=job_id,
         project=project,
         uid=f"bench-{project}-{job_id}",
-        image="registry.example.edu/ml/train:1.0",
-        command=["python", "train.py", "--epochs", "3"],
+        request=JobRequest(
+            name="train",
+            image="registry.example.edu/ml/train:1.0",
+            command=["python", "train.py", "--epochs", "3"],
+            cpu=Decimal("1.5"),
+            memory_mib=2048,
+            gpus=1,
+            gpu_type="T4",
+        ),
         env={
             **ENV,
             "MLFLOW_TRACKING_URI": "https://portal.example.edu/mlflow",
@@ -60,10 +68,6 @@ def spec(job_id: int, project: str) -> JobSpec:
             "TALLER_JOB_ID": str(job_id),
             "TALLER_PROJECT": project,
         },
-        cpu=Decimal("1.5"),
-        memory_mib=2048,
-        gpus=1,
-        gpu_type="T4",
         time_limit_seconds=3600,
         secret_names=("MLFLOW_TRACKING_TOKEN",),
     )
@@ -155,7 +159,7 @@ def measure(kubeconfig: Path, api: FakeKubernetes) -> list[dict]:
     batch, core = client.BatchV1Api(raw), client.CoreV1Api(raw)
     submit_backend = KubernetesBackend()
     # The bare and submit-only namespaces get the same quota objects as the portal's project.
-    limits = actions.project_limits(project)
+    limits = dispatch.project_limits(project)
     for name in ("bare", "submit"):
         submit_backend.ensure_project(type(limits)(**{**limits.__dict__, "project": name}))
     bodies = [job_manifest(spec(i, "bare")) for i in range(total)]

@@ -1,7 +1,7 @@
 """Reconcile against the test API server with 3,000 (and 10,000) active jobs, and what it does to
 dispatch while it runs.
 
-- requests per reconcile cycle: the Kubernetes requests one ``actions.reconcile()`` makes, counted
+- requests per reconcile cycle: the Kubernetes requests one ``sync.reconcile()`` makes, counted
   by the server, against the two a job that a look per job made (a GET of the Job and a list of its
   Pods: 6,000 at 3,000 jobs). Target: three paged lists (Jobs, Pods, FailedCreate events across
   namespaces), ``2 * ceil(jobs / page) + 1`` requests, whatever else the cluster holds.
@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
-from clusterjobs import actions, tasks
+from clusterjobs import sync, tasks
 from clusterjobs.backends.kubernetes import job_manifest, namespace_manifest
 from clusterjobs.models import Job, JobStatus
 from tests.clusterjobs.k8s_api import FakeKubernetes
@@ -111,7 +111,7 @@ def reconcile_loop(go, idle, done, cycles, nice: int) -> None:
             idle.set()
             continue
         idle.clear()
-        actions.reconcile()
+        sync.reconcile()
         with cycles.get_lock():
             cycles.value += 1
     connections.close_all()
@@ -146,7 +146,7 @@ def measure(api: FakeKubernetes, size: int) -> list[dict]:
     # One reconcile cycle on its own: its requests, counted by the server.
     before = len(api.requests)
     started = time.perf_counter()
-    counts = actions.reconcile()
+    counts = sync.reconcile()
     seconds = time.perf_counter() - started
     made = len(api.requests) - before
     if counts["checked"] != size or counts["moved"]:

@@ -7,6 +7,7 @@ class ClusterjobsConfig(AppConfig):
     verbose_name = _("Cluster jobs")
 
     def ready(self) -> None:
-        # Register the Celery tasks in every process (web, worker, watcher): actions enqueue them by name,
+        # Register the Celery tasks in every process (web, worker, watcher) and hand queue.py the ones the
+        # job modules send,
         # and the checks of the address handed to jobs (run by migrate, check --deploy, runserver).
         from . import checks, tasks  # noqa: F401

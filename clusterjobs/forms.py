@@ -1,5 +1,7 @@
-"""The job submission form: the same rules as the API (clusterjobs.actions.check_job), checked
-as you type through the validate endpoint."""
+"""The job submission form: its layout (labels, widgets, help), and the request it gives. Its
+fields are named as ``JobRequest``'s, so a request's new field needs only a field here: cleaning
+gives a ``JobRequest`` through the same check as the API (``validation.check_request``), also as
+you type through the validate endpoint."""
 
 import shlex
 from decimal import Decimal
@@ -13,22 +15,8 @@ from django.utils.translation import gettext_lazy
 
 from portal.forms import apply_errors
 
-from . import actions
 from .models import Job, JobTemplate
-
-FORM_FIELDS = (
-    "name",
-    "image",
-    "command",
-    "env",
-    "secret_env",
-    "cpu",
-    "memory_mib",
-    "gpus",
-    "gpu_type",
-    "time_limit_minutes",
-    "experiment",
-)
+from .validation import JobRequest, check_request, env_name_error, job_limits
 
 
 def parse_env(text: str) -> dict[str, str]:
@@ -42,7 +30,7 @@ def parse_env(text: str) -> dict[str, str]:
         name = name.strip()
         if not sep:
             problems.append(_("Line %(n)s: write NAME=value.") % {"n": number})
-        elif message := actions.env_name_error(name):
+        elif message := env_name_error(name):
             problems.append(_("Line %(n)s: %(message)s") % {"n": number, "message": message})
         elif name in env:
             problems.append(_("Line %(n)s: %(name)s is set twice.") % {"n": number, "name": name})
@@ -121,8 +109,8 @@ class JobForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.user = user
         self.project = project
-        self.spec: dict = {}
-        limits = actions.job_limits()
+        self.request: JobRequest | None = None  # once valid
+        limits = job_limits()
         quota = getattr(project, "quota", None)
         maxima = {
             "cpu": (limits.cpu, quota and quota.max_cpu),
@@ -163,71 +151,32 @@ class JobForm(forms.Form):
         if both := sorted(set(env) & set(secret)):
             self.add_error("secret_env", _("Set in both lists: %(names)s.") % {"names": ", ".join(both)})
             return data
+        # The form's fields are the request's (by name), with the environment split in two.
+        asked = {f.name: data[f.name] for f in JobRequest.fields() if f.name in data}
+        asked |= {"env": {**env, **secret}, "secret_env": sorted(secret)}
         try:
-            self.spec = actions.check_job(
-                self.user,
-                self.project,
-                name=data["name"],
-                image=data["image"],
-                command=data["command"],
-                env={**env, **secret},
-                secret_env=sorted(secret),
-                cpu=data["cpu"],
-                memory_mib=data["memory_mib"],
-                gpus=data["gpus"],
-                gpu_type=data["gpu_type"],
-                time_limit_minutes=data["time_limit_minutes"],
-                experiment=data["experiment"],
-            )
+            self.request = check_request(self.user, self.project, **asked)
         except ValidationError as error:
             apply_errors(self, error)
         return data
 
-    def submit_kwargs(self) -> dict:
-        """What actions.submit_job takes, from a valid form."""
-        data = self.cleaned_data
-        return {
-            "name": data["name"],
-            "image": data["image"],
-            "command": data["command"],
-            "env": {**data["env"], **data["secret_env"]},
-            "secret_env": sorted(data["secret_env"]),
-            "cpu": data["cpu"],
-            "memory_mib": data["memory_mib"],
-            "gpus": data["gpus"],
-            "gpu_type": data["gpu_type"],
-            "time_limit_minutes": data["time_limit_minutes"],
-            "experiment": data["experiment"],
-        }
+
+def initial(request: JobRequest) -> dict:
+    """The form's starting values for a request (a copied job, a template): every field by name,
+    the command as shell words, and the environment without secret values (entered again)."""
+    values = request.as_dict()
+    command, env, secret = request.command, request.env, set(request.secret_env)
+    env = env if isinstance(env, dict) else {}  # a template's, as a site admin typed it
+    return values | {
+        "command": shlex.join(command) if isinstance(command, list) else str(command),
+        "env": format_env(env, secret, secret_lines=False),
+        "secret_env": format_env(env, secret, secret_lines=True),
+    }
 
 
 def initial_from_job(job: Job) -> dict:
-    secret = set(job.secret_env_names)
-    return {
-        "name": job.name,
-        "image": job.image,
-        "command": shlex.join(job.command),
-        "env": format_env(job.env, secret, secret_lines=False),
-        "secret_env": format_env(job.env, secret, secret_lines=True),
-        "cpu": job.cpu,
-        "memory_mib": job.memory_mib,
-        "gpus": job.gpus,
-        "gpu_type": job.gpu_type,
-        "time_limit_minutes": job.time_limit_minutes,
-        "experiment": job.experiment_name,
-    }
+    return initial(JobRequest.from_model(job))
 
 
 def initial_from_template(template: JobTemplate) -> dict:
-    command = template.command
-    return {
-        "name": template.title[:100],
-        "image": template.image,
-        "command": shlex.join(command) if isinstance(command, list) else str(command),
-        "env": format_env(template.env if isinstance(template.env, dict) else {}, set(), secret_lines=False),
-        "cpu": template.cpu,
-        "memory_mib": template.memory_mib,
-        "gpus": template.gpus,
-        "gpu_type": template.gpu_type,
-        "time_limit_minutes": template.time_limit_minutes,
-    }
+    return initial(JobRequest.from_model(template, name=template.title[:100]))

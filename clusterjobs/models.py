@@ -58,15 +58,14 @@ class JobQuerySet(models.QuerySet):
         return self.filter(models.Q(status__in=ACTIVE) | models.Q(lingering=True))
 
 
-class Job(models.Model):
-    project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="jobs")
-    submitter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="jobs")
-    name = models.CharField(_("name"), max_length=100)
+class JobRequestFields(models.Model):
+    """The columns of a ``validation.JobRequest`` that a job and a template both keep: what to run
+    and what it may use. A new field of the request is a column here (and its migration)."""
+
     image = models.CharField(_("image"), max_length=500)
     command = models.JSONField(_("command"), help_text=_("A list of arguments; no shell."))
-    # Environment variables: {"NAME": "value"}; the names in secret_env_names are never shown back.
+    # Environment variables: {"NAME": "value"}; a job's secret_env_names are never shown back.
     env = models.JSONField(_("environment"), default=dict, blank=True)
-    secret_env_names = models.JSONField(default=list, blank=True)
     cpu = models.DecimalField(
         _("CPU cores"),
         max_digits=7,
@@ -78,6 +77,16 @@ class Job(models.Model):
     gpus = models.PositiveIntegerField(_("GPUs"), default=0)
     gpu_type = models.CharField(_("GPU type"), max_length=100, blank=True)
     time_limit_minutes = models.PositiveIntegerField(_("time limit (minutes)"), default=60)
+
+    class Meta:
+        abstract = True
+
+
+class Job(JobRequestFields):
+    project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="jobs")
+    submitter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="jobs")
+    name = models.CharField(_("name"), max_length=100)
+    secret_env_names = models.JSONField(default=list, blank=True)
     backoff_limit = models.PositiveSmallIntegerField(_("retries on failure"), default=0)
     experiment_name = models.CharField(_("MLflow experiment"), max_length=200, default="default")
 
@@ -177,19 +186,11 @@ class JobTransition(models.Model):
         return translate_reason(self.reason)
 
 
-class JobTemplate(models.Model):
+class JobTemplate(JobRequestFields):
     """A job spec curated by site admins that prefills the submission form."""
 
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("description"), blank=True)
-    image = models.CharField(_("image"), max_length=500)
-    command = models.JSONField(_("command"))
-    env = models.JSONField(_("environment"), default=dict, blank=True)
-    cpu = models.DecimalField(_("CPU cores"), max_digits=7, decimal_places=3, default=Decimal("1"))
-    memory_mib = models.PositiveIntegerField(_("memory (MiB)"), default=2048)
-    gpus = models.PositiveIntegerField(_("GPUs"), default=0)
-    gpu_type = models.CharField(_("GPU type"), max_length=100, blank=True)
-    time_limit_minutes = models.PositiveIntegerField(_("time limit (minutes)"), default=60)
     is_active = models.BooleanField(_("offered"), default=True)
 
     class Meta:

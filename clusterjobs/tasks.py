@@ -1,15 +1,16 @@
-"""Celery tasks of cluster jobs: thin wrappers over clusterjobs.actions, taking ids."""
+"""Celery tasks of cluster jobs: thin wrappers, taking ids, over the modules they run (dispatch.py,
+sync.py). The two tasks those modules enqueue are handed to queue.py at the end of this module."""
 
 import logging
 
 from celery import shared_task
 from django.conf import settings
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from portal import retry
 from portal.retry import TRANSIENT_DATABASE_ERRORS, WritingTask
 
-from . import actions
+from . import dispatch, queue, sync
 from .backends import BackendError
 
 log = logging.getLogger(__name__)
@@ -22,21 +23,21 @@ def backoff(retries: int) -> int:
 
 # acks_late + reject_on_worker_lost: a worker killed mid-dispatch leaves the message to be
 # delivered again (where the broker can: the filesystem broker cannot, and the drain dispatches
-# the job again once the dead attempt's claim lapses); actions.dispatch is idempotent, so a second
+# the job again once the dead attempt's claim lapses); dispatch.dispatch is idempotent, so a second
 # delivery starts nothing twice.
 @shared_task(bind=True, base=WritingTask, acks_late=True, reject_on_worker_lost=True)
 def dispatch_job(self, job_id: int) -> str:
     try:
-        return actions.dispatch(job_id, attempt=self.request.id or "")
+        return dispatch.dispatch(job_id, attempt=self.request.id or "")
     except BackendError as error:
         attempts = self.request.retries + 1
         if error.permanent:
-            actions.fail_job(job_id, _("the backend refused the job: %(error)s") % {"error": error})
+            sync.fail_job(job_id, gettext_noop("the backend refused the job: %(error)s") % {"error": error})
             return "failed"
         if self.request.retries >= settings.TALLER_DISPATCH_MAX_RETRIES:
-            actions.fail_job(
+            sync.fail_job(
                 job_id,
-                _("could not be created on the backend after %(n)s attempts: %(error)s")
+                gettext_noop("could not be created on the backend after %(n)s attempts: %(error)s")
                 % {"n": attempts, "error": error},
             )
             return "failed"
@@ -53,14 +54,14 @@ def _retry_dispatch(task, job_id: int, error: Exception, countdown: float) -> Ex
     log.warning(
         "dispatch of job %s failed (attempt %s), retrying: %s", job_id, task.request.retries + 1, error
     )
-    actions.dispatch_failed(job_id, task.request.id or "", error, countdown)
+    dispatch.dispatch_failed(job_id, task.request.id or "", error, countdown)
     return task.retry(exc=error, countdown=countdown, max_retries=None, throw=False)
 
 
 @shared_task(bind=True, base=WritingTask, acks_late=True, max_retries=20)
 def sync_job_run(self, job_id: int) -> str:
     """Finish a job's MLflow run once MLflow answers again."""
-    outcome = actions.sync_run(job_id)
+    outcome = sync.sync_run(job_id)
     if outcome == "retry":
         raise self.retry(countdown=backoff(self.request.retries))
     return outcome
@@ -68,9 +69,12 @@ def sync_job_run(self, job_id: int) -> str:
 
 @shared_task(base=WritingTask)
 def reconcile_jobs() -> dict:
-    return actions.reconcile()
+    return sync.reconcile()
 
 
 @shared_task(base=WritingTask)
 def drain_queues() -> list[int]:
-    return actions.drain_queues()
+    return dispatch.drain_queues()
+
+
+queue.install(dispatch_job=dispatch_job, sync_job_run=sync_job_run)

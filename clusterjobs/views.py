@@ -13,8 +13,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from portal.errors import ServiceUnavailable
 from portal.forms import apply_errors
-from portal.projects.access import Need, can, get_project_for_user
+from portal.projects.access import Need, can, check, get_project_for_user
 from portal.projects.models import Project
 
 from . import actions
@@ -85,24 +86,27 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "clusterjobs/detail.html", context)
 
 
-# What the job actions refuse with, besides a 404 or 403: a broken rule, or a service that is down
-# (nothing changed; try again).
-REFUSALS = (ValidationError, actions.ServiceUnavailable)
+def _job_to_change(request: HttpRequest, pk: int) -> Job:
+    """A job the user may change: 404 for a job they cannot see, 403 for a viewer's."""
+    job = _job_for_user(request, pk)
+    check(
+        request.user, job.project, Need.CHANGE, _("Only members and owners of the project change its jobs.")
+    )
+    return job
 
 
-def _refusal(error: Exception) -> str:
-    """The message of a refusal, for a page."""
-    return " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+# A broken rule (ValidationError) is said on the job's page; a service that is down
+# (ServiceUnavailable) is said by portal.errors.ServiceUnavailableMiddleware, as on every page.
 
 
 @login_required
 @require_POST
 def cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    job = _job_for_user(request, pk)
+    job = _job_to_change(request, pk)
     try:
         actions.cancel_job(request.user, job)
-    except REFUSALS as error:
-        messages.error(request, _refusal(error))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
     else:
         messages.success(request, _("Job cancelled."))
     return redirect("clusterjobs:detail", pk=job.pk)
@@ -111,11 +115,11 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def rerun(request: HttpRequest, pk: int) -> HttpResponse:
-    job = _job_for_user(request, pk)
+    job = _job_to_change(request, pk)
     try:
         new = actions.rerun_job(request.user, job)
-    except REFUSALS as error:
-        messages.error(request, _refusal(error))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
     else:
         messages.success(request, _("Submitted again as job %(id)s.") % {"id": new.pk})
         return redirect("clusterjobs:detail", pk=new.pk)
@@ -157,11 +161,9 @@ def submit(request: HttpRequest, slug: str) -> HttpResponse:
             return render(request, "clusterjobs/submit.html#fields", {"form": form, "project": project})
         if form.is_valid():
             try:
-                job = actions.submit_job(request.user, project, **form.submit_kwargs())
-            except ValidationError as error:
-                apply_errors(form, error)
-            except actions.ServiceUnavailable as error:
-                form.add_error(None, str(error))
+                job = actions.submit_job(request.user, project, form.request)
+            except (ValidationError, ServiceUnavailable) as error:
+                apply_errors(form, error)  # on the form, which keeps what was typed
             else:
                 messages.success(request, _("Job %(id)s submitted.") % {"id": job.pk})
                 return redirect("clusterjobs:detail", pk=job.pk)

@@ -9,7 +9,7 @@ from django.utils import timezone
 from portal import observe
 from portal.retry import call_with_retries
 
-from . import actions
+from . import sync
 from .backends import Backend, BackendError, get_backend
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def follow(stop: Event, backend: Backend | None = None) -> int:
                 status = stream.send(saved)
                 close_old_connections()  # the loop runs for days: drop connections the database closed
                 try:
-                    moved = call_with_retries(actions.apply_status, status, stop=stop)
+                    moved = call_with_retries(sync.apply_status, status, stop=stop)
                 except Exception:
                     log.exception("could not apply the status of job %s; trying again", status.job_id)
                     saved = False

@@ -3,8 +3,10 @@
 Every app's API uses these pieces:
 
 - ``exception_handler``: DRF's, also turning our actions' Django ValidationErrors into 400s
-  with fields, and a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` into a 413; every error body is a
-  JSON object (``{"detail": ...}`` or ``{"field": [...]}``).
+  with fields (nested as the body nests them: a view's ``error_groups``), a
+  ``portal.errors.ServiceUnavailable`` into a 503, and a body over
+  ``DATA_UPLOAD_MAX_MEMORY_SIZE`` into a 413; every error body is a JSON object
+  (``{"detail": ...}`` or ``{"field": [...]}``).
 - ``JSONParser``: DRF's, answering 400 for JSON nested deeper than any request of ours needs
   (Python's decoder raises RecursionError on ``[`` × 100,000, which was a 500).
 - ``StrictSerializerMixin``: put it first in the bases of every serializer that reads input, so
@@ -25,6 +27,8 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions, parsers, renderers, serializers
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from portal.errors import ServiceUnavailable
 
 # No request body of the API nests deeper than a few levels (a job: object > resources > value).
 MAX_JSON_DEPTH = 32
@@ -77,9 +81,27 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+class Unavailable(exceptions.APIException):
+    status_code = 503
+    default_detail = gettext_lazy("A service the portal needs is unavailable; try again shortly.")
+    default_code = "service_unavailable"
+
+
+def _grouped(errors: dict, groups: Mapping[str, str]) -> dict:
+    """Errors of fields the body nests in an object put under it: {"cpu": ...} becomes
+    {"resources": {"cpu": ...}} for a view whose ``error_groups`` says {"cpu": "resources"}."""
+    grouped: dict = {}
+    for field, messages in errors.items():
+        if field in groups:
+            grouped.setdefault(groups[field], {})[field] = messages
+        else:
+            grouped[field] = messages
+    return grouped
+
+
 def exception_handler(exc, context):
-    """DRF's handler, also turning our actions' Django ValidationErrors into 400s with fields, and
-    an oversized body (Django raises RequestDataTooBig when DRF reads it) into a JSON 413 instead
+    """DRF's handler, also turning our actions' Django ValidationErrors into 400s with fields, a
+    service that is down (ServiceUnavailable) into a 503, and an oversized body (Django raises RequestDataTooBig when DRF reads it) into a JSON 413 instead
     of Django's HTML 400 page."""
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge(
@@ -87,8 +109,13 @@ def exception_handler(exc, context):
             % {"n": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
         )
     elif isinstance(exc, DjangoValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        if hasattr(exc, "error_dict"):
+            detail = _grouped(exc.message_dict, getattr(context.get("view"), "error_groups", {}))
+        else:
+            detail = {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail)
+    elif isinstance(exc, ServiceUnavailable):
+        exc = Unavailable(str(exc))
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or None)
     elif isinstance(exc, PermissionDenied):

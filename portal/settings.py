@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "portal.errors.ServiceUnavailableMiddleware",  # an action's ServiceUnavailable on a page
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -445,8 +446,6 @@ TALLER_DEFAULT_JOB_IMAGE = os.environ.get("TALLER_DEFAULT_JOB_IMAGE", "python:3.
 # Where running jobs send their MLflow calls: the portal's authorizing proxy.
 TALLER_JOB_TRACKING_URI = f"{TALLER_JOB_PORTAL_URL}/mlflow"
 TALLER_DISPATCH_MAX_RETRIES = envint("TALLER_DISPATCH_MAX_RETRIES", "5")
-# A job still `dispatching` this long after admission has lost its task: reconcile dispatches it again.
-TALLER_DISPATCH_STALE_SECONDS = envint("TALLER_DISPATCH_STALE_SECONDS", "300")
 # How long a dispatch attempt's claim on a job holds without a sign of life: the attempt renews it
 # every third of this while it works. A dead worker's claim lapses after it, and the queue drain
 # (every TALLER_DRAIN_SECONDS) dispatches the job again; so does a job that no attempt claimed

@@ -1,7 +1,11 @@
-"""What the jobs API reads and writes. Input serializers reject unknown fields and wrong types;
-the rules (maxima, quota, names) are checked by clusterjobs.actions, the same as for the pages."""
+"""What the jobs API reads and writes. The submission's fields are ``JobRequest``'s (derived from its
+fields: names, types, defaults, help); input serializers reject unknown fields and wrong types; the
+rules (maxima, quota, names) are ``validation.check_request``'s, the same as for the pages."""
 
-from django.conf import settings
+import dataclasses
+import typing
+from decimal import Decimal
+
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -9,8 +13,7 @@ from rest_framework import serializers
 from portal.api import StrictSerializerMixin
 
 from ..models import Job, JobStatus, JobTransition
-
-RESOURCE_FIELDS = ("cpu", "memory_mib", "gpus", "gpu_type")
+from ..validation import RESOURCES, JobRequest, check_request
 
 
 class StringField(serializers.CharField):
@@ -29,56 +32,70 @@ class StringField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+def _field(request_field, *, read_only: bool = False) -> serializers.Field:
+    """The API field of one ``JobRequest`` field, from its type, default and help text (as input,
+    or as it is shown back: ``read_only``)."""
+    options: dict = {"help_text": request_field.metadata["help"]}
+    if read_only:
+        options["read_only"] = True
+    elif request_field.name == "image":
+        options["required"] = False  # the site's default image when left out
+    elif request_field.default is not dataclasses.MISSING:
+        options |= {"required": False, "default": request_field.default}
+    elif request_field.default_factory is not dataclasses.MISSING:
+        options |= {"required": False, "default": request_field.default_factory}
+    kind = request_field.type
+    if kind is str:
+        return StringField(**options)
+    if kind is int:
+        return serializers.IntegerField(**options)
+    if kind is Decimal:
+        return serializers.DecimalField(max_digits=7, decimal_places=3, **options)
+    if typing.get_origin(kind) is list:
+        return serializers.ListField(child=StringField(), **options)
+    if typing.get_origin(kind) is dict:
+        return serializers.DictField(child=StringField(), **options)
+    raise TypeError(f"no API field for {request_field.name}: {kind}")
+
+
+def request_fields(group: str = "") -> dict[str, serializers.Field]:
+    """The API fields of the request, in its order: those of ``group``, or (no group) those at
+    the top of the body, with each group as a nested object where its first field is."""
+    fields: dict[str, serializers.Field] = {}
+    for request_field in JobRequest.fields():
+        own = request_field.metadata["group"]
+        if own == group:
+            fields[request_field.name] = _field(request_field)
+        elif not group and own not in fields:
+            fields[own] = GROUPS[own](required=False, help_text=GROUP_HELP[own])
+    return fields
+
+
 class ResourcesSerializer(StrictSerializerMixin, serializers.Serializer):
     """What the job asks of the cluster; each field has the portal's default when left out."""
 
-    cpu = serializers.DecimalField(
-        max_digits=7, decimal_places=3, required=False, default="1", help_text=_("CPU cores, e.g. 0.5 or 4.")
-    )
-    memory_mib = serializers.IntegerField(required=False, default=2048, help_text=_("Memory in MiB."))
-    gpus = serializers.IntegerField(required=False, default=0, help_text=_("Number of GPUs."))
-    gpu_type = StringField(
-        required=False, default="", help_text=_("GPU product, e.g. NVIDIA-A100-SXM4-40GB; needs gpus >= 1.")
-    )
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return request_fields(RESOURCES)
+
+
+GROUPS = {RESOURCES: ResourcesSerializer}
+GROUP_HELP = {RESOURCES: _("CPU, memory and GPUs; the defaults when left out.")}
 
 
 class JobSubmitSerializer(StrictSerializerMixin, serializers.Serializer):
     """A new job. It answers 201 with the job, queued; it runs when the project's quota allows."""
 
-    project = StringField(help_text=_("Slug of an active project where you are a member or owner."))
-    name = StringField(help_text=_("A short name for the job."))
-    image = StringField(
-        required=False,
-        help_text=_("Container image; on the local backend it is recorded and ignored."),
-    )
-    command = serializers.ListField(
-        child=StringField(), help_text=_("The program and its arguments, as a list (no shell).")
-    )
-    env = serializers.DictField(
-        child=StringField(), required=False, default=dict, help_text=_("Environment variables.")
-    )
-    secret_env = serializers.ListField(
-        child=StringField(),
-        required=False,
-        default=list,
-        help_text=_("Names in env whose values are secret: never shown back."),
-    )
-    resources = ResourcesSerializer(
-        required=False, help_text=_("CPU, memory and GPUs; the defaults when left out.")
-    )
-    time_limit_minutes = serializers.IntegerField(
-        required=False, default=60, help_text=_("The job is stopped after this many minutes.")
-    )
-    experiment = StringField(
-        required=False, default="default", help_text=_("The project's MLflow experiment the run goes to.")
-    )
+    def get_fields(self) -> dict[str, serializers.Field]:
+        project = StringField(help_text=_("Slug of an active project where you are a member or owner."))
+        return {"project": project, **request_fields()}
 
-    def to_spec(self) -> dict:
+    def to_request(self, user, project) -> JobRequest:
+        """The body's request, checked (a ValidationError per field, as the form gets them)."""
         data = dict(self.validated_data)
-        resources = data.pop("resources", None) or ResourcesSerializer(data={}).run_validation({})
         data.pop("project")
-        data.setdefault("image", settings.TALLER_DEFAULT_JOB_IMAGE)
-        return {**data, **{field: resources[field] for field in RESOURCE_FIELDS}}
+        for group in GROUPS:
+            data |= data.pop(group, None) or {}
+        return check_request(user, project, **data)
 
 
 class TransitionSerializer(serializers.ModelSerializer):
@@ -107,16 +124,38 @@ class TransitionSerializer(serializers.ModelSerializer):
 class JobResourcesOut(serializers.Serializer):
     """What the job asked of the cluster."""
 
-    cpu = serializers.DecimalField(
-        max_digits=7, decimal_places=3, read_only=True, help_text=_("CPU cores, as a decimal string.")
-    )
-    memory_mib = serializers.IntegerField(read_only=True, help_text=_("Memory in MiB."))
-    gpus = serializers.IntegerField(read_only=True, help_text=_("Number of GPUs."))
-    gpu_type = serializers.CharField(read_only=True, help_text=_("GPU product; empty for any or none."))
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {
+            f.name: _field(f, read_only=True) for f in JobRequest.fields() if f.metadata["group"] == RESOURCES
+        }
 
 
-_CPU = JobResourcesOut().fields["cpu"]
+_DECIMAL = serializers.DecimalField(max_digits=7, decimal_places=3, read_only=True)
 _TIMESTAMP = serializers.DateTimeField(read_only=True)
+# The job's request as the API shows it: (name, column, group, how a value is shown).
+_SHOWN = [
+    (
+        f.name,
+        f.metadata["model"] or f.name,
+        f.metadata["group"],
+        _DECIMAL.to_representation if f.type is Decimal else None,
+    )
+    for f in JobRequest.fields()
+]
+
+
+def _request_of(job: Job) -> dict:
+    """The request's fields of a job, nested as the API body nests them; secret values masked.
+    (What the declared fields give, without a serializer per row: see JobSerializer.)"""
+    shown: dict = {}
+    for name, column, group, show in _SHOWN:
+        value = job.shown_env() if name == "env" else getattr(job, column)
+        if show is not None:
+            value = show(value)
+        elif isinstance(value, list):
+            value = [str(item) for item in value]
+        (shown.setdefault(group, {}) if group else shown)[name] = value
+    return shown
 
 
 def _time(value) -> str | None:
@@ -159,14 +198,7 @@ class JobSerializer(serializers.ModelSerializer):
             "id",
             "project",
             "submitter",
-            "name",
-            "image",
-            "command",
-            "env",
-            "secret_env",
-            "resources",
-            "time_limit_minutes",
-            "experiment",
+            *request_fields(),
             "status",
             "status_reason",
             "exit_code",
@@ -213,14 +245,7 @@ class JobSerializer(serializers.ModelSerializer):
             "id": job.pk,
             "project": job.project.slug,
             "submitter": job.submitter.username,
-            "name": job.name,
-            "image": job.image,
-            "command": [str(arg) for arg in job.command],
-            "env": self.get_env(job),
-            "secret_env": [str(name) for name in job.secret_env_names],
-            "resources": self.get_resources(job),
-            "time_limit_minutes": job.time_limit_minutes,
-            "experiment": job.experiment_name,
+            **_request_of(job),
             "status": job.status,
             "status_reason": job.status_reason,
             "exit_code": job.exit_code,
@@ -241,14 +266,7 @@ class JobSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(JobResourcesOut)
     def get_resources(self, job: Job) -> dict:
-        # What JobResourcesOut(job).data gives, without building a serializer for every row of a
-        # page (its field copies were a quarter of the list's time, see bench/bench_jobs_api.py).
-        return {
-            "cpu": _CPU.to_representation(job.cpu),
-            "memory_mib": job.memory_mib,
-            "gpus": job.gpus,
-            "gpu_type": job.gpu_type,
-        }
+        return _request_of(job)[RESOURCES]
 
 
 class JobDetailSerializer(JobSerializer):

@@ -1,8 +1,7 @@
 """The jobs API: list, submit, detail, cancel, re-run, logs. Visibility comes from
-Job.objects.visible_to (a job of a project you cannot see is a 404), changes from the actions
-(a viewer gets a 403)."""
+Job.objects.visible_to (a job of a project you cannot see is a 404), changes from
+``access.check`` (a viewer gets a 403); the actions' refusals are mapped by portal.api."""
 
-from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -13,25 +12,14 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.projects.access import find_project
+from portal.projects.access import Need, can, check, find_project
 
 from .. import actions
 from ..filtersets import JobFilterSet
 from ..logs import DEFAULT_TAIL, MAX_TAIL, read_log
 from ..models import Job, JobTransition
-from .serializers import (
-    RESOURCE_FIELDS,
-    JobDetailSerializer,
-    JobSerializer,
-    JobSubmitSerializer,
-    LogsSerializer,
-)
-
-
-class ServiceUnavailable(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = _("A service the portal needs is unavailable; try again shortly.")
-    default_code = "service_unavailable"
+from ..validation import JobRequest
+from .serializers import JobDetailSerializer, JobSerializer, JobSubmitSerializer, LogsSerializer
 
 
 class JobCursorPagination(CursorPagination):
@@ -52,17 +40,6 @@ class JobCursorPagination(CursorPagination):
                 }
             )
         return super().get_page_size(request)
-
-
-def _nest_resource_errors(error: ValidationError) -> dict:
-    """Put the actions' cpu/memory_mib/gpus/gpu_type errors under "resources", as the body has them."""
-    if not hasattr(error, "error_dict"):
-        return {"non_field_errors": error.messages}
-    errors = dict(error.message_dict)
-    nested = {field: errors.pop(field) for field in RESOURCE_FIELDS if field in errors}
-    if nested:
-        errors["resources"] = nested
-    return errors
 
 
 LIST_COLUMNS = [
@@ -113,14 +90,9 @@ class JobViewSet(
             jobs = jobs.only(*LIST_COLUMNS, "project__slug", "submitter__username")
         return jobs
 
-    def handle_exception(self, exc: Exception) -> Response:
-        """The actions' domain errors, mapped once for every operation: a broken rule is a 400 (the
-        resource errors under "resources", as the body has them), a service that is down a 503."""
-        if isinstance(exc, ValidationError):
-            exc = exceptions.ValidationError(_nest_resource_errors(exc))
-        elif isinstance(exc, actions.ServiceUnavailable):
-            exc = ServiceUnavailable(str(exc))
-        return super().handle_exception(exc)
+    # portal.api.exception_handler puts the request's cpu/memory_mib/gpus/gpu_type errors under
+    # "resources", as the body has them.
+    error_groups = JobRequest.groups()
 
     def get_serializer_class(self):
         if self.action == "create":
@@ -128,6 +100,17 @@ class JobViewSet(
         if self.action in ("retrieve", "cancel", "rerun"):
             return JobDetailSerializer
         return JobSerializer
+
+    def _job_to_change(self) -> Job:
+        """The job of the URL, if the user may change it: 404 unseen, 403 for a viewer."""
+        job = self.get_object()
+        check(
+            self.request.user,
+            job.project,
+            Need.CHANGE,
+            _("Only members and owners of the project change its jobs."),
+        )
+        return job
 
     def _detail(self, job: Job, code: int = status.HTTP_200_OK) -> Response:
         job = self.get_queryset().prefetch_related("transitions").get(pk=job.pk)
@@ -147,9 +130,10 @@ class JobViewSet(
         body.is_valid(raise_exception=True)
         slug = body.validated_data["project"]
         project = find_project(slug)
-        if project is None:
+        if project is None or not can(request.user, project, Need.VIEW):
             raise exceptions.ValidationError({"project": [_("No such project.")]})
-        job = actions.submit_job(request.user, project, **body.to_spec())
+        check(request.user, project, Need.CHANGE, _("Only members and owners of the project submit jobs."))
+        job = actions.submit_job(request.user, project, body.to_request(request.user, project))
         # The job as submitted: queued (admission may already have moved it after the commit).
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
@@ -163,7 +147,7 @@ class JobViewSet(
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         """Stop the job on its backend and end it as cancelled."""
-        job = self.get_object()
+        job = self._job_to_change()
         actions.cancel_job(request.user, job)
         return self._detail(job)
 
@@ -177,7 +161,7 @@ class JobViewSet(
     @action(detail=True, methods=["post"])
     def rerun(self, request: Request, pk: str) -> Response:
         """Submit a new job with the same spec; answers with the new job."""
-        new = actions.rerun_job(request.user, self.get_object())
+        new = actions.rerun_job(request.user, self._job_to_change())
         return Response(JobSerializer(new).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(

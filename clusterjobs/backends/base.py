@@ -1,5 +1,6 @@
 """The interface every execution backend implements. Backends know nothing of Django models:
-they take plain specs and return plain statuses, so they are tested on their own."""
+they take plain specs (a ``JobSpec`` around the ``JobRequest``) and return plain statuses, so they
+are tested on their own."""
 
 from abc import ABC, abstractmethod
 from collections.abc import Generator, Iterable
@@ -7,6 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from threading import Event
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # a type only: backends import nothing of the portal's models or checks
+    from ..validation import JobRequest
 
 
 class BackendError(Exception):
@@ -30,18 +35,18 @@ class ProjectLimits:
     max_time_limit_minutes: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class JobSpec:
+    """A job as a backend creates it: the request as asked (``request``: image, command, resources
+    and whatever field a request gains, read by the backend's manifest), with what the portal adds:
+    its ids, the complete environment, the time limit in seconds, the project's limits."""
+
     job_id: int
     project: str  # project slug
     uid: str  # unique per job, recorded on the backend object to recognise it on a retried dispatch
-    image: str
-    command: list[str]
+    request: "JobRequest"
+    # The request's variables and the portal's (the MLflow run, the job's token, TALLER_JOB_ID).
     env: dict[str, str]
-    cpu: Decimal
-    memory_mib: int
-    gpus: int = 0
-    gpu_type: str = ""
     time_limit_seconds: int = 3600
     backoff_limit: int = 0
     volumes: tuple[str, ...] = ()  # names of the project's PersistentVolumeClaims, mounted at /data/<name>
@@ -55,6 +60,31 @@ class JobSpec:
     @property
     def name(self) -> str:
         return f"taller-{self.job_id}"
+
+    # The request's fields that every backend reads, by their short names.
+    @property
+    def image(self) -> str:
+        return self.request.image
+
+    @property
+    def command(self) -> list[str]:
+        return list(self.request.command)
+
+    @property
+    def cpu(self) -> Decimal:
+        return self.request.cpu
+
+    @property
+    def memory_mib(self) -> int:
+        return self.request.memory_mib
+
+    @property
+    def gpus(self) -> int:
+        return self.request.gpus
+
+    @property
+    def gpu_type(self) -> str:
+        return self.request.gpu_type
 
 
 @dataclass

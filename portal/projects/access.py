@@ -49,13 +49,14 @@ def can(user, project: Project, need: Need) -> bool:
     return level_of(user, project) >= need
 
 
-def check(user, project: Project, need: Need) -> None:
-    """404 when the user may not see the project, 403 when they see it but may not do this."""
+def check(user, project: Project, need: Need, refusal: str | None = None) -> None:
+    """404 when the user may not see the project, 403 when they see it but may not do this
+    (saying ``refusal`` when given)."""
     level = level_of(user, project)
     if level < Need.VIEW:
         raise Http404(_("No such project."))
     if level < need:
-        raise PermissionDenied(_("Your role in this project does not allow this."))
+        raise PermissionDenied(refusal or _("Your role in this project does not allow this."))
 
 
 def find_project(slug: str, *, only: int | None = None) -> Project | None:

@@ -7,7 +7,7 @@ import re
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
-from clusterjobs import actions
+from clusterjobs import dispatch
 from clusterjobs.backends import get_backend
 from clusterjobs.models import Job, JobStatus
 from portal.projects.models import Membership, Role
@@ -33,7 +33,7 @@ def a_real_job_token(personas, settings, httpserver) -> str:
         mlflow_run_id="run1",
         mlflow_experiment_id="1",
     )
-    assert actions.dispatch(job.pk) == "submitted"
+    assert dispatch.dispatch(job.pk) == "submitted"
     backend = get_backend("local")
     assert backend.wait(job.pk, 60).phase == "succeeded", backend.logs(job.pk, "")
     (key,) = backend.logs(job.pk, "")

@@ -1,5 +1,6 @@
 """Fixtures for the Kubernetes backend: a test API server on 127.0.0.1 and a kubeconfig for it."""
 
+import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -11,6 +12,7 @@ import yaml
 from clusterjobs.backends import get_backend
 from clusterjobs.backends.base import JobSpec
 from clusterjobs.backends.kubernetes import KubernetesBackend
+from clusterjobs.validation import JobRequest
 from tests.conftest import Personas
 
 from .factories import JobFactory
@@ -24,19 +26,25 @@ def assert_valid(manifest: dict) -> None:
 
 
 def make_spec(job_id: int = 42, **changes) -> JobSpec:
+    """A backend spec; ``changes`` name its fields or its request's (image, cpu, gpus ...)."""
+    asked = {
+        "name": "train",
+        "image": "registry.example.edu/ml/train:1.0",
+        "command": ["python", "train.py", "--epochs", "3"],
+        "cpu": Decimal("1.5"),
+        "memory_mib": 2048,
+    }
     values = {
         "job_id": job_id,
         "project": "genomics",
         "uid": f"uid-{job_id}",
-        "image": "registry.example.edu/ml/train:1.0",
-        "command": ["python", "train.py", "--epochs", "3"],
         "env": {"MLFLOW_RUN_ID": "abc123", "SEED": "7"},
-        "cpu": Decimal("1.5"),
-        "memory_mib": 2048,
         "time_limit_seconds": 5400,
     }
-    values.update(changes)
-    return JobSpec(**values)
+    own = {f.name for f in dataclasses.fields(JobSpec)}
+    for name, value in changes.items():
+        (values if name in own else asked)[name] = value
+    return JobSpec(request=JobRequest(**asked), **values)
 
 
 @dataclass

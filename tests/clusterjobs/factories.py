@@ -38,8 +38,8 @@ def claim_gone_stale(job_id: int) -> None:
 
 def dispatched_job(project, submitter) -> Job:
     """A job admitted and created on the configured backend by the dispatch task's body."""
-    from clusterjobs import actions
+    from clusterjobs import dispatch
 
     job = JobFactory(project=project, submitter=submitter, status=JobStatus.DISPATCHING)
-    assert actions.dispatch(job.pk) == "submitted"
+    assert dispatch.dispatch(job.pk) == "submitted"
     return Job.objects.get(pk=job.pk)

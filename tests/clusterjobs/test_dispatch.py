@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone, translation
 
-from clusterjobs import actions, tasks
+from clusterjobs import actions, dispatch, tasks
 from clusterjobs.models import Job, JobStatus, JobTransition
 from portal.accounts.actions import authenticate_token, create_token
 from portal.accounts.models import ApiToken
@@ -59,8 +59,8 @@ def test_dispatch_hands_the_job_its_run_and_a_scoped_token(personas, local, sett
 @pytest.mark.django_db
 def test_dispatch_twice_starts_the_job_once(personas, local):
     job = admitted(personas, command=["python", "-c", "print('started')"])
-    assert actions.dispatch(job.pk) == "submitted"
-    assert actions.dispatch(job.pk) == "skipped"  # a duplicated task: the job is no longer dispatching
+    assert dispatch.dispatch(job.pk) == "submitted"
+    assert dispatch.dispatch(job.pk) == "skipped"  # a duplicated task: the job is no longer dispatching
     assert local.wait(job.pk, 30).phase == "succeeded"
     assert local.logs(job.pk, "") == ["started"]
     assert ApiToken.objects.filter(project=personas.project).count() == 1
@@ -73,7 +73,7 @@ def test_worker_killed_between_submit_and_status_update(personas, local):
     job = admitted(
         personas, command=["python", "-c", "import time; print('once', flush=True); time.sleep(2)"]
     )
-    assert actions.dispatch(job.pk) == "submitted"
+    assert dispatch.dispatch(job.pk) == "submitted"
     token = Job.objects.get(pk=job.pk).mlflow_token
     # Undo what the dead worker never committed: the move to pending. Its claim was committed:
     # a redelivery right away leaves the job alone; once the claim is stale, it is adopted.
@@ -101,7 +101,7 @@ def test_worker_killed_before_submit_gets_a_fresh_token(personas, local):
     (its key is lost) and hands the job a new one."""
     old, _key = create_token(personas.bob, "job", project=personas.project)
     job = admitted(personas, command=["python", "-c", PRINT_ENV], mlflow_token=old)
-    assert actions.dispatch(job.pk) == "submitted"
+    assert dispatch.dispatch(job.pk) == "submitted"
     job.refresh_from_db()
     old.refresh_from_db()
     assert old.revoked_at is not None and job.mlflow_token != old
@@ -160,40 +160,42 @@ def test_permanent_backend_error_fails_at_once(personas, local):
 def test_cancelled_while_dispatching_is_not_started(personas, local):
     job = admitted(personas, command=["sleep", "30"])
     actions.cancel_job(personas.bob, job)
-    assert actions.dispatch(job.pk) == "skipped"
+    assert dispatch.dispatch(job.pk) == "skipped"
     assert local.status(job.pk, "").phase == "missing"
 
 
 @pytest.mark.django_db
-def test_reconcile_repairs_missed_events_and_lost_dispatches(personas, local, monkeypatch, settings):
+def test_reconcile_repairs_missed_events_and_the_drain_lost_dispatches(
+    personas, local, monkeypatch, settings
+):
     sent = []
-    monkeypatch.setattr(tasks.dispatch_job, "apply_async", lambda args, countdown=0: sent.append(args[0]))
+    monkeypatch.setattr(
+        tasks.dispatch_job, "apply_async", lambda args, kwargs=None, **options: sent.append(args[0])
+    )
     # A job that ran and ended while no watcher was looking.
     job = admitted(personas, command=["python", "-c", "print('done')"])
-    actions.dispatch(job.pk)
+    dispatch.dispatch(job.pk)
     local.wait(job.pk, 30)
     # A job admitted long ago whose dispatch message was lost.
     lost = admitted(personas)
     JobTransition.objects.filter(job=lost).update(at=timezone.now() - timedelta(hours=1))
     fresh = admitted(personas)  # admitted just now: its dispatch may still be on its way
     counts = tasks.reconcile_jobs.apply().get()
-    assert counts == {
-        "skipped": 0,
-        "checked": 1,
-        "moved": 1,
-        "redispatched": 1,
-        "cancelled": 0,
-        "released": 0,
-    }
+    assert counts == {"skipped": 0, "checked": 1, "moved": 1, "cancelled": 0, "released": 0}
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED and job.final_log == "done"
+    # Reconcile leaves lost dispatches to the drain, which sends the lost one again, not the fresh one.
+    assert sent == []
+    assert tasks.drain_queues.apply().get() == [lost.pk]
     assert sent == [lost.pk] and fresh.pk not in sent
 
 
 @pytest.mark.django_db
 def test_drain_queues_admits_what_a_lost_commit_hook_left(personas, monkeypatch):
     sent = []
-    monkeypatch.setattr(tasks.dispatch_job, "delay", lambda job_id: sent.append(job_id))
+    monkeypatch.setattr(
+        tasks.dispatch_job, "apply_async", lambda args, kwargs=None, **options: sent.append(args[0])
+    )
     job = JobFactory(project=personas.project)
     assert tasks.drain_queues.apply().get() == [job.pk]
     assert Job.objects.get(pk=job.pk).status == JobStatus.DISPATCHING and sent == [job.pk]
@@ -214,7 +216,7 @@ def test_failed_attempt_says_why_and_holds_the_job_for_its_retry(personas, local
     assert job.status == JobStatus.DISPATCHING and "Not a directory" in job.status_reason
     with translation.override("es"):  # stored in English, shown in the reader's language
         assert job.get_status_reason_display().startswith("falló el envío, se reintenta: ")
-    assert actions.dispatch(job.pk) == "skipped"  # a duplicate task leaves the job to the retry
+    assert dispatch.dispatch(job.pk) == "skipped"  # a duplicate task leaves the job to the retry
     jobs_folder.unlink()
     while Job.objects.get(pk=job.pk).status == JobStatus.DISPATCHING:
         assert time.monotonic() < deadline + 60
@@ -228,7 +230,9 @@ def test_failed_attempt_says_why_and_holds_the_job_for_its_retry(personas, local
 @pytest.mark.django_db
 def test_drain_dispatches_again_what_no_live_attempt_holds(personas, monkeypatch, settings):
     sent = []
-    monkeypatch.setattr(tasks.dispatch_job, "apply_async", lambda args, countdown=0: sent.append(args[0]))
+    monkeypatch.setattr(
+        tasks.dispatch_job, "apply_async", lambda args, kwargs=None, **options: sent.append(args[0])
+    )
     now = timezone.now()
     claim = timedelta(seconds=settings.TALLER_DISPATCH_CLAIM_SECONDS)
 
@@ -262,10 +266,10 @@ def test_an_attempt_slower_than_its_claim_keeps_it(personas, local, settings):
     outcomes = []
     with open(control / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another submit of this job is under way: ours waits
-        first = threading.Thread(target=lambda: outcomes.append(actions.dispatch(job.pk)))
+        first = threading.Thread(target=lambda: outcomes.append(dispatch.dispatch(job.pk)))
         first.start()
         time.sleep(5)  # more than twice the claim
-        assert actions.dispatch(job.pk) == "skipped"
+        assert dispatch.dispatch(job.pk) == "skipped"
     first.join(timeout=60)
     assert outcomes == ["submitted"]
     assert local.wait(job.pk, 30).phase == "succeeded" and local.logs(job.pk, "") == ["once"]
@@ -281,9 +285,9 @@ def test_worker_killed_between_the_spec_and_the_runner(personas, local):
     job = admitted(personas, command=["python", "-c", PRINT_ENV], mlflow_token=old)
     control = local.control(job.pk)
     control.mkdir(parents=True)
-    (control / "spec.json").write_text(json.dumps({"job_id": job.pk, "uid": actions.job_uid(job)}))
+    (control / "spec.json").write_text(json.dumps({"job_id": job.pk, "uid": dispatch.job_uid(job)}))
     assert local.status(job.pk, "").phase == "missing"
-    assert actions.dispatch(job.pk) == "submitted"
+    assert dispatch.dispatch(job.pk) == "submitted"
     job.refresh_from_db()
     assert job.status == JobStatus.PENDING and job.mlflow_token != old
     assert authenticate_token(env_of(local, job)["MLFLOW_TRACKING_TOKEN"]) == job.mlflow_token

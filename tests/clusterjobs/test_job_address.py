@@ -7,7 +7,7 @@ import pytest
 from django.utils import translation
 from rest_framework.test import APIClient
 
-from clusterjobs.actions import JOB_MLFLOW_CLIENT_ENV
+from clusterjobs.dispatch import JOB_MLFLOW_CLIENT_ENV
 from clusterjobs.models import JobStatus
 from clusterjobs.reasons import translate_reason
 from tests.clusterjobs.test_end_to_end import job, wait_for, watcher  # noqa: F401 - a fixture

@@ -7,8 +7,9 @@ import threading
 import pytest
 from django.db import connection
 
-from clusterjobs import actions
+from clusterjobs import actions, dispatch, queue
 from clusterjobs.models import Job, JobStatus
+from portal.errors import ServiceUnavailable
 from portal.quotas.actions import ensure_quota
 from portal.quotas.models import Quota
 
@@ -74,7 +75,7 @@ def test_a_cancelled_jobs_resources_stay_held_until_its_pod_is_gone(personas, cl
     first = dispatched_job(personas.project, personas.bob)
     running(cluster.api, first)
     waiting = JobFactory(project=personas.project, submitter=personas.bob)
-    assert actions.admit_and_dispatch() == []  # the project's one job slot is taken
+    assert queue.admit_and_dispatch() == []  # the project's one job slot is taken
     watcher = Watcher(cluster.backend)
     try:
         job_with(first.pk, JobStatus.RUNNING)
@@ -84,7 +85,7 @@ def test_a_cancelled_jobs_resources_stay_held_until_its_pod_is_gone(personas, cl
         # next job is not admitted yet (its Pod would be refused).
         assert Job.objects.get(pk=first.pk).status == JobStatus.CANCELLED
         assert [p["metadata"]["name"] for p in cluster.api.terminating_pods()]
-        assert actions.admit_and_dispatch() == []
+        assert queue.admit_and_dispatch() == []
         assert Job.objects.get(pk=waiting.pk).status == JobStatus.QUEUED
 
         # The Pod is gone: the watcher sees it go, and the waiting job is admitted.
@@ -94,7 +95,7 @@ def test_a_cancelled_jobs_resources_stay_held_until_its_pod_is_gone(personas, cl
         watcher.close()
     assert not Job.objects.get(pk=first.pk).lingering
     # Its Pod is created at once: the cluster's quota has room for it.
-    assert actions.dispatch(waiting.pk) == "submitted"
+    assert dispatch.dispatch(waiting.pk) == "submitted"
     assert len(cluster.api.pods_of(NS, f"taller-{waiting.pk}")) == 1
     assert not [e for e in cluster.api.items("events", NS) if e["reason"] == "FailedCreate"]
 
@@ -103,9 +104,21 @@ def test_a_cancelled_jobs_resources_stay_held_until_its_pod_is_gone(personas, cl
 def test_a_cancel_the_cluster_refuses_changes_nothing(personas, cluster):
     job = dispatched_job(personas.project, personas.bob)
     cluster.api.fail_next.extend([(503, "the server is shutting down")] * 2)  # the log, then the delete
-    with pytest.raises(actions.ServiceUnavailable):
+    with pytest.raises(ServiceUnavailable):
         actions.cancel_job(personas.bob, job)
     job.refresh_from_db()
     assert job.status == JobStatus.PENDING
     assert (job.cancel_reason, job.final_log, job.lingering) == ("", "", False)
     assert cluster.api.get("jobs", NS, job.backend_name) is not None
+
+
+@pytest.mark.django_db
+def test_a_cancel_page_the_cluster_refuses_says_so_on_the_job_page(personas, cluster):
+    job = dispatched_job(personas.project, personas.bob)
+    cluster.api.fail_next.extend([(503, "the server is shutting down")] * 2)  # the log, then the delete
+    client = personas.client("bob")
+    page = f"http://testserver{job.get_absolute_url()}"
+    response = client.post(f"/jobs/{job.pk}/cancel/", HTTP_REFERER=page, follow=True)
+    assert response.redirect_chain == [(page, 302)]
+    assert "could not be stopped on its backend" in response.content.decode()
+    assert Job.objects.get(pk=job.pk).status == JobStatus.PENDING

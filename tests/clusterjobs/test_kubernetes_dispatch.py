@@ -1,4 +1,4 @@
-"""actions.dispatch on the Kubernetes backend, against the test API server: the requests it makes
+"""dispatch.dispatch on the Kubernetes backend, against the test API server: the requests it makes
 (the project prepared once per change of its limits, no status look for a job never submitted),
 the Job it creates, and its idempotency when duplicated or retried after a worker died."""
 
@@ -8,7 +8,7 @@ import time
 import pytest
 from django.db import connection
 
-from clusterjobs import actions, tasks
+from clusterjobs import dispatch, tasks
 from clusterjobs.models import Job, JobStatus, JobTransition
 from portal.accounts.actions import authenticate_token, create_token
 from portal.quotas.actions import ensure_quota
@@ -21,9 +21,9 @@ NS = "taller-genomics"
 @pytest.fixture
 def k8s(cluster, personas, settings):
     settings.TALLER_JOB_TRACKING_URI = "https://portal.example.edu/mlflow"
-    actions.forget_project_ready(cluster.backend, personas.project.slug)
+    dispatch.forget_project_ready(cluster.backend, personas.project.slug)
     yield cluster
-    actions.forget_project_ready(cluster.backend, personas.project.slug)
+    dispatch.forget_project_ready(cluster.backend, personas.project.slug)
 
 
 def admitted(personas, **fields) -> Job:
@@ -45,7 +45,7 @@ CREATE = [("POST", JOBS), ("POST", f"/api/v1/namespaces/{NS}/secrets")]
 def foreign_job(personas, k8s, job: Job, uid: str) -> None:
     """A Job named like ``job``'s, with its labels but another uid, made by someone else."""
     other = admitted(personas)
-    assert actions.dispatch(other.pk) == "submitted"
+    assert dispatch.dispatch(other.pk) == "submitted"
     foreign = k8s.api.get("jobs", NS, f"taller-{other.pk}")
     foreign["metadata"] = {
         "name": f"taller-{job.pk}",
@@ -77,7 +77,7 @@ def test_first_dispatch_prepares_the_project_then_creates_the_job(personas, k8s)
     created = k8s.api.get("jobs", NS, f"taller-{job.pk}")
     assert created["metadata"]["labels"]["taller.io/job"] == str(job.pk)
     assert created["metadata"]["labels"]["taller.io/project"] == "genomics"
-    assert created["metadata"]["annotations"] == {"taller.io/uid": actions.job_uid(job)}
+    assert created["metadata"]["annotations"] == {"taller.io/uid": dispatch.job_uid(job)}
     env = k8s.api.container_env(NS, f"taller-{job.pk}")
     assert env["MLFLOW_TRACKING_URI"] == "https://portal.example.edu/mlflow"
     assert (env["MLFLOW_RUN_ID"], env["MLFLOW_EXPERIMENT_ID"], env["SEED"]) == ("run123", "7", "42")
@@ -91,36 +91,36 @@ def test_first_dispatch_prepares_the_project_then_creates_the_job(personas, k8s)
 
 @pytest.mark.django_db
 def test_later_dispatches_make_one_request_until_the_limits_change(personas, k8s):
-    actions.dispatch(admitted(personas).pk)
+    dispatch.dispatch(admitted(personas).pk)
     start = len(k8s.api.requests)
-    actions.dispatch(admitted(personas).pk)
+    dispatch.dispatch(admitted(personas).pk)
     assert calls(k8s, start) == CREATE
 
     quota = ensure_quota(personas.project)
     quota.max_cpu = 3
     quota.save()
     start = len(k8s.api.requests)
-    actions.dispatch(admitted(personas, cpu=1).pk)
+    dispatch.dispatch(admitted(personas, cpu=1).pk)
     # The changed quota reaches the cluster before the next Job; the namespace is left as it is.
     assert ("PUT", f"/api/v1/namespaces/{NS}/resourcequotas/taller-quota") in calls(k8s, start)
     assert ("PUT", f"/api/v1/namespaces/{NS}/limitranges/taller-limits") in calls(k8s, start)
     assert calls(k8s, start)[-2:] == CREATE
     assert k8s.api.get("resourcequotas", NS, "taller-quota")["spec"]["hard"]["limits.cpu"] == "3"
     start = len(k8s.api.requests)
-    actions.dispatch(admitted(personas).pk)
+    dispatch.dispatch(admitted(personas).pk)
     assert calls(k8s, start) == CREATE
 
 
 @pytest.mark.django_db
 def test_a_namespace_deleted_behind_the_portals_back_gets_its_quota_before_the_job(personas, k8s):
-    actions.dispatch(admitted(personas).pk)
+    dispatch.dispatch(admitted(personas).pk)
     for plural, name in (("resourcequotas", "taller-quota"), ("limitranges", "taller-limits")):
         k8s.api.delete(plural, NS, name, "Background")
     k8s.api.delete("namespaces", "", NS, "Background")
     start = len(k8s.api.requests)
 
     job = admitted(personas)
-    assert actions.dispatch(job.pk) == "submitted"
+    assert dispatch.dispatch(job.pk) == "submitted"
 
     # The portal still believed the project prepared: the Job's 404 makes it prepare it in full.
     assert calls(k8s, start) == [("POST", JOBS), *PREPARE, *CREATE]
@@ -141,7 +141,7 @@ def test_duplicated_dispatch_creates_one_job(personas, k8s):
 @pytest.mark.django_db
 def test_worker_killed_between_submit_and_status_update_adopts_its_job(personas, k8s):
     job = admitted(personas)
-    assert actions.dispatch(job.pk) == "submitted"
+    assert dispatch.dispatch(job.pk) == "submitted"
     token = Job.objects.get(pk=job.pk).mlflow_token
     # What the dead worker never committed: the move to pending (its claim, since gone stale).
     Job.objects.filter(pk=job.pk).update(status=JobStatus.DISPATCHING)
@@ -169,7 +169,7 @@ def test_worker_killed_before_submit_looks_then_submits_with_a_fresh_token(perso
     old, _key = create_token(personas.bob, "job", project=personas.project)
     job = admitted(personas, mlflow_token=old, backend="kubernetes")
 
-    assert actions.dispatch(job.pk) == "submitted"
+    assert dispatch.dispatch(job.pk) == "submitted"
 
     assert calls(k8s)[0] == ("GET", f"{JOBS}/taller-{job.pk}")  # missing: nothing to adopt
     assert calls(k8s)[-2:] == CREATE
@@ -202,14 +202,14 @@ def test_the_first_jobs_of_a_project_dispatched_together_prepare_it_once(persona
     start = threading.Barrier(len(jobs))
     outcomes: list[str] = []
 
-    def dispatch(job_id: int) -> None:
+    def dispatch_one(job_id: int) -> None:
         try:
             start.wait()
-            outcomes.append(actions.dispatch(job_id))
+            outcomes.append(dispatch.dispatch(job_id))
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=dispatch, args=(job.pk,)) for job in jobs]
+    threads = [threading.Thread(target=dispatch_one, args=(job.pk,)) for job in jobs]
     for thread in threads:
         thread.start()
     time.sleep(1)  # the window in which the others would prepare the project too

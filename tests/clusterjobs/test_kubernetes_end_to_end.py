@@ -10,7 +10,7 @@ import pytest
 import requests
 from rest_framework.test import APIClient
 
-from clusterjobs import actions, tasks
+from clusterjobs import dispatch, tasks
 from clusterjobs.models import Job, JobStatus
 from portal.accounts.actions import authenticate_token
 from portal.quotas.actions import ensure_quota
@@ -94,7 +94,7 @@ def test_jobs_through_api_worker_cluster_and_watcher(personas, cluster, mlflow_u
         job = job_with(good, JobStatus.PENDING)
         labels = manifest["metadata"]["labels"]
         assert (labels["taller.io/job"], labels["taller.io/project"]) == (str(good), "genomics")
-        assert manifest["metadata"]["annotations"] == {"taller.io/uid": actions.job_uid(job)}
+        assert manifest["metadata"]["annotations"] == {"taller.io/uid": dispatch.job_uid(job)}
         container = manifest["spec"]["template"]["spec"]["containers"][0]
         env = api.container_env(NS, f"taller-{good}")  # the token from the job's Secret
         assert (

@@ -9,8 +9,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from clusterjobs import actions, tasks
-from clusterjobs.models import Job, JobStatus
+from clusterjobs import actions, dispatch, sync, tasks
+from clusterjobs.backends import get_backend
+from clusterjobs.models import Job, JobStatus, TaskLease
 
 from .conftest import make_spec
 from .factories import JobFactory
@@ -38,8 +39,8 @@ def on_cluster(personas, count: int, status: str = JobStatus.PENDING) -> list[Jo
     jobs = [JobFactory(project=personas.project, submitter=personas.bob, status=status) for _ in range(count)]
     Job.objects.filter(pk__in=[job.pk for job in jobs]).update(backend="kubernetes", status_reason="starting")
     for job in jobs:
-        spec = make_spec(job.pk, project=personas.project.slug, uid=actions.job_uid(job))
-        actions.get_backend("kubernetes").submit(spec)
+        spec = make_spec(job.pk, project=personas.project.slug, uid=dispatch.job_uid(job))
+        get_backend("kubernetes").submit(spec)
     return jobs
 
 
@@ -80,7 +81,7 @@ def test_a_reconcile_repairs_what_the_watcher_missed(personas, k8s):
         NS, refused.backend_name, "FailedCreate", 'Error creating: pods "x" is forbidden: exceeded quota: q'
     )
 
-    counts = actions.reconcile()
+    counts = sync.reconcile()
 
     assert counts["checked"] == 6 and counts["moved"] == 4
     state = {job.pk: (job.status, job.status_reason) for job in Job.objects.all()}
@@ -95,7 +96,7 @@ def test_a_reconcile_repairs_what_the_watcher_missed(personas, k8s):
     )
     assert Job.objects.get(pk=started.pk).image_digest == DIGEST
     # Nothing left to repair: the next cycle moves nothing.
-    assert actions.reconcile()["moved"] == 0
+    assert sync.reconcile()["moved"] == 0
 
 
 def run(api, job: Job) -> None:
@@ -117,7 +118,7 @@ def test_a_reconcile_while_another_runs_is_skipped(personas, k8s):
 
     def first() -> None:
         try:
-            outcome.append(actions.reconcile())
+            outcome.append(sync.reconcile())
         finally:
             connection.close()
 
@@ -126,23 +127,23 @@ def test_a_reconcile_while_another_runs_is_skipped(personas, k8s):
     try:
         wait_for(lambda: k8s.api.requests_by_route()[("GET", "/apis/batch/v1/jobs")], 10, "the first list")
         start = len(k8s.api.requests)
-        assert actions.reconcile() == {"skipped": 1}
+        assert sync.reconcile() == {"skipped": 1}
         assert k8s.api.requests[start:] == []  # the skipped one asked the cluster nothing
     finally:
         answer.set()
         thread.join(timeout=30)
     assert outcome[0]["checked"] == 3
     # Once it is over, the next one runs.
-    assert actions.reconcile()["checked"] == 3
+    assert sync.reconcile()["checked"] == 3
 
 
 @pytest.mark.django_db
 def test_a_reconcile_lease_left_by_a_dead_worker_expires(personas, k8s, settings):
     on_cluster(personas, 1)
-    assert actions.take_lease("reconcile", settings.TALLER_RECONCILE_LEASE_SECONDS)  # and the worker died
-    assert actions.reconcile() == {"skipped": 1}
-    actions.TaskLease.objects.filter(name="reconcile").update(until=timezone.now() - timedelta(seconds=1))
-    assert actions.reconcile()["checked"] == 1
+    assert sync.take_lease("reconcile", settings.TALLER_RECONCILE_LEASE_SECONDS)  # and the worker died
+    assert sync.reconcile() == {"skipped": 1}
+    TaskLease.objects.filter(name="reconcile").update(until=timezone.now() - timedelta(seconds=1))
+    assert sync.reconcile()["checked"] == 1
 
 
 @pytest.mark.django_db
@@ -151,7 +152,7 @@ def test_a_reconcile_finishes_a_cancel_a_dead_worker_left_half_done(personas, k8
     # The cancel was recorded, and the worker died before it told the cluster.
     Job.objects.filter(pk=job.pk).update(cancel_reason="cancelled by bob", lingering=True)
 
-    counts = actions.reconcile()
+    counts = sync.reconcile()
 
     assert counts["cancelled"] == 1
     job.refresh_from_db()
@@ -171,12 +172,12 @@ def test_a_reconcile_releases_jobs_whose_pods_are_gone_or_that_lingered_too_long
     (pod,) = k8s.api.pods_of(NS, gone.backend_name)
     k8s.api.objects["pods"].pop((NS, pod["metadata"]["name"]))
 
-    assert actions.reconcile()["released"] == 1
+    assert sync.reconcile()["released"] == 1
     assert list(Job.objects.filter(lingering=True).values_list("pk", flat=True)) == [stuck.pk]
 
     # A Pod that never goes holds the job's resources at most TALLER_LINGER_TIMEOUT_SECONDS.
     Job.objects.filter(pk=stuck.pk).update(
         finished_at=timezone.now() - timedelta(seconds=settings.TALLER_LINGER_TIMEOUT_SECONDS + 1)
     )
-    assert actions.reconcile()["released"] == 1
+    assert sync.reconcile()["released"] == 1
     assert not Job.objects.filter(lingering=True).exists()

@@ -21,16 +21,17 @@ from pathlib import Path
 
 from clusterjobs.backends import get_backend
 from clusterjobs.backends.base import JobSpec
+from clusterjobs.validation import JobRequest
 
 pytest_plugins = ["tests.conftest"]
 
 
 def test_fails_before_its_cancel_step(settings):
     backend = get_backend("local")
-    spec = JobSpec(
-        job_id=1, project="p", uid="u-1", image="python:3.11-slim", command=["sleep", "600"], env={},
-        cpu=Decimal(1), memory_mib=64,
+    asked = JobRequest(
+        name="t", image="python:3.11-slim", command=["sleep", "600"], cpu=Decimal(1), memory_mib=64
     )
+    spec = JobSpec(job_id=1, project="p", uid="u-1", request=asked, env={})
     backend.submit(spec)
     Path(os.environ["RECORD_VAR_DIR"]).write_text(str(settings.VAR_DIR))
     deadline = time.monotonic() + 60

@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from clusterjobs import actions, tasks
+from clusterjobs import actions, sync, tasks
 from clusterjobs.backends import BackendStatus
 from clusterjobs.lifecycle import move_job
 from clusterjobs.models import Job, JobStatus
+from clusterjobs.validation import check_request
 from portal.accounts.actions import create_token
 
 from .factories import JobFactory
@@ -23,7 +24,9 @@ def history(job: Job) -> list[tuple[str, str, str]]:
 def no_broker(monkeypatch):
     """Dispatches that would go to the broker (outside our code), recorded instead."""
     sent = []
-    monkeypatch.setattr(tasks.dispatch_job, "delay", lambda job_id: sent.append(job_id))
+    monkeypatch.setattr(
+        tasks.dispatch_job, "apply_async", lambda args, kwargs=None, **options: sent.append(args[0])
+    )
     return sent
 
 
@@ -32,11 +35,11 @@ def test_a_job_from_dispatching_to_succeeded(personas, django_capture_on_commit_
     job = JobFactory(project=personas.project, status=JobStatus.DISPATCHING)
     started = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     finished = datetime(2026, 1, 2, 3, 9, 5, tzinfo=UTC)
-    assert actions.apply_status(BackendStatus(job.pk, "pending", reason="pulling image"))
-    assert actions.apply_status(BackendStatus(job.pk, "running", started_at=started))
-    assert not actions.apply_status(BackendStatus(job.pk, "running", started_at=started))  # again: no move
+    assert sync.apply_status(BackendStatus(job.pk, "pending", reason="pulling image"))
+    assert sync.apply_status(BackendStatus(job.pk, "running", started_at=started))
+    assert not sync.apply_status(BackendStatus(job.pk, "running", started_at=started))  # again: no move
     with django_capture_on_commit_callbacks(execute=True):
-        assert actions.apply_status(
+        assert sync.apply_status(
             BackendStatus(job.pk, "succeeded", exit_code=0, started_at=started, finished_at=finished)
         )
     job.refresh_from_db()
@@ -49,19 +52,19 @@ def test_a_job_from_dispatching_to_succeeded(personas, django_capture_on_commit_
         ("running", "succeeded", "exited with code 0"),
     ]
     # Ended: nothing moves it again.
-    assert not actions.apply_status(BackendStatus(job.pk, "failed", exit_code=1))
-    assert not actions.apply_status(BackendStatus(job.pk, "missing"))
+    assert not sync.apply_status(BackendStatus(job.pk, "failed", exit_code=1))
+    assert not sync.apply_status(BackendStatus(job.pk, "missing"))
     assert Job.objects.get(pk=job.pk).status == "succeeded"
 
 
 @pytest.mark.django_db
 def test_failure_reason_and_exit_code(personas):
     job = JobFactory(project=personas.project, status=JobStatus.RUNNING)
-    actions.apply_status(BackendStatus(job.pk, "failed", exit_code=137, reason="OOMKilled: out of memory"))
+    sync.apply_status(BackendStatus(job.pk, "failed", exit_code=137, reason="OOMKilled: out of memory"))
     job.refresh_from_db()
     assert (job.status, job.exit_code, job.status_reason) == ("failed", 137, "OOMKilled: out of memory")
     other = JobFactory(project=personas.project, status=JobStatus.RUNNING)
-    actions.apply_status(BackendStatus(other.pk, "failed", exit_code=2))
+    sync.apply_status(BackendStatus(other.pk, "failed", exit_code=2))
     other.refresh_from_db()
     assert other.status_reason == "exited with code 2"
 
@@ -70,8 +73,8 @@ def test_failure_reason_and_exit_code(personas):
 def test_a_job_the_backend_lost_fails_with_a_reason(personas):
     job = JobFactory(project=personas.project, status=JobStatus.RUNNING)
     dispatching = JobFactory(project=personas.project, status=JobStatus.DISPATCHING)
-    actions.apply_status(BackendStatus(job.pk, "missing"))
-    actions.apply_status(BackendStatus(dispatching.pk, "missing"))  # still being created: left alone
+    sync.apply_status(BackendStatus(job.pk, "missing"))
+    sync.apply_status(BackendStatus(dispatching.pk, "missing"))  # still being created: left alone
     job.refresh_from_db()
     assert job.status == "failed" and "no longer knows this job" in job.status_reason
     assert Job.objects.get(pk=dispatching.pk).status == "dispatching"
@@ -80,7 +83,7 @@ def test_a_job_the_backend_lost_fails_with_a_reason(personas):
 @pytest.mark.django_db
 def test_pending_reason_updates_without_a_transition(personas):
     job = JobFactory(project=personas.project, status=JobStatus.PENDING)
-    actions.apply_status(BackendStatus(job.pk, "pending", reason="ImagePullBackOff: image not found"))
+    sync.apply_status(BackendStatus(job.pk, "pending", reason="ImagePullBackOff: image not found"))
     job.refresh_from_db()
     assert (job.status, job.status_reason) == ("pending", "ImagePullBackOff: image not found")
     assert job.transitions.count() == 1
@@ -107,7 +110,7 @@ def test_job_end_revokes_its_token_keeps_its_log_and_admits_the_next(
     running = JobFactory(project=personas.project, status=JobStatus.RUNNING, mlflow_token=token)
     waiting = JobFactory(project=personas.project, status=JobStatus.QUEUED, status_reason="waiting for quota")
     with django_capture_on_commit_callbacks(execute=True):
-        actions.apply_status(BackendStatus(running.pk, "succeeded", exit_code=0))
+        sync.apply_status(BackendStatus(running.pk, "succeeded", exit_code=0))
     token.refresh_from_db()
     assert token.revoked_at is not None
     waiting.refresh_from_db()
@@ -117,7 +120,7 @@ def test_job_end_revokes_its_token_keeps_its_log_and_admits_the_next(
 @pytest.mark.django_db
 def test_image_digest_recorded(personas):
     job = JobFactory(project=personas.project, status=JobStatus.PENDING)
-    actions.apply_status(BackendStatus(job.pk, "running", image_digest="sha256:abc"))
+    sync.apply_status(BackendStatus(job.pk, "running", image_digest="sha256:abc"))
     assert Job.objects.get(pk=job.pk).image_digest == "sha256:abc"
 
 
@@ -126,12 +129,14 @@ def test_image_digest_recorded(personas):
     ("phase", "run_status"), [("succeeded", "FINISHED"), ("failed", "FAILED"), ("cancelled", "KILLED")]
 )
 def test_the_mlflow_run_follows_the_job(personas, spec, mlflow_uri, phase, run_status):
-    job = actions.submit_job(personas.bob, personas.project, **spec)
+    job = actions.submit_job(
+        personas.bob, personas.project, check_request(personas.bob, personas.project, **spec)
+    )
     Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, final_log="")
     if phase == "cancelled":
         actions.cancel_job(personas.bob, job)
     else:
-        actions.apply_status(
+        sync.apply_status(
             BackendStatus(
                 job.pk, phase, exit_code=0 if phase == "succeeded" else 1, image_digest="sha256:feed"
             )
@@ -155,10 +160,12 @@ def test_mlflow_down_at_the_end_retries_later(
     settings.MLFLOW_TRACKING_URI = f"http://127.0.0.1:{free_port()}"
     later = []
     monkeypatch.setattr(
-        tasks.sync_job_run, "apply_async", lambda args, countdown: later.append((args, countdown))
+        tasks.sync_job_run,
+        "apply_async",
+        lambda args, kwargs=None, countdown=None, **options: later.append((args, countdown)),
     )
     job = JobFactory(project=personas.project, status=JobStatus.RUNNING, mlflow_run_id="abc123")
     with django_capture_on_commit_callbacks(execute=True):
-        actions.apply_status(BackendStatus(job.pk, "succeeded", exit_code=0))
+        sync.apply_status(BackendStatus(job.pk, "succeeded", exit_code=0))
     assert Job.objects.get(pk=job.pk).status == "succeeded"
     assert later == [((job.pk,), 30)]

@@ -13,6 +13,7 @@ import pytest
 
 from clusterjobs.backends import BackendError, JobSpec
 from clusterjobs.backends.local import LocalBackend
+from clusterjobs.validation import JobRequest
 
 
 def spec(job_id: int, command: list[str], **kwargs) -> JobSpec:
@@ -20,11 +21,10 @@ def spec(job_id: int, command: list[str], **kwargs) -> JobSpec:
         job_id=job_id,
         project="genomics",
         uid=kwargs.pop("uid", f"{job_id}-test"),
-        image="python:3.11-slim",
-        command=command,
+        request=JobRequest(
+            name="test", image="python:3.11-slim", command=command, cpu=Decimal("1"), memory_mib=512
+        ),
         env=kwargs.pop("env", {}),
-        cpu=Decimal("1"),
-        memory_mib=512,
         time_limit_seconds=kwargs.pop("time_limit_seconds", 60),
     )
 

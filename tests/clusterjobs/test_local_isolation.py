@@ -18,6 +18,7 @@ from django.core.checks import run_checks
 from clusterjobs.backends import BackendError, JobSpec
 from clusterjobs.backends.local import LocalBackend
 from clusterjobs.backends.local_sandbox import bwrap_path
+from clusterjobs.validation import JobRequest
 
 SECRET = "hunter2-secret-value"
 TOKEN = "tlr_job-one-token-value"
@@ -29,11 +30,14 @@ def spec(job_id: int, code: str, env: dict | None = None, secret_names: tuple = 
         job_id=job_id,
         project="genomics",
         uid=f"{job_id}-test",
-        image="python:3.11-slim",
-        command=["python", "-c", textwrap.dedent(code)],
+        request=JobRequest(
+            name="test",
+            image="python:3.11-slim",
+            command=["python", "-c", textwrap.dedent(code)],
+            cpu=Decimal("1"),
+            memory_mib=512,
+        ),
         env=env or {},
-        cpu=Decimal("1"),
-        memory_mib=512,
         time_limit_seconds=120,
         secret_names=secret_names,
     )

@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 
 from clusterjobs import actions
 from clusterjobs.models import Job, JobStatus
+from clusterjobs.validation import check_request
 from experiments import gateway
 from portal.projects.models import Project
 from tests.conftest import free_port
@@ -57,9 +58,13 @@ def test_admission_after_commit_moves_the_job_to_dispatching(
     from clusterjobs import tasks
 
     # The broker is outside our code: record what would be sent to it.
-    monkeypatch.setattr(tasks.dispatch_job, "delay", lambda job_id: enqueued.append(job_id))
+    monkeypatch.setattr(
+        tasks.dispatch_job, "apply_async", lambda args, kwargs=None, **options: enqueued.append(args[0])
+    )
     with django_capture_on_commit_callbacks(execute=True):
-        job = actions.submit_job(personas.alice, personas.project, **spec)
+        job = actions.submit_job(
+            personas.alice, personas.project, check_request(personas.alice, personas.project, **spec)
+        )
     job.refresh_from_db()
     assert job.status == JobStatus.DISPATCHING
     assert enqueued == [job.pk]
@@ -72,14 +77,18 @@ def test_waits_for_quota_in_fifo_order(
 ):
     from clusterjobs import tasks
 
-    monkeypatch.setattr(tasks.dispatch_job, "delay", lambda job_id: None)
+    monkeypatch.setattr(tasks.dispatch_job, "apply_async", lambda args, kwargs=None, **options: None)
     quota = personas.project.quota
     quota.max_running_jobs = 1
     quota.save()
     with django_capture_on_commit_callbacks(execute=True):
-        first = actions.submit_job(personas.bob, personas.project, **spec)
+        first = actions.submit_job(
+            personas.bob, personas.project, check_request(personas.bob, personas.project, **spec)
+        )
     with django_capture_on_commit_callbacks(execute=True):
-        second = actions.submit_job(personas.bob, personas.project, **spec)
+        second = actions.submit_job(
+            personas.bob, personas.project, check_request(personas.bob, personas.project, **spec)
+        )
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.status == JobStatus.DISPATCHING
@@ -205,7 +214,9 @@ def test_a_job_token_submits_nothing(personas, body, mlflow_uri):
 
 @pytest.mark.django_db
 def test_rerun_keeps_the_spec_and_secret_values(personas, spec, mlflow_uri):
-    job = actions.submit_job(personas.bob, personas.project, **spec)
+    job = actions.submit_job(
+        personas.bob, personas.project, check_request(personas.bob, personas.project, **spec)
+    )
     response = api(personas.alice).post(f"{URL}{job.pk}/rerun/", format="json")
     assert response.status_code == 201
     new = Job.objects.get(pk=response.json()["id"])
@@ -217,5 +228,9 @@ def test_rerun_keeps_the_spec_and_secret_values(personas, spec, mlflow_uri):
 
 @pytest.mark.django_db
 def test_gateway_is_reached_for_the_experiment(personas, spec, mlflow_uri):
-    job = actions.submit_job(personas.bob, personas.project, **{**spec, "experiment": "sweeps"})
+    job = actions.submit_job(
+        personas.bob,
+        personas.project,
+        check_request(personas.bob, personas.project, **{**spec, "experiment": "sweeps"}),
+    )
     assert job.mlflow_experiment_id == gateway.ensure_experiment("genomics", "sweeps")

@@ -14,6 +14,7 @@ from django.db.models import Count, Sum
 from clusterjobs import actions
 from clusterjobs.lifecycle import move_job
 from clusterjobs.models import Job, JobStatus, JobTransition
+from clusterjobs.validation import check_request
 from portal.projects.models import Project
 from portal.quotas import admission
 from portal.quotas.models import Holding, Quota
@@ -144,9 +145,8 @@ def test_concurrent_submissions_never_overspend_the_budget(personas, mlflow_uri)
     def submit(i: int) -> None:
         try:
             start.wait()
-            job = actions.submit_job(
-                bob,
-                Project.objects.get(pk=project.pk),
+            where = Project.objects.get(pk=project.pk)
+            asked = dict(
                 name=f"budget-{i}",
                 image="python:3.11",
                 command=["python", "-c", "pass"],
@@ -156,6 +156,7 @@ def test_concurrent_submissions_never_overspend_the_budget(personas, mlflow_uri)
                 time_limit_minutes=60,  # 1 GPU-hour each
                 experiment="race",
             )
+            job = actions.submit_job(bob, where, check_request(bob, where, **asked))
             accepted.append(job.pk)
         except ValidationError as error:
             refused.append(error.message_dict)

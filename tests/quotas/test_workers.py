@@ -13,9 +13,11 @@ from django.db import connection
 from django.db.models import Count, Sum
 
 from clusterjobs import actions as job_actions
+from clusterjobs import queue
 from clusterjobs.backends import get_backend
 from clusterjobs.lifecycle import move_job
 from clusterjobs.models import Job, JobStatus, JobTransition
+from clusterjobs.validation import check_request
 from clusterjobs.watcher import follow
 from portal.projects.models import Role
 from portal.quotas import actions
@@ -119,7 +121,9 @@ def test_queues_drain_fifo_within_and_fair_across_projects(
         ("c1", climate, 1),
         ("c2", climate, 1),
     ]:
-        submitted[key] = job_actions.submit_job(bob, project, **spec(key, seconds)).pk
+        submitted[key] = job_actions.submit_job(
+            bob, project, check_request(bob, project, **spec(key, seconds))
+        ).pk
     names = {pk: key for key, pk in submitted.items()}
     assert Job.objects.get(pk=submitted["g3"]).status == JobStatus.QUEUED
 
@@ -172,9 +176,8 @@ def test_concurrent_submit_job_never_exceeds_the_quota(personas, settings, mlflo
         try:
             start.wait()
             for i in indices:
-                job_actions.submit_job(
-                    bob, project, **{**spec(f"race-{i}", 1), "gpus": 1 + i % 2, "cpu": "1"}
-                )
+                asked = {**spec(f"race-{i}", 1), "gpus": 1 + i % 2, "cpu": "1"}
+                job_actions.submit_job(bob, project, check_request(bob, project, **asked))
                 if i % 4 == 0:
                     ending = (
                         Job.objects.filter(project=project)
@@ -184,7 +187,7 @@ def test_concurrent_submit_job_never_exceeds_the_quota(personas, settings, mlflo
                         .first()
                     )
                     if ending and move_job(ending, JobStatus.SUCCEEDED, "done"):
-                        job_actions.admit_and_dispatch()
+                        queue.admit_and_dispatch()
         except Exception as error:  # reported below
             errors.append(error)
         finally:

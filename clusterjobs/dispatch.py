@@ -1,0 +1,329 @@
+"""What a worker does to put an admitted (``dispatching``) job on its backend: claim it, prepare its
+project there once, create it with its token and environment, or adopt what an earlier attempt
+created; and the periodic drain that dispatches again what a lost message or a dead worker left.
+
+The dispatch task (tasks.dispatch_job) runs ``dispatch``; a job that cannot run ends through
+``sync.fail_job``; a found job's status is applied by ``sync.apply_status``.
+"""
+
+import dataclasses
+import hashlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+from django.utils.translation import gettext_noop
+
+from portal.accounts.actions import create_token, revoke_token
+from portal.projects.models import Project
+
+from . import admission, queue, sync
+from .backends import Backend, BackendError, BackendStatus, JobSpec, ProjectLimits, get_backend
+from .lifecycle import move_job
+from .models import Job, JobStatus, PreparedProject
+from .validation import JobRequest
+
+log = logging.getLogger(__name__)
+
+# A job's MLflow client gives up on an unreachable or redirecting portal within a minute instead of
+# retrying for about four (MLflow's 7 retries with a backoff factor of 2): 4 retries 0, 4, 8 and 16 s
+# apart ride out a restart of the web processes. The per-call timeout stays MLflow's own, for uploads.
+JOB_MLFLOW_CLIENT_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "4", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "2"}
+
+
+def dispatch(job_id: int, attempt: str = "") -> str:
+    """Create an admitted (``dispatching``) job on its backend. Idempotent, so a retried or
+    duplicated task, or one redelivered after a worker died, never starts a job twice:
+
+    - a job no longer ``dispatching`` is left alone, and so is one that another attempt holds: a
+      claim naming the attempt (``attempt``, the Celery task id, which its retries keep) is written
+      in the transaction that locks and reads the job, renewed while the attempt works, and lapses
+      TALLER_DISPATCH_CLAIM_SECONDS after the attempt's last sign of life;
+    - every attempt commits the job's token before it submits, so a job without a token was
+      never submitted: it gets its token (in the transaction that locks and reads it) and is
+      submitted without asking the backend first;
+    - a job with a token may have been created by an earlier attempt that died before recording
+      it: if the backend has it, with this job's uid, it is only recorded, keeping the token that
+      attempt handed it; otherwise a fresh token (the previous one is revoked, its key is lost);
+    - the submit itself counts "already there with this job's uid" as success.
+
+    Returns what happened: "skipped", "found", "submitted" or "cancelled". Raises BackendError (the
+    claim stays with the attempt: see dispatch_failed).
+    """
+    attempt = attempt or uuid.uuid4().hex
+    key = None
+    with transaction.atomic():
+        job = (
+            Job.objects.select_for_update(of=("self",))
+            .select_related("project", "project__quota", "submitter")
+            .filter(pk=job_id)
+            .first()
+        )
+        if job is None or job.status != JobStatus.DISPATCHING:
+            return "skipped"
+        now = timezone.now()
+        held_by_another = job.dispatch_claim and job.dispatch_claim != attempt
+        if held_by_another and job.dispatch_claimed_until and job.dispatch_claimed_until > now:
+            return "skipped"  # another attempt is dispatching it, or waits for its retry
+        claim = {"dispatch_claim": attempt, "dispatch_claimed_until": _claim_until(now)}
+        backend = get_backend(job.backend or None)
+        if not job.mlflow_token_id:
+            key = _hand_token(job, backend, claim)
+        else:
+            Job.objects.filter(pk=job.pk).update(**claim)
+    with _claim_kept(job.pk, attempt):
+        return _create_on_backend(job, backend, key, claim)
+
+
+def _create_on_backend(job: Job, backend: Backend, key: str | None, claim: dict) -> str:
+    if key is None:
+        found = backend.status(job.pk, job.project.slug)
+        if found.phase != "missing":
+            return _adopt(job, found)
+        with transaction.atomic():
+            current = (
+                Job.objects.select_for_update()
+                .filter(pk=job.pk, status=JobStatus.DISPATCHING, dispatch_claim=claim["dispatch_claim"])
+                .only("pk", "mlflow_token")
+                .first()
+            )
+            if current is None:
+                return "skipped"  # cancelled meanwhile, or our claim lapsed and another attempt has it
+            if current.mlflow_token_id:
+                revoke_token(current.mlflow_token)
+            key = _hand_token(job, backend, claim)
+    limits = ensure_project(backend, job.project)
+    env, secret_names = job_environment(job, key)
+    backend.submit(job_spec(job, env, limits, secret_names))
+    if move_job(
+        job.pk,
+        JobStatus.PENDING,
+        gettext_noop("created on the backend as %(name)s") % {"name": job.backend_name},
+        only_from={JobStatus.DISPATCHING},
+    ):
+        return "submitted"
+    # Cancelled while we were creating it (or already ended): do not leave it running.
+    if Job.objects.filter(pk=job.pk, status=JobStatus.CANCELLED).exists():
+        if backend.cancel(job.pk, job.project.slug):
+            Job.objects.filter(pk=job.pk).update(lingering=True)  # until its Pods are gone
+        return "cancelled"
+    return "submitted"
+
+
+DISPATCH_RETRYING = gettext_noop("dispatch failed, retrying: %(error)s")
+
+
+def dispatch_failed(job_id: int, attempt: str, error: Exception, retry_in: float) -> None:
+    """Say on the job why its dispatch attempt failed, and keep the attempt's claim until its retry
+    is due (a duplicate task leaves the job to it); if the retry is lost with a worker, the claim
+    lapses TALLER_DISPATCH_CLAIM_SECONDS later and the drain dispatches the job again. Best
+    effort: the database may be what failed."""
+    reason = DISPATCH_RETRYING % {"error": error}
+    try:
+        Job.objects.filter(pk=job_id, status=JobStatus.DISPATCHING).update(
+            status_reason=reason,
+            dispatch_claim=attempt,
+            dispatch_claimed_until=_claim_until(extra_seconds=retry_in),
+        )
+    except DatabaseError as db_error:
+        log.warning("job %s: could not record its failed dispatch: %s", job_id, db_error)
+
+
+def _hand_token(job: Job, backend: Backend, claim: dict) -> str:
+    """A new job-scoped token for the job, recorded on it with its backend and the dispatch
+    attempt's claim; returns the key."""
+    token, key = create_token(job.submitter, f"job {job.pk}", project=job.project)
+    Job.objects.filter(pk=job.pk).update(mlflow_token=token, backend=backend.name, **claim)
+    return key
+
+
+def _adopt(job: Job, found: BackendStatus) -> str:
+    """Record a job an earlier attempt created on the backend, if it carries this job's uid."""
+    theirs = found.extra.get("uid")
+    if theirs != job_uid(job):  # another job's, or none recorded: not ours to adopt
+        raise BackendError(
+            gettext_noop("%(name)s already exists on the backend for another job (uid %(uid)s)")
+            % {"name": job.backend_name, "uid": theirs},
+            permanent=True,
+        )
+    move_job(
+        job.pk,
+        JobStatus.PENDING,
+        gettext_noop("found on the backend as %(name)s") % {"name": job.backend_name},
+        only_from={JobStatus.DISPATCHING},
+    )
+    sync.apply_status(found)
+    return "found"
+
+
+def _claim_until(now: datetime | None = None, *, extra_seconds: float = 0) -> datetime:
+    """When a claim taken (or renewed) now lapses, unless renewed again."""
+    return (now or timezone.now()) + timedelta(seconds=settings.TALLER_DISPATCH_CLAIM_SECONDS + extra_seconds)
+
+
+def _renew_claim(job_id: int, attempt: str) -> None:
+    Job.objects.filter(pk=job_id, status=JobStatus.DISPATCHING, dispatch_claim=attempt).update(
+        dispatch_claimed_until=_claim_until()
+    )
+
+
+@contextmanager
+def _claim_kept(job_id: int, attempt: str) -> Iterator[None]:
+    """Renew the attempt's claim on the job every third of TALLER_DISPATCH_CLAIM_SECONDS while the
+    block runs (a backend call may take longer than the claim lasts); if the process dies, the
+    renewals stop with it and the claim lapses."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        try:
+            while not stop.wait(settings.TALLER_DISPATCH_CLAIM_SECONDS / 3):
+                try:
+                    _renew_claim(job_id, attempt)
+                except DatabaseError as error:  # the next renewal may get through
+                    log.warning("could not renew the dispatch claim on job %s: %s", job_id, error)
+        finally:
+            connection.close()  # this thread's own connection
+
+    renewer = threading.Thread(target=renew, name=f"dispatch-claim-{job_id}", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewer.join()
+
+
+def job_environment(job: Job, token_key: str) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Every variable a job's process gets from the portal, in one place: the job's own variables,
+    then its MLflow run and its token (which reaches only the project's tracking through the
+    proxy). Returns the environment and the names in it whose values are secret."""
+    env = {
+        **job.env,
+        **JOB_MLFLOW_CLIENT_ENV,
+        "MLFLOW_TRACKING_URI": settings.TALLER_JOB_TRACKING_URI,
+        "MLFLOW_TRACKING_TOKEN": token_key,
+        "MLFLOW_RUN_ID": job.mlflow_run_id,
+        "MLFLOW_EXPERIMENT_ID": job.mlflow_experiment_id,
+        "TALLER_JOB_ID": str(job.pk),
+        "TALLER_PROJECT": job.project.slug,
+    }
+    secret = {"MLFLOW_TRACKING_TOKEN", *(name for name in job.secret_env_names if name in env)}
+    return env, tuple(sorted(secret))
+
+
+def job_spec(
+    job: Job,
+    env: dict[str, str],
+    limits: ProjectLimits | None = None,
+    secret_names: tuple[str, ...] = (),
+) -> JobSpec:
+    request = JobRequest.from_model(job)
+    return JobSpec(
+        job_id=job.pk,
+        project=job.project.slug,
+        uid=job_uid(job),
+        request=request,
+        env=env,
+        time_limit_seconds=request.time_limit_minutes * 60,
+        backoff_limit=job.backoff_limit,
+        limits=limits,
+        secret_names=secret_names,
+    )
+
+
+def job_uid(job: Job) -> str:
+    """Unique per job even across portal databases that reuse ids: recorded on the backend object
+    so that a retried dispatch recognises its own job."""
+    return f"{job.pk}-{job.created_at.strftime('%Y%m%dT%H%M%S%f')}"
+
+
+def project_limits(project: Project) -> ProjectLimits:
+    return admission.project_limits(project)
+
+
+def _limits_digest(limits: ProjectLimits) -> str:
+    values = [str(getattr(limits, f.name)) for f in dataclasses.fields(limits)]
+    return hashlib.sha256("|".join(values).encode()).hexdigest()[:32]
+
+
+# Per process, which projects it prepared (or saw prepared) lately: {(scope, slug): (digest, until)}.
+_ready: dict[tuple[str, str], tuple[str, float]] = {}
+
+
+def _scope(backend: Backend) -> str:
+    return hashlib.sha256(backend.scope().encode()).hexdigest()[:32]
+
+
+def forget_project_ready(backend: Backend, slug: str) -> None:
+    """Make the next dispatch prepare the project on the backend again."""
+    scope = _scope(backend)
+    _ready.pop((scope, slug), None)
+    PreparedProject.objects.filter(scope=scope, slug=slug).delete()
+
+
+def ensure_project(backend: Backend, project: Project) -> ProjectLimits:
+    """Prepare the project on the backend (Kubernetes: namespace, ResourceQuota, LimitRange, six
+    requests) only when it never was, or its limits changed since the last successful preparation
+    on this backend, or TALLER_PROJECT_READY_SECONDS passed since; otherwise nothing. Returns the
+    limits, which the job spec carries so that a backend that finds the project gone while
+    submitting prepares it in full again.
+
+    The project's PreparedProject row is locked while it is prepared: concurrent first dispatches
+    of a project wait for the one preparing it, then find it prepared (once, not once each)."""
+    limits = project_limits(project)
+    scope, digest = _scope(backend), _limits_digest(limits)
+    key = (scope, project.slug)
+    now = time.monotonic()
+    memo = _ready.get(key)
+    if memo is not None and memo[0] == digest and memo[1] > now:
+        return limits  # this process prepared it (or saw it prepared) with these limits lately
+    fresh_since = timezone.now() - timedelta(seconds=settings.TALLER_PROJECT_READY_SECONDS)
+    rows = PreparedProject.objects.filter(scope=scope, slug=project.slug)
+    if not rows.filter(digest=digest, prepared_at__gt=fresh_since).exists():
+        with transaction.atomic():
+            # The row first (its INSERT also takes SQLite's write lock), then its lock.
+            PreparedProject.objects.bulk_create(
+                [PreparedProject(scope=scope, slug=project.slug)], ignore_conflicts=True
+            )
+            row = rows.select_for_update().get()
+            if row.digest != digest or row.prepared_at is None or row.prepared_at <= fresh_since:
+                backend.ensure_project(limits)
+                rows.update(digest=digest, prepared_at=timezone.now())
+    _ready[key] = (digest, now + min(60.0, settings.TALLER_PROJECT_READY_SECONDS))
+    return limits
+
+
+def drain_queues() -> list[int]:
+    """Admit and dispatch queued jobs of every project (repairs an admission lost after commit),
+    and dispatch again the admitted jobs whose dispatch was lost; returns the jobs sent."""
+    return queue.admit_and_dispatch() + redispatch_lost()
+
+
+def redispatch_lost() -> list[int]:
+    """Dispatch again the ``dispatching`` jobs that no live attempt holds: a claim that lapsed (its
+    worker died, or its retry was lost with one), or no claim TALLER_DISPATCH_CLAIM_SECONDS after
+    admission (the message was lost: the filesystem broker of the embedded default does not
+    deliver again what a dead worker had taken). A duplicate is harmless: dispatch is idempotent."""
+    now = timezone.now()
+    admitted_before = now - timedelta(seconds=settings.TALLER_DISPATCH_CLAIM_SECONDS)
+    lost = list(
+        Job.objects.filter(status=JobStatus.DISPATCHING)
+        .annotate(admitted_at=Max("transitions__at"))
+        .filter(
+            Q(dispatch_claimed_until__lt=now)
+            | Q(dispatch_claimed_until__isnull=True, admitted_at__lt=admitted_before)
+        )
+        .values_list("pk", flat=True)
+    )
+    for job_id in lost:
+        log.warning("job %s: its dispatch was lost, dispatching it again", job_id)
+        queue.send_dispatch(job_id)
+    return lost

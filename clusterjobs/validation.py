@@ -1,0 +1,307 @@
+"""What may be asked of a job: the one ``JobRequest`` and the checks that build it.
+
+A job's spec is written out once, here. The form, the API serializer, a re-run and the job
+templates give and take a ``JobRequest``; the job row takes ``request.model_fields()``; the backend
+spec embeds it (``JobSpec.request``). A new field is a field of ``JobRequest`` (with its check in
+``check_request``), a column of ``models.JobRequestFields`` (and its migration), a field of the
+form's layout, and what the backend's manifest does with it.
+"""
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from portal.projects.models import Project
+
+from . import admission
+
+# Matched in full (fullmatch): with match and "$", "FOO\n" would pass, since "$" matches before a
+# final newline.
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+GPU_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+RESERVED_ENV_PREFIXES = ("MLFLOW_", "TALLER_")
+MAX_COMMAND_ARGS = 200
+MAX_ARG_LENGTH = 4096
+MAX_ENV_VARS = 100
+MAX_ENV_VALUE_LENGTH = 8192
+RESOURCES = "resources"
+
+
+def _meta(help_text: str, *, model: str = "", group: str = "") -> dict:
+    """A field's description for the API (``help``), its column when it is named otherwise
+    (``model``), and the object of the API body it sits in (``group``)."""
+    return {"help": help_text, "model": model, "group": group}
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobRequest:
+    """A job as asked, checked: what to run and what it may use. Built by ``check_request`` (from
+    a form, an API body, a re-run) or read back from a job (``from_model``)."""
+
+    name: str = field(metadata=_meta(gettext_lazy("A short name for the job.")))
+    # None in a raw request: the site's default image (TALLER_DEFAULT_JOB_IMAGE).
+    image: str = field(
+        metadata=_meta(gettext_lazy("Container image; on the local backend it is recorded and ignored."))
+    )
+    command: list[str] = field(
+        metadata=_meta(gettext_lazy("The program and its arguments, as a list (no shell)."))
+    )
+    env: dict[str, str] = field(default_factory=dict, metadata=_meta(gettext_lazy("Environment variables.")))
+    secret_env: list[str] = field(
+        default_factory=list,
+        metadata=_meta(
+            gettext_lazy("Names in env whose values are secret: never shown back."), model="secret_env_names"
+        ),
+    )
+    cpu: Decimal = field(
+        default=Decimal("1"), metadata=_meta(gettext_lazy("CPU cores, e.g. 0.5 or 4."), group=RESOURCES)
+    )
+    memory_mib: int = field(default=2048, metadata=_meta(gettext_lazy("Memory in MiB."), group=RESOURCES))
+    gpus: int = field(default=0, metadata=_meta(gettext_lazy("Number of GPUs."), group=RESOURCES))
+    gpu_type: str = field(
+        default="",
+        metadata=_meta(
+            gettext_lazy("GPU product, e.g. NVIDIA-A100-SXM4-40GB; needs gpus >= 1."), group=RESOURCES
+        ),
+    )
+    time_limit_minutes: int = field(
+        default=60, metadata=_meta(gettext_lazy("The job is stopped after this many minutes."))
+    )
+    experiment: str = field(
+        default="default",
+        metadata=_meta(
+            gettext_lazy("The project's MLflow experiment the run goes to."), model="experiment_name"
+        ),
+    )
+
+    @staticmethod
+    def fields() -> tuple[dataclasses.Field, ...]:
+        """The request's fields, in the order the form and the API show them."""
+        return dataclasses.fields(JobRequest)
+
+    @staticmethod
+    def groups() -> dict[str, str]:
+        """Which fields the API body nests in an object: {"cpu": "resources", ...}."""
+        return {f.name: f.metadata["group"] for f in JobRequest.fields() if f.metadata["group"]}
+
+    @classmethod
+    def from_model(cls, row, **values) -> "JobRequest":
+        """The request a stored job (or a template) was made from; ``values`` for what ``row``
+        lacks (a template's name). Fields the row has no column for take their defaults."""
+        for f in cls.fields():
+            column = f.metadata["model"] or f.name
+            if f.name not in values and hasattr(row, column):
+                values[f.name] = getattr(row, column)
+        return cls(**values)
+
+    def as_dict(self) -> dict:
+        """The fields by name (the keyword arguments of ``check_request``)."""
+        return {f.name: getattr(self, f.name) for f in self.fields()}
+
+    def model_fields(self) -> dict:
+        """The job row's columns for this request."""
+        return {f.metadata["model"] or f.name: getattr(self, f.name) for f in self.fields()}
+
+
+@dataclass(frozen=True)
+class JobLimits:
+    cpu: Decimal
+    memory_mib: int
+    gpus: int
+    time_limit_minutes: int
+
+
+def job_limits() -> JobLimits:
+    """The per-job maxima of this site (a project's quota may be lower)."""
+    return JobLimits(
+        cpu=Decimal(settings.TALLER_MAX_JOB_CPU),
+        memory_mib=settings.TALLER_MAX_JOB_MEMORY_MIB,
+        gpus=settings.TALLER_MAX_JOB_GPUS,
+        time_limit_minutes=settings.TALLER_MAX_JOB_TIME_LIMIT_MINUTES,
+    )
+
+
+def env_name_error(name: object) -> str | None:
+    """Why ``name`` cannot be a job's environment variable, or None."""
+    if not isinstance(name, str) or not ENV_NAME.fullmatch(name):
+        return _(
+            "“%(name)s” is not a valid variable name: use letters, digits and _, not starting with a digit."
+        ) % {"name": name}
+    if name.upper().startswith(RESERVED_ENV_PREFIXES):
+        return _("“%(name)s” is reserved: the portal sets MLFLOW_* and TALLER_* variables itself.") % {
+            "name": name
+        }
+    return None
+
+
+def image_error(image: str) -> str | None:
+    if not image or any(ch.isspace() for ch in image):
+        return _("Give an image reference without spaces, e.g. python:3.11-slim.")
+    if len(image) > 500:
+        return _("An image reference has at most 500 characters.")
+    prefixes = settings.TALLER_ALLOWED_IMAGE_PREFIXES
+    if prefixes and not any(image.startswith(prefix) for prefix in prefixes):
+        return _("Images must come from an allowed registry: %(prefixes)s.") % {
+            "prefixes": ", ".join(prefixes)
+        }
+    return None
+
+
+def _whole(value: object, field: str, errors: dict, minimum: int, maximum: int, unit: str = "") -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = int(str(value))
+        except (TypeError, ValueError):
+            errors[field] = _("Enter a whole number.")
+            return 0
+    if value < minimum:
+        errors[field] = _("Enter at least %(n)s.") % {"n": minimum}
+    elif value > maximum:
+        errors[field] = _("At most %(n)s%(unit)s per job.") % {"n": maximum, "unit": unit}
+    return value
+
+
+def _text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _check_command(command: object, errors: dict) -> list[str]:
+    if not isinstance(command, list | tuple) or not command:
+        errors["command"] = _("Give the command as a non-empty list of arguments.")
+    elif not all(isinstance(arg, str) for arg in command):
+        errors["command"] = _("Every argument of the command must be a string.")
+    elif not command[0].strip():
+        errors["command"] = _("The first argument names the program to run; it cannot be empty.")
+    elif len(command) > MAX_COMMAND_ARGS or any(len(arg) > MAX_ARG_LENGTH for arg in command):
+        errors["command"] = _("The command is too long: at most %(n)s arguments of %(m)s characters.") % {
+            "n": MAX_COMMAND_ARGS,
+            "m": MAX_ARG_LENGTH,
+        }
+    return list(command) if isinstance(command, list | tuple) else []
+
+
+def _check_env(env: object, secret_env: object, errors: dict) -> tuple[dict, list[str]]:
+    env = {} if env is None else env
+    if not isinstance(env, dict):
+        errors["env"] = _("Give the environment as an object of names and values.")
+        env = {}
+    else:
+        problems = [env_name_error(key) for key in env]
+        problems += [
+            _("The value of %(name)s must be a string.") % {"name": key}
+            for key, value in env.items()
+            if not isinstance(value, str)
+        ]
+        problems += [
+            _("The value of %(name)s is too long.") % {"name": key}
+            for key, value in env.items()
+            if isinstance(value, str) and len(value) > MAX_ENV_VALUE_LENGTH
+        ]
+        if len(env) > MAX_ENV_VARS:
+            problems.append(_("At most %(n)s variables.") % {"n": MAX_ENV_VARS})
+        if problems := [problem for problem in problems if problem]:
+            errors["env"] = " ".join(problems)
+    if not isinstance(secret_env, list | tuple) or not all(isinstance(n, str) for n in secret_env):
+        errors["secret_env"] = _("Give the secret variables as a list of names.")
+        secret_env = []
+    elif unknown := [n for n in secret_env if n not in env]:
+        errors["secret_env"] = _("Not in the environment: %(names)s.") % {"names": ", ".join(unknown)}
+    return dict(env), sorted(set(secret_env))
+
+
+def _check_cpu(cpu: object, maximum: Decimal, errors: dict) -> Decimal:
+    try:
+        cpu = Decimal(str(cpu))
+        if not cpu.is_finite():
+            raise InvalidOperation
+    except (InvalidOperation, ValueError):
+        errors["cpu"] = _("Enter a number of CPU cores, e.g. 0.5 or 2.")
+        return Decimal(0)
+    if cpu <= 0:
+        errors["cpu"] = _("Ask for more than 0 CPU cores.")
+    elif cpu > maximum:
+        errors["cpu"] = _("At most %(n)s CPU cores per job.") % {"n": maximum}
+    elif cpu != cpu.quantize(Decimal("0.001")):
+        errors["cpu"] = _("Use at most three decimals (millicores).")
+    return cpu
+
+
+def check_request(user, project: Project, **raw) -> JobRequest:
+    """Check what ``user`` asks to run in ``project`` (the keyword arguments are the fields of
+    ``JobRequest``; a missing one takes its default, a missing image the site's) and return it as
+    a ``JobRequest``; raise ValidationError, per field. Changes nothing: the form also calls it as
+    you type. Whether the user may submit in the project is the caller's check (``access``)."""
+    defaults = {f.name: f.default for f in JobRequest.fields() if f.default is not dataclasses.MISSING}
+    raw = {**defaults, "env": {}, "secret_env": [], **raw}
+    errors: dict[str, str] = {}
+    if not project.is_active():
+        errors["project"] = _("The project is %(status)s: only an active project runs jobs.") % {
+            "status": project.get_status_display()
+        }
+    name = _text(raw.get("name"))
+    if not name:
+        errors["name"] = _("Give the job a name.")
+    elif len(name) > 100:
+        errors["name"] = _("A name has at most 100 characters.")
+    image = settings.TALLER_DEFAULT_JOB_IMAGE if raw.get("image") is None else _text(raw["image"])
+    if message := image_error(image):
+        errors["image"] = message
+    command = _check_command(raw.get("command"), errors)
+    env, secret_env = _check_env(raw["env"], raw["secret_env"], errors)
+
+    limits = job_limits()
+    cpu = _check_cpu(raw["cpu"], limits.cpu, errors)
+    memory_mib = _whole(raw["memory_mib"], "memory_mib", errors, 16, limits.memory_mib, " MiB")
+    gpus = _whole(raw["gpus"], "gpus", errors, 0, limits.gpus)
+    time_limit_minutes = _whole(
+        raw["time_limit_minutes"], "time_limit_minutes", errors, 1, limits.time_limit_minutes
+    )
+    gpu_type = _text(raw["gpu_type"])
+    if gpu_type and not errors.get("gpus") and gpus == 0:
+        errors["gpu_type"] = _("A GPU type needs at least one GPU.")
+    elif len(gpu_type) > 100 or (gpu_type and not GPU_TYPE.fullmatch(gpu_type)):
+        errors["gpu_type"] = _("Use the GPU product name, e.g. NVIDIA-A100-SXM4-40GB.")
+    experiment = _text(raw["experiment"])
+    if not experiment:
+        errors["experiment"] = _("Name the MLflow experiment, e.g. default.")
+    elif len(experiment) > 100 or "/" in experiment:
+        errors["experiment"] = _("An experiment name has at most 100 characters and no “/”.")
+
+    # The project's quota, for the fields that passed the per-job checks (the others count as 0).
+    asked = {"cpu": cpu, "memory_mib": memory_mib, "gpus": gpus, "time_limit_minutes": time_limit_minutes}
+    try:
+        admission.check_submission(
+            project,
+            **{field: 0 if field in errors else value for field, value in asked.items()},
+            submitter=user,
+            lock=False,
+        )
+    except ValidationError as error:
+        for field_name, messages in error.message_dict.items():
+            errors.setdefault(field_name, " ".join(messages))
+    if errors:
+        raise ValidationError(errors)
+    return JobRequest(
+        name=name,
+        image=image,
+        command=command,
+        env=env,
+        secret_env=secret_env,
+        cpu=cpu,
+        memory_mib=memory_mib,
+        gpus=gpus,
+        gpu_type=gpu_type,
+        time_limit_minutes=time_limit_minutes,
+        experiment=experiment,
+    )
+
+
+def recheck(user, project: Project, request: JobRequest) -> JobRequest:
+    """A request made earlier (a re-run), checked again against today's limits and quota."""
+    return check_request(user, project, **request.as_dict())
