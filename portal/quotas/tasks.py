@@ -4,7 +4,6 @@ from celery import shared_task
 from django.conf import settings
 
 from clusterjobs.backends import BackendError, get_backend
-from clusterjobs.dispatch import project_limits
 from portal.projects.models import Project
 from portal.retry import WritingTask
 
