@@ -786,6 +786,34 @@ class KubernetesBackend(Backend):
         except TRANSPORT_ERRORS as exc:
             raise _error(exc, doing) from exc
 
+    def log_chunks(self, job_id: int, project: str) -> Iterator[bytes]:
+        """The newest Pod's whole log, streamed from the API server in pieces."""
+        doing = _("reading the log of Job %(name)s") % {"name": job_name(job_id)}
+        try:
+            pods = self._pods(job_id, project)
+            if not pods:
+                return
+            pod = max(pods, key=lambda p: (p["metadata"].get("creationTimestamp", ""), p["metadata"]["name"]))
+            response = self._core().read_namespaced_pod_log(
+                pod["metadata"]["name"],
+                namespace_name(project),
+                container=CONTAINER,
+                _request_timeout=self._timeout(),
+                _preload_content=False,
+            )
+        except ApiException as exc:
+            if exc.status in (400, 404):  # not started yet, or already gone
+                return
+            raise _error(exc, doing) from exc
+        except TRANSPORT_ERRORS as exc:
+            raise _error(exc, doing) from exc
+        try:
+            yield from response.stream(65536)
+        except TRANSPORT_ERRORS as exc:
+            raise _error(exc, doing) from exc
+        finally:
+            response.release_conn()
+
     def status(self, job_id: int, project: str) -> BackendStatus:
         namespace = namespace_name(project)
         doing = _("reading Job %(name)s") % {"name": job_name(job_id)}
