@@ -41,7 +41,7 @@
         animation: false,
         maintainAspectRatio: false,
         scales: {
-          x: { type: numeric ? "linear" : "category", labels: labels, title: { display: true, text: data.param } },
+          x: { type: numeric ? "linear" : "category", labels: labels, offset: !numeric, title: { display: true, text: data.param } },
           y: { title: { display: true, text: data.metric } }
         },
         plugins: {
@@ -79,7 +79,7 @@
       options: {
         animation: false,
         maintainAspectRatio: false,
-        scales: { y: { min: 0, max: 1, ticks: { display: false }, grid: { display: false } }, x: { grid: { color: "#999" } } },
+        scales: { y: { min: -0.05, max: 1.05, ticks: { display: false }, grid: { display: false } }, x: { offset: true, grid: { color: "#999", offset: false } } },
         plugins: {
           legend: { display: false },
           tooltip: { callbacks: { label: function (c) { return c.dataset.label + ": " + c.dataset.raw[c.dataIndex]; } } }
