@@ -19,8 +19,7 @@ MAX_MODELS = 50
 def register_model(request: HttpRequest, slug: str, run_id: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, Need.CHANGE)
     experiment_id = gateway.check_run(project.slug, run_id)
-    logged = gateway.run_logged_models(experiment_id, run_id, max_results=MAX_MODELS)
-    values = {"name": "", "logged_model": logged[0]["model_id"] if logged else "", "artifact_path": ""}
+    values = {"name": "", "logged_model": "", "artifact_path": ""}
     errors: dict[str, list[str]] = {}
     status = 200
     if request.method == "POST":
@@ -31,10 +30,8 @@ def register_model(request: HttpRequest, slug: str, run_id: str) -> HttpResponse
                 project,
                 run_id,
                 values["name"],
-                **{
-                    "logged_model": values["logged_model"],
-                    "artifact_path": values["artifact_path"],
-                },
+                logged_model=values["logged_model"],
+                artifact_path=values["artifact_path"],
             )
         except ValidationError as error:
             errors, status = error.message_dict, 400
@@ -48,6 +45,10 @@ def register_model(request: HttpRequest, slug: str, run_id: str) -> HttpResponse
                 response["HX-Location"] = url
                 return response
             return redirect(url)
+    # The form offers the run's logged models (the first chosen), or a folder of its artifacts.
+    logged = gateway.run_logged_models(experiment_id, run_id, max_results=MAX_MODELS)
+    if request.method != "POST" and logged:
+        values["logged_model"] = logged[0]["model_id"]
     context = {
         "project": project,
         "run_id": run_id,
