@@ -123,3 +123,14 @@ def test_follow_mode_polls_while_the_job_runs_and_can_be_turned_off(personas, se
     job.save()
     ended = client.get(f"/jobs/{job.pk}/?fragment=log&follow=1", HTTP_HX_REQUEST="true").content.decode()
     assert "hx-trigger" not in ended and "done" in ended and 'id="log-follow"' not in ended
+
+
+@pytest.mark.django_db
+def test_the_log_pages_run_a_fixed_number_of_queries(personas, django_assert_max_num_queries):
+    job = JobFactory(project=personas.project, status=JobStatus.SUCCEEDED, final_log="\n".join(["x"] * 5000))
+    client = personas.client("bob")
+    client.get(f"/jobs/{job.pk}/log/")  # the session, warmed
+    for url in [f"/jobs/{job.pk}/log/", f"/jobs/{job.pk}/log/?q=x&page=3", f"/jobs/{job.pk}/log/download/"]:
+        with django_assert_max_num_queries(6):
+            response = client.get(url)
+        assert response.status_code == 200
