@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -19,9 +19,10 @@ from portal.projects.access import Need, can, check, get_project_for_user
 from portal.projects.models import Project
 
 from . import actions
+from .backends import BackendError
 from .filtersets import JobFilterSet
 from .forms import JobForm, initial_from_job, initial_from_template
-from .logs import read_log
+from .logs import MAX_QUERY_CHARS, PAGE_LINES, log_chunks, read_log, read_log_page
 from .models import Job, JobTemplate
 
 PAGE_SIZE = 25
@@ -71,18 +72,23 @@ def _job_for_user(request: HttpRequest, pk: int) -> Job:
 @login_required
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job_for_user(request, pk)
-    lines, complete, problem = read_log(job, LOG_LINES)
+    fragment = request.GET.get("fragment") if request.htmx else None
     context = {
         "job": job,
-        "transitions": job.transitions.all(),
-        "log_lines": lines,
-        "log_complete": complete,
-        "log_problem": problem,
         "can_change": can(request.user, job.project, Need.CHANGE),
-        "env": job.shown_env(),
+        # Follow mode (the log polls) while the job runs, unless the reader turned it off; the
+        # fragments ask for it with follow=1, the checkbox sends nothing when unticked.
+        "following": not job.is_terminal() and (fragment != "log" or request.GET.get("follow") == "1"),
     }
-    if request.htmx and request.GET.get("fragment") == "live":
+    if fragment != "live":
+        lines, complete, problem = read_log(job, LOG_LINES)
+        context |= {"log_lines": lines, "log_complete": complete, "log_problem": problem}
+    if fragment == "log":
+        return render(request, "clusterjobs/detail.html#log", context)
+    context["transitions"] = job.transitions.all()
+    if fragment == "live":
         return render(request, "clusterjobs/detail.html#live", context)
+    context["env"] = job.shown_env()
     return render(request, "clusterjobs/detail.html", context)
 
 
@@ -93,6 +99,43 @@ def _job_to_change(request: HttpRequest, pk: int) -> Job:
         request.user, job.project, Need.CHANGE, _("Only members and owners of the project change its jobs.")
     )
     return job
+
+
+@login_required
+def job_log(request: HttpRequest, pk: int) -> HttpResponse:
+    """The whole log, a page of PAGE_LINES lines at a time (the last page first), or the lines
+    that match a search, with their line numbers."""
+    job = _job_for_user(request, pk)
+    query = request.GET.get("q", "").strip()[:MAX_QUERY_CHARS]
+    asked = request.GET.get("page", "")
+    page = int(asked) if asked.isdigit() and int(asked) > 0 else None
+    result = read_log_page(job, page, query)
+    numbers = range(1, result.pages + 1)
+    context = {
+        "job": job,
+        "query": query,
+        "result": result,
+        # Each line with the page of the whole log it is on: a match links to its place.
+        "rows": [(number, line, (number - 1) // PAGE_LINES + 1) for number, line in result.lines],
+        # A few pages around this one, the first and the last: links stay few for a huge log.
+        "page_links": [n for n in numbers if n in {1, result.pages} or abs(n - result.number) <= 3],
+    }
+    return render(request, "clusterjobs/log.html", context)
+
+
+@login_required
+def job_log_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """The whole log as a text file, streamed (never held whole)."""
+    job = _job_for_user(request, pk)
+    try:
+        chunks = log_chunks(job)
+    except BackendError as error:
+        messages.error(request, _("The log is not available right now: %(problem)s") % {"problem": error})
+        return redirect("clusterjobs:detail", pk=job.pk)
+    response = StreamingHttpResponse(chunks, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="taller-{job.pk}.log"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 # A broken rule (ValidationError) is said on the job's page; a service that is down

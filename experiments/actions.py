@@ -1,8 +1,11 @@
-"""Writes on a project's registered models: aliases and tags. Pages and the API call these.
+"""Writes on a project's registered models: versions registered from a run, aliases and tags.
+Pages and the API call these.
 
 Each checks the actor's role (member or owner), calls MLflow through the gateway and records
 an audit event; MLflow's refusal of bad input becomes a ValidationError with a field.
 """
+
+import re
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -76,3 +79,48 @@ def delete_version_tag(actor, project: Project, name: str, version: str, key: st
     _model_of(actor, project, name, version)
     _call("key", gateway.delete_version_tag, name, version, key)
     record(actor, project, "model.tag.delete", f"{name} v{version} {key}")
+
+
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+
+
+@transaction.atomic
+def register_run_model(
+    actor, project: Project, run_id: str, name: str, *, logged_model: str = "", artifact_path: str = ""
+) -> dict:
+    """A new version of the project's model ``<slug>.<name>`` (created the first time) from one
+    of the run's logged models (MLflow 3) or a model folder of its artifacts. The version is
+    tagged with the job that made the run, so that it walks back to it."""
+    check(actor, project, Need.CHANGE)
+    name = _required("name", name)
+    if not MODEL_NAME.match(name):
+        raise ValidationError(
+            {"name": _("Letters, digits, '-' and '_' only (at most 100), starting with a letter or digit.")}
+        )
+    run = gateway.get_run(project.slug, run_id)
+    if logged_model:
+        if logged_model not in {
+            m["model_id"] for m in gateway.run_logged_models(run["experiment_id"], run_id)
+        }:
+            raise ValidationError({"logged_model": _("This run logged no such model.")})
+        source = f"models:/{logged_model}"
+    else:
+        try:
+            path = gateway.clean_artifact_path(artifact_path)
+        except gateway.GatewayError as error:
+            raise ValidationError({"artifact_path": str(error)}) from error
+        if not path:
+            raise ValidationError({"artifact_path": _("Choose a logged model, or give the model's folder.")})
+        source = f"runs:/{run_id}/{path}"
+    full_name = gateway.model_name(project.slug, name)
+    tags = {gateway.JOB_TAG: run["job_id"]} if run["job_id"].isdigit() else {}
+    try:
+        version = gateway.register_version(
+            project.slug, full_name, source, run_id, model_id=logged_model, tags=tags
+        )
+    except gateway.GatewayError as error:
+        if error.status in {400, 409}:
+            raise ValidationError({"name": str(error)}) from error
+        raise
+    record(actor, project, "model.version.create", f"{full_name} v{version['version']} from run {run_id}")
+    return version

@@ -2,6 +2,7 @@
 streamed from MLflow through the portal, never held whole."""
 
 import mimetypes
+from pathlib import PurePosixPath
 from urllib.parse import quote
 
 from django.conf import settings
@@ -15,6 +16,22 @@ from .views import mlflow_page
 
 TEXT_TYPES = {"application/json", "application/x-yaml", "application/yaml", "application/xml"}
 TEXT_NAMES = {"MLmodel", "requirements.txt", "conda.yaml", "python_env.yaml", "Dockerfile", "LICENSE"}
+# Shown as text whatever the platform's MIME table says (it knows no .log, and .yaml or .md vary):
+# the job's log the portal attaches (taller/job.log) and what training code usually writes.
+TEXT_SUFFIXES = {
+    ".log",
+    ".txt",
+    ".json",
+    ".yaml",
+    ".yml",
+    ".csv",
+    ".tsv",
+    ".md",
+    ".py",
+    ".toml",
+    ".ini",
+    ".cfg",
+}
 INLINE_IMAGES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
@@ -29,7 +46,7 @@ def artifact_tree(request: HttpRequest, slug: str, run_id: str) -> HttpResponse:
 
 
 def _artifact_type(name: str) -> str:
-    if name in TEXT_NAMES:
+    if name in TEXT_NAMES or PurePosixPath(name).suffix.lower() in TEXT_SUFFIXES:
         return "text/plain"
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 

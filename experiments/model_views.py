@@ -13,7 +13,7 @@ from portal.projects.access import Need, can, get_project_for_user
 from portal.projects.models import Project
 
 from . import actions, gateway
-from .views import jobs_by_run, mlflow_page
+from .views import job_of, mlflow_page
 
 
 @mlflow_page
@@ -35,22 +35,29 @@ def model_detail(request: HttpRequest, slug: str, name: str) -> HttpResponse:
     model = gateway.get_model(project.slug, full_name)
     token = request.GET.get("page_token", "")
     versions = gateway.list_versions(project.slug, full_name, page_token=token)
-    jobs = jobs_by_run(project, [v["run_id"] for v in versions["versions"]])
     for version in versions["versions"]:
-        version["job"] = jobs.get(version["run_id"])
+        version["job"] = _version_job(project, version)
     context = {"project": project, "model": model, "versions": versions}
     return render(request, "experiments/model.html", context)
 
 
+def _version_job(project: Project, version: dict) -> dict | None:
+    """The job behind a version: the one the portal tagged it with when it registered it, else a
+    link that finds the job of its source run (one MLflow call, when followed)."""
+    job = job_of({"job_id": version["tags"].get(gateway.JOB_TAG, "")})
+    if job is None and version["run_id"]:
+        job = {"id": None, "url": reverse("experiments:run-job", args=[project.slug, version["run_id"]])}
+    return job
+
+
 def _version_context(request: HttpRequest, project: Project, full_name: str, version: str) -> dict:
     data = gateway.get_version(project.slug, full_name, version)
-    job = jobs_by_run(project, [data["run_id"]]).get(data["run_id"]) if data["run_id"] else None
     return {
         "project": project,
         "model_name": full_name,
         "short_name": full_name.split(gateway.MODEL_SEPARATOR, 1)[1],
         "version": data,
-        "job": job,
+        "job": _version_job(project, data),
         "can_change": can(request.user, project, Need.CHANGE),
         "errors": {},
     }

@@ -2,13 +2,17 @@
 
 from django.urls import path
 
-from . import artifact_views, model_views, views
+from . import artifact_views, model_views, register_views, runs_table, views
 
 app_name = "experiments"
 urlpatterns = [
     path("<slug:slug>/experiments/", views.experiment_list, name="list"),
-    path("<slug:slug>/experiments/<str:experiment_id>/", views.run_list, name="runs"),
+    path("<slug:slug>/experiments/<str:experiment_id>/", runs_table.run_list, name="runs"),
+    path("<slug:slug>/runs/", runs_table.project_runs, name="project-runs"),
+    path("<slug:slug>/charts/", runs_table.run_charts, name="charts"),
     path("<slug:slug>/runs/<str:run_id>/", views.run_detail, name="run"),
+    path("<slug:slug>/runs/<str:run_id>/register/", register_views.register_model, name="register"),
+    path("<slug:slug>/runs/<str:run_id>/job/", views.run_job, name="run-job"),
     path("<slug:slug>/runs/<str:run_id>/history/", views.run_history, name="run-history"),
     path("<slug:slug>/runs/<str:run_id>/artifacts/", artifact_views.artifact_tree, name="artifacts"),
     path(

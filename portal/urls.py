@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from experiments import link_views
 from portal.api import not_found as api_not_found
 from portal.projects import views as project_views
 
@@ -18,6 +19,7 @@ urlpatterns = [
     path("", include("portal.quotas.urls")),
     path("projects/", include("experiments.urls")),
     path("mlflow/", include("experiments.proxy_urls")),
+    path("mlflow-link/", link_views.open_in_portal, name="mlflow-link"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),

@@ -3,7 +3,7 @@ they take plain specs (a ``JobSpec`` around the ``JobRequest``) and return plain
 are tested on their own."""
 
 from abc import ABC, abstractmethod
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -125,6 +125,12 @@ class Backend(ABC):
     @abstractmethod
     def logs(self, job_id: int, project: str, tail: int | None = None) -> list[str]:
         """The last ``tail`` lines of the job's output (all of it when None)."""
+
+    def log_chunks(self, job_id: int, project: str) -> Iterator[bytes]:
+        """The job's whole output as it stands, in pieces of bounded size, so that a reader of a
+        huge log holds one piece at a time. Raises BackendError before the first piece when the
+        log cannot be read. This default reads it whole through ``logs``; backends override it."""
+        yield "\n".join(self.logs(job_id, project)).encode()
 
     @abstractmethod
     def status(self, job_id: int, project: str) -> BackendStatus:

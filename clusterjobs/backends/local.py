@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from datetime import datetime
 from pathlib import Path
 from threading import Event
@@ -262,6 +262,17 @@ class LocalBackend(Backend):
             return _tail(self.control(job_id) / "output.log", tail)
         except OSError as error:  # e.g. the jobs folder is not a folder
             raise BackendError(f"could not read the log of taller-{int(job_id)}: {error}") from error
+
+    def log_chunks(self, job_id: int, project: str) -> Iterator[bytes]:
+        try:
+            file = open(self.control(job_id) / "output.log", "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            raise BackendError(f"could not read the log of taller-{int(job_id)}: {error}") from error
+        with file:
+            while chunk := file.read(65536):
+                yield chunk
 
     def status(self, job_id: int, project: str) -> BackendStatus:
         control = self.control(job_id)

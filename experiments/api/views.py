@@ -16,7 +16,6 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from clusterjobs.models import Job
 from portal.projects.access import get_project_for_user
 from portal.projects.models import Project
 
@@ -226,8 +225,8 @@ def run(request: Request, run_id: str) -> Response:
         ]
         for key in data["metrics"]
     }
-    job = Job.objects.filter(project=project, mlflow_run_id=run_id).values_list("pk", flat=True).first()
-    data["job"] = job
+    # The portal tags a job's run with the job's id (taller.* tags are the portal's alone).
+    data["job"] = int(data["job_id"]) if data["job_id"].isdigit() else None
     data["project"] = project.slug
     return Response(data)
 

@@ -2,6 +2,7 @@
 
 from django.core.cache import cache
 from django.utils.translation import gettext as _
+from mlflow.exceptions import MlflowException
 
 from .core import (
     PROJECT_TAG,
@@ -149,3 +150,41 @@ def logged_model_project(model_id: str) -> str:
             experiment_id = mlflow_client().get_logged_model(model_id).experiment_id
         cache.set(key, experiment_id, SCOPE_CACHE_SECONDS)
     return experiment_project(experiment_id)
+
+
+def run_logged_models(experiment_id: str, run_id: str, *, max_results: int = 50) -> list[dict]:
+    """MLflow 3's logged models of one run (the caller has checked the run's project)."""
+    with calling():
+        page = mlflow_client().search_logged_models(
+            experiment_ids=[str(experiment_id)],
+            filter_string=f"source_run_id = {filter_literal(run_id)}",
+            max_results=max_results,
+        )
+    return [
+        {"model_id": m.model_id, "name": m.name, "artifact_location": m.artifact_location}
+        for m in page
+        if m.source_run_id == run_id
+    ]
+
+
+def register_version(
+    project: str, name: str, source: str, run_id: str, *, model_id: str = "", tags=None
+) -> dict:
+    """A new version of the project's registered model ``name`` (created, tagged with the project,
+    the first time) from ``source`` (``models:/<id>`` or ``runs:/<run id>/<path>``). A model of
+    that name that is not the project's is a 409."""
+    client = mlflow_client()
+    with calling():
+        try:
+            client.create_registered_model(name, tags={PROJECT_TAG: project})
+        except MlflowException as error:
+            if getattr(error, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
+                raise
+            if client.get_registered_model(name).tags.get(PROJECT_TAG) != project:
+                raise GatewayError(
+                    _("The registered model '%(name)s' is not this project's.") % {"name": name}, status=409
+                ) from error
+        version = client.create_model_version(
+            name, source, run_id=run_id, tags=tags or None, model_id=model_id or None, await_creation_for=0
+        )
+    return _version(version)

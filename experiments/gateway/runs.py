@@ -104,6 +104,23 @@ def list_experiments(project: str, *, max_results: int = 50, page_token: str | N
     return {"experiments": [_experiment(e) for e in page], "next_page_token": page.token or None}
 
 
+PROJECT_EXPERIMENTS = 100  # experiments one search over a whole project reaches
+
+
+def project_experiment_ids(project: str) -> list[str]:
+    """The ids of the project's (first PROJECT_EXPERIMENTS) experiments, for a search across them;
+    cached for EXPERIMENT_CACHE_SECONDS, so that such a search costs MLflow one call."""
+    key = cache_key("project-experiments", project)
+    ids = cache.get(key)
+    if ids is None:
+        ids = [
+            e["experiment_id"]
+            for e in list_experiments(project, max_results=PROJECT_EXPERIMENTS)["experiments"]
+        ]
+        cache.set(key, ids, EXPERIMENT_CACHE_SECONDS)
+    return ids
+
+
 def experiment_project(experiment_id: str) -> str:
     """The project an experiment belongs to ('' for none). Cached: the project tag never moves."""
     key = cache_key("exp", experiment_id)

@@ -229,6 +229,17 @@ def test_logs_tail_of_the_jobs_pod(cluster):
     assert len(cluster.backend.logs(42, "genomics")) == 50
 
 
+def test_the_whole_log_of_the_jobs_pod_streams_in_pieces(cluster):
+    assert list(cluster.backend.log_chunks(42, "genomics")) == []  # no namespace, no pod
+    cluster.backend.submit(make_spec())
+    assert list(cluster.backend.log_chunks(42, "genomics")) == []  # container not started yet
+    text = "".join(f"epoch {i} {'x' * 100}\n" for i in range(2000))  # larger than one piece
+    cluster.api.set_log(NS, "taller-42", text)
+
+    pieces = list(cluster.backend.log_chunks(42, "genomics"))
+    assert len(pieces) > 1 and b"".join(pieces).decode() == text
+
+
 def test_ensure_project_creates_then_updates_quota_and_limits(cluster):
     limits = ProjectLimits(
         "genomics",

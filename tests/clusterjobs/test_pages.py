@@ -91,8 +91,11 @@ def test_live_fragment_stops_polling_when_the_job_ended(personas):
     fragment = personas.client("vera").get(f"/jobs/{job.pk}/?fragment=live", HTTP_HX_REQUEST="true")
     html = fragment.content.decode()
     assert html.lstrip().startswith('<section id="live"') and "hx-trigger" not in html
-    assert "boom\nTraceback" in html and "final log" in html
     assert 'id="cancel-job"' not in html
+    log = personas.client("vera").get(f"/jobs/{job.pk}/?fragment=log&follow=1", HTTP_HX_REQUEST="true")
+    html = log.content.decode()
+    assert html.lstrip().startswith('<div id="log"') and "hx-trigger" not in html
+    assert "boom\nTraceback" in html and "final log" in html
 
 
 @pytest.mark.django_db

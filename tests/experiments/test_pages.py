@@ -81,9 +81,14 @@ def test_run_page_shows_params_metrics_tags_artifacts_and_the_job(personas, logg
         command=["python", "train.py"],
         mlflow_run_id=genomics.run_id,
     )
+    # What the portal tags a job's run with when it creates it (create_job_run).
+    gateway.set_run_tags(genomics.run_id, {gateway.JOB_TAG: str(job.pk)})
     page = personas.client("vera").get(f"/projects/genomics/runs/{genomics.run_id}/").content.decode()
     assert "depth" in page and "0.7" in page and "taller.project" in page
-    assert f"#{job.pk} train" in page
+    assert f'<a href="/jobs/{job.pk}/">Job {job.pk}</a>' in page
+    # A model version's page finds the job through its source run.
+    found = personas.client("vera").get(f"/projects/genomics/runs/{genomics.run_id}/job/")
+    assert found.status_code == 302 and found["Location"] == f"/jobs/{job.pk}/"
     assert 'data-history-url="/projects/genomics/runs/' in page
     history = (
         personas.client("vera").get(f"/projects/genomics/runs/{genomics.run_id}/history/?key=loss").json()

@@ -52,6 +52,9 @@ NOT_PAGES = {
     "quotas:preview",  # fragment, loaded on the quota and submit pages
     "clusterjobs:cancel",
     "clusterjobs:rerun",
+    "clusterjobs:log-download",  # a text file
+    "experiments:run-job",  # a redirect to the job's page
+    "mlflow-link",  # a redirect to a run's page
     "experiments:run-history",  # JSON for the charts
     "experiments:artifacts",  # fragment, loaded on the run page
     "experiments:artifact-preview",  # fragment
@@ -122,9 +125,13 @@ PAGES = {
     "clusterjobs:project-jobs": ("bob", "/projects/genomics/jobs/"),
     "clusterjobs:detail": ("bob", "/jobs/{job.pk}/"),
     "clusterjobs:submit": ("bob", "/projects/genomics/jobs/new/"),
+    "clusterjobs:log": ("bob", "/jobs/{job.pk}/log/?q=x"),
     "experiments:list": ("bob", "/projects/genomics/experiments/"),
     "experiments:runs": ("bob", "/projects/genomics/experiments/{experiment}/"),
     "experiments:run": ("bob", "/projects/genomics/runs/{run}/"),
+    "experiments:project-runs": ("bob", "/projects/genomics/runs/"),
+    "experiments:charts": ("bob", "/projects/genomics/charts/?metric=acc"),
+    "experiments:register": ("bob", "/projects/genomics/runs/{run}/register/"),
     "experiments:compare": ("bob", "/projects/genomics/compare/?runs={run}&runs={other_run}"),
     "experiments:models": ("bob", "/projects/genomics/models/"),
     "experiments:model": ("bob", "/projects/genomics/models/{model}/"),
@@ -143,6 +150,7 @@ EXTRA_PAGES = [
     ("root", "/admin/quotas/quota/"),
     ("bob", "/api/v1/projects/"),  # DRF's browsable API, as a browser asks for it
     ("bob", "/projects/no-such-project/"),  # the 404 page
+    ("bob", "/mlflow/"),  # what a browser gets of the tracking proxy: the page that follows MLflow's links
 ]
 
 

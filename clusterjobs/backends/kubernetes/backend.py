@@ -17,7 +17,6 @@ from django.conf import settings
 from django.utils.translation import gettext_noop
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
-from kubernetes.utils.quantity import parse_quantity
 
 from ..base import Backend, BackendError, BackendStatus, JobSpec, ProjectLimits
 from . import calls
@@ -29,35 +28,14 @@ from .manifests import (
     LABEL_PROJECT,
     job_manifest,
     job_name,
-    limit_range_manifest,
-    namespace_manifest,
     namespace_name,
-    resource_quota_manifest,
     secret_manifest,
 )
+from .namespace import ensure_namespace, prepare_namespace
 from .status import FAILED_CREATE_SELECTOR, job_status
 from .watch import Cache, Stream, follow
 
 logger = logging.getLogger(__name__)
-
-
-def _same(current, desired) -> bool:
-    """Does ``current`` (as the cluster stores it) already say what ``desired`` says? Quantities
-    compare by value ("32768Mi" == "32Gi"); fields the cluster added are ignored."""
-    if isinstance(desired, dict):
-        return isinstance(current, dict) and all(_same(current.get(k), v) for k, v in desired.items())
-    if isinstance(desired, list):
-        return (
-            isinstance(current, list)
-            and len(current) == len(desired)
-            and all(_same(c, d) for c, d in zip(current, desired, strict=True))
-        )
-    if isinstance(desired, str) and isinstance(current, str) and current != desired:
-        try:
-            return parse_quantity(current) == parse_quantity(desired)
-        except ValueError:
-            return False
-    return current == desired
 
 
 def _latest(pods: list[dict]) -> dict:
@@ -126,7 +104,7 @@ class KubernetesBackend(Backend):
                         if spec.limits is not None:  # with its quota, before its first Job
                             self.ensure_project(spec.limits)
                         else:
-                            self._ensure_namespace(spec.project)
+                            ensure_namespace(self._core(), spec.project)
                         continue
                     if exc.status == 409 and calls.answer(exc).get("reason") == "AlreadyExists":
                         created = self._check_existing(batch, spec)
@@ -208,69 +186,7 @@ class KubernetesBackend(Backend):
     def ensure_project(self, limits: ProjectLimits) -> None:
         doing = gettext_noop("preparing namespace %(name)s") % {"name": namespace_name(limits.project)}
         with translated(doing, sends_body=True):
-            core = self._core()
-            self._ensure_namespace(limits.project)
-            self._apply(
-                resource_quota_manifest(limits),
-                core.create_namespaced_resource_quota,
-                core.read_namespaced_resource_quota,
-                core.replace_namespaced_resource_quota,
-            )
-            self._apply(
-                limit_range_manifest(limits),
-                core.create_namespaced_limit_range,
-                core.read_namespaced_limit_range,
-                core.replace_namespaced_limit_range,
-            )
-
-    def _ensure_namespace(self, project: str) -> None:
-        desired = namespace_manifest(project)
-        name = desired["metadata"]["name"]
-        core = self._core()
-        try:
-            send(core.create_namespace, desired)
-            return
-        except ApiException as exc:
-            if exc.status != 409:
-                raise
-        current = fetch(core.read_namespace, name)
-        labels = current["metadata"].get("labels") or {}
-        if _same(labels, desired["metadata"]["labels"]):
-            return
-        current["metadata"]["labels"] = {**labels, **desired["metadata"]["labels"]}
-        send(core.replace_namespace, name, current)
-
-    def _apply(self, desired: dict, create: Callable, read: Callable, replace: Callable) -> None:
-        """Create the object, or replace it when what the cluster holds differs; idempotent."""
-        name, namespace = desired["metadata"]["name"], desired["metadata"]["namespace"]
-        for _attempt in range(3):
-            try:
-                send(create, namespace, desired)
-                return
-            except ApiException as exc:
-                if exc.status != 409:
-                    raise
-            current = fetch(read, name, namespace)
-            if _same(current.get("spec"), desired["spec"]) and _same(
-                current["metadata"].get("labels") or {}, desired["metadata"]["labels"]
-            ):
-                return
-            body = {
-                **desired,
-                "metadata": {
-                    **desired["metadata"],
-                    "resourceVersion": current["metadata"]["resourceVersion"],
-                },
-            }
-            try:
-                send(replace, name, namespace, body)
-                return
-            except ApiException as exc:
-                if exc.status != 409:  # 409 Conflict: changed under us; read it again
-                    raise
-        raise BackendError(
-            gettext_noop("%(name)s kept changing while the portal updated it") % {"name": name}
-        )
+            prepare_namespace(self._core(), limits)
 
     # ---- one job ----
 
@@ -316,6 +232,28 @@ class KubernetesBackend(Backend):
                 if exc.status in (400, 404):  # not started yet, or already gone
                     return []
                 raise
+
+    def log_chunks(self, job_id: int, project: str) -> Iterator[bytes]:
+        """The newest Pod's whole log, streamed from the API server in pieces."""
+        doing = gettext_noop("reading the log of Job %(name)s") % {"name": job_name(job_id)}
+        with translated(doing):
+            try:
+                pods = self._pods(job_id, project)
+                if not pods:
+                    return
+                name = _latest(pods)["metadata"]["name"]
+                response = self._core().read_namespaced_pod_log(
+                    name, namespace_name(project), container=CONTAINER, **calls.options()
+                )
+            except ApiException as exc:
+                if exc.status in (400, 404):  # not started yet, or already gone
+                    return
+                raise
+        try:
+            with translated(doing):  # the body is read as it is consumed
+                yield from response.stream(65536)
+        finally:
+            response.release_conn()
 
     def status(self, job_id: int, project: str) -> BackendStatus:
         namespace = namespace_name(project)
