@@ -36,8 +36,11 @@ CHANGED = {204: OpenApiResponse(description=gettext_lazy("Done.")), **UNAVAILABL
 
 
 class VersionPageSerializer(serializers.Serializer):
-    versions = ModelVersionSerializer(many=True)
-    next_page_token = serializers.CharField(allow_null=True)
+    versions = ModelVersionSerializer(many=True, help_text=gettext_lazy("The versions of this page."))
+    next_page_token = serializers.CharField(
+        allow_null=True,
+        help_text=gettext_lazy("Pass as `page_token` for the next page; null on the last page."),
+    )
 
 
 class AliasSerializer(StrictSerializerMixin, serializers.Serializer):

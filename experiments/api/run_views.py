@@ -11,11 +11,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, renderers, serializers
-from rest_framework.decorators import api_view, renderer_classes
+from rest_framework import exceptions, serializers
+from rest_framework.decorators import api_view, content_negotiation_class
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.api import FileNegotiation
 from portal.projects.models import Project
 
 from .. import gateway
@@ -55,8 +56,10 @@ class CompareSerializer(serializers.Serializer):
     runs = serializers.ListField(
         child=serializers.DictField(), help_text=gettext_lazy("The runs, in the order asked.")
     )
-    params = ComparedValueSerializer(many=True)
-    metrics = ComparedValueSerializer(many=True)
+    params = ComparedValueSerializer(many=True, help_text=gettext_lazy("Every param of the runs, by key."))
+    metrics = ComparedValueSerializer(
+        many=True, help_text=gettext_lazy("Every latest metric of the runs, by key; NaN is null.")
+    )
 
 
 def _run_project(request: Request, run_id: str) -> Project:
@@ -83,16 +86,6 @@ def artifacts(request: Request, run_id: str) -> Response:
     return Response({"path": path, "files": files})
 
 
-class BinaryRenderer(renderers.BaseRenderer):
-    """Lets a client ask for any type; the view streams the file itself, errors are JSON text."""
-
-    media_type = "application/octet-stream"
-    format = "bin"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return renderers.JSONRenderer().render(data)
-
-
 @extend_schema(
     operation_id="runs_artifacts_download",
     summary=gettext_lazy("Download one of a run's artifacts"),
@@ -111,7 +104,7 @@ class BinaryRenderer(renderers.BaseRenderer):
     },
 )
 @api_view(["GET"])
-@renderer_classes([renderers.JSONRenderer, BinaryRenderer])
+@content_negotiation_class(FileNegotiation)  # the file whatever the Accept header; errors as JSON
 def artifact_download(request: Request, run_id: str) -> StreamingHttpResponse:
     project = _run_project(request, run_id)
     run = _mlflow(gateway.get_run, project.slug, run_id)

@@ -30,13 +30,18 @@ class MemberCapUpdateSerializer(StrictSerializerMixin, serializers.Serializer):
     )
 
 
+MAX_MINUTES = 10 * 366 * 24 * 60  # ten years: beyond any quota, and the costs stay in 14 digits
+
+
 class PreviewQuerySerializer(StrictSerializerMixin, serializers.Serializer):
     """The resources of a job to preview (query parameters)."""
 
     cpu = serializers.DecimalField(max_digits=7, decimal_places=3, min_value=0, help_text=_("CPU cores."))
-    memory_mib = serializers.IntegerField(min_value=0, help_text=_("Memory in MiB."))
-    gpus = serializers.IntegerField(min_value=0, default=0, help_text=_("GPUs."))
-    time_limit_minutes = serializers.IntegerField(min_value=1, help_text=_("Time limit in minutes."))
+    memory_mib = serializers.IntegerField(min_value=0, max_value=2**31, help_text=_("Memory in MiB."))
+    gpus = serializers.IntegerField(min_value=0, max_value=10_000, default=0, help_text=_("GPUs."))
+    time_limit_minutes = serializers.IntegerField(
+        min_value=1, max_value=MAX_MINUTES, help_text=_("Time limit in minutes.")
+    )
 
 
 class PreviewSerializer(serializers.Serializer):

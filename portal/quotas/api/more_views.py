@@ -10,13 +10,13 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import renderers
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clusterjobs import admission
+from portal.api import FileNegotiation
 from portal.projects.access import Need, get_project_for_user, require_site_admin
 from portal.projects.models import Membership, Project
 
@@ -179,19 +179,8 @@ class UsageOverview(GenericAPIView):
         return response
 
 
-class CSVRenderer(renderers.BaseRenderer):
-    """Lets a client ask for ``Accept: text/csv``; the view streams the file itself."""
-
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return renderers.JSONRenderer().render(data)  # an error answer, as JSON text
-
-
 class UsageExport(GenericAPIView):
-    renderer_classes = [renderers.JSONRenderer, CSVRenderer]
+    content_negotiation_class = FileNegotiation  # the CSV whatever the Accept header; errors as JSON
 
     @extend_schema(
         summary="Every project's use in a period as CSV (site admins)",
