@@ -7,6 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.accounts.models import scoped_project_id
+
 from .reasons import translate_reason
 
 
@@ -45,9 +47,9 @@ class JobQuerySet(models.QuerySet):
         """Jobs of the projects the user may see (every job for a site admin)."""
         if not user.is_authenticated or not user.is_active:
             return self.none()
-        if user.is_site_admin:
-            return self.all()
-        return self.filter(project__memberships__user=user)
+        jobs = self.all() if user.is_site_admin else self.filter(project__memberships__user=user)
+        only = scoped_project_id(user)  # a project-scoped token reaches that project's jobs alone
+        return jobs if only is None else jobs.filter(project_id=only)
 
     def active(self) -> "JobQuerySet":
         return self.filter(status__in=ACTIVE)

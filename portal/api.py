@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import exceptions, parsers, renderers, serializers
+from rest_framework import exceptions, negotiation, parsers, renderers, serializers
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from portal.errors import ServiceUnavailable
@@ -157,6 +157,17 @@ class StrictSerializerMixin:
             if errors:
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
+
+
+class FileNegotiation(negotiation.BaseContentNegotiation):
+    """For the views that stream a file (a CSV export, an artifact) themselves: whatever the
+    client accepts, the file is the answer, and an error is JSON (no 406, no ``?format=``)."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return (renderers[0], renderers[0].media_type)
 
 
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("experiments.api.urls")),
     path("", include("clusterjobs.api.urls")),
     path("", include("portal.quotas.api.urls")),
+    path("", include("portal.accounts.api.urls")),
 ]

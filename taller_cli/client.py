@@ -81,6 +81,20 @@ class Api:
             raise ApiError(f"the portal failed (HTTP {status}); try again later or tell its admins", status)
         raise ApiError(f"{message} (HTTP {status})", status)
 
+    def download(self, endpoint: str, *, binary: bool = False, **params):
+        """A file the API serves (a CSV export, an artifact), in pieces: text, or bytes when
+        ``binary``; ApiError for a failure."""
+        url = f"{self.url}/api/v1/{endpoint.lstrip('/')}"
+        params = {key: value for key, value in params.items() if value is not None}
+        try:
+            response = self.session.get(url, params=params, timeout=self.timeout, stream=True)
+        except requests.RequestException:
+            raise ApiError(f"cannot reach {self.url}: is the address right and the portal up?") from None
+        if response.status_code >= 400:
+            self._answer(response)  # raises with the portal's message
+        response.encoding = "utf-8"
+        yield from response.iter_content(chunk_size=65536, decode_unicode=not binary)
+
     def get(self, path: str, **params) -> Any:
         return self.request("GET", path, params=params)
 

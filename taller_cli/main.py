@@ -379,17 +379,6 @@ def runs(project, experiment, filter_, order_by, limit, as_json) -> None:
     )
 
 
-@cli.command()
-@click.option("--project", "-p", required=True, help="Slug of the project.")
-@json_option
-def quota(project: str, as_json: bool) -> None:
-    """Show a project's quota and what it uses now."""
-    answer = api().get(f"projects/{project}/quota/")
-    if as_json:
-        return output.emit_json(answer)
-    click.echo(output.fields(output.flatten(answer)))
-
-
 @cli.command(name="config")
 def show_config() -> None:
     """Show where the settings come from (never the token)."""
@@ -397,3 +386,7 @@ def show_config() -> None:
     settings = load_settings()
     source = "environment" if os.environ.get("TALLER_URL") else str(path)
     click.echo(output.fields([("url", settings.url), ("url from", source), ("config file", path)]))
+
+
+# Commands in their own modules register themselves on `cli` when imported.
+from . import admin, models, tokens  # noqa: E402, F401

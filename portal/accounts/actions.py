@@ -10,19 +10,32 @@ from .models import ApiToken, User, hash_token
 
 @transaction.atomic(savepoint=False)  # one INSERT: inside another transaction, no savepoint needed
 def create_token(
-    user: User, name: str, *, project=None, expires_at: datetime | None = None
+    user: User, name: str, *, project=None, scope=None, expires_at: datetime | None = None
 ) -> tuple[ApiToken, str]:
-    """Create a token and return it with its key, which is never stored and cannot be shown again."""
+    """Create a token and return it with its key, which is never stored and cannot be shown again.
+
+    ``project`` makes a job's token (that project's tracking only, see ``ApiToken``); ``scope``
+    makes a person's token that reaches one project alone, in the API and the proxy.
+    """
+    if project is not None and scope is not None:
+        raise ValueError("a token is either a job's (project) or a person's scoped one (scope)")
     key = ApiToken.generate_key()
     token = ApiToken.objects.create(
         user=user,
         name=name,
         prefix=key[:12],
         key_hash=hash_token(key),
-        project=project,
+        project=project if project is not None else scope,
+        workload=project is not None,
         expires_at=expires_at,
     )
     return token, key
+
+
+def personal_tokens(user: User):
+    """A person's own tokens that are not revoked (expired ones included, marked as such), newest
+    first; the tokens the portal made for jobs are not among them."""
+    return ApiToken.objects.filter(user=user, workload=False, revoked_at__isnull=True)
 
 
 def revoke_token(token: ApiToken) -> None:

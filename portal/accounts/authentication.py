@@ -1,13 +1,15 @@
 """DRF authentication by portal API token: ``Authorization: Token <key>`` or ``Bearer <key>``.
 
 ``Bearer`` is what a stock MLflow client sends with ``MLFLOW_TRACKING_TOKEN``. A job's token
-(see ``ApiToken``) is refused here: the tracking proxy is the only door it opens.
+(see ``ApiToken``) is refused here: the tracking proxy is the only door it opens. A person's
+token scoped to a project narrows the request's user to that project (``SCOPE_ATTRIBUTE``).
 """
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
 from .actions import authenticate_token
+from .models import SCOPE_ATTRIBUTE
 
 
 def key_from_header(header: str) -> str | None:
@@ -32,6 +34,8 @@ class TokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.PermissionDenied(
                 _("A job's token reaches only its project's MLflow tracking under /mlflow/, not this API.")
             )
+        # A person's token scoped to a project: portal/projects/access.py narrows to it.
+        setattr(token.user, SCOPE_ATTRIBUTE, token.project_id)
         return token.user, token
 
     def authenticate_header(self, request) -> str:

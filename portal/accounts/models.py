@@ -18,6 +18,16 @@ class User(AbstractUser):
         return self.is_active and (self.is_staff or self.is_superuser)
 
 
+# Set on the request's user by token authentication when the token reaches one project alone;
+# portal/projects/access.py and the ``visible_to`` querysets read it through scoped_project_id.
+SCOPE_ATTRIBUTE = "taller_scope_project_id"
+
+
+def scoped_project_id(user) -> int | None:
+    """The one project this request's user is narrowed to (a project-scoped token), or None."""
+    return getattr(user, SCOPE_ATTRIBUTE, None)
+
+
 def hash_token(key: str) -> str:
     # Keys are 256 random bits, so a fast hash is enough: nothing to brute-force.
     return hashlib.sha256(key.encode()).hexdigest()
@@ -34,11 +44,12 @@ class ApiTokenQuerySet(models.QuerySet):
 class ApiToken(models.Model):
     """An API token. Only its hash is stored: the key is shown once, at creation.
 
-    A token without a ``project`` is a person's: it reaches the REST API as its user. A token
-    with a ``project`` is a workload's (the one the portal hands to a running job): it reaches
-    only that project's MLflow tracking through the ``/mlflow/`` proxy, never the API that
-    manages projects, members, quotas or jobs, because job code is not its submitter and may
-    leak it.
+    A person's token (``workload`` false) reaches the REST API and the ``/mlflow/`` proxy as its
+    user; with a ``project`` it reaches that project alone (``access.narrow``). A workload's
+    token (the one the portal hands to a running job) always has a ``project`` and reaches only
+    that project's MLflow tracking through the proxy, never the API that manages projects,
+    members, quotas or jobs, because job code is not its submitter and may leak it. Either kind
+    may expire (``expires_at``): an expired token is refused everywhere.
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
@@ -46,11 +57,17 @@ class ApiToken(models.Model):
     prefix = models.CharField(max_length=12, editable=False)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     project = models.ForeignKey(
-        "projects.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        "projects.Project",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("project"),
     )
+    workload = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     objects = ApiTokenQuerySet.as_manager()
@@ -69,7 +86,7 @@ class ApiToken(models.Model):
 
     def is_workload_token(self) -> bool:
         """A job's token: tracking of its project through the proxy only (see the class)."""
-        return self.project_id is not None
+        return self.workload
 
     def is_active(self) -> bool:
         if self.revoked_at is not None:
@@ -101,3 +118,9 @@ class ExternalIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} @ {self.issuer}"
+
+
+def scopable_projects(user):
+    """The projects a person may scope a token to: those they see (``Project.objects.visible_to``).
+    Reached through the token's foreign key: portal/projects imports accounts, not the reverse."""
+    return ApiToken._meta.get_field("project").related_model.objects.visible_to(user)

@@ -14,6 +14,8 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
+from portal.accounts.models import SCOPE_ATTRIBUTE, scoped_project_id
+
 from .models import Membership, Project, Role, slug_validator
 
 
@@ -36,8 +38,22 @@ def role_of(user, project: Project) -> str | None:
     return cache[user.pk]
 
 
+def narrow(user, project_id: int | None) -> None:
+    """Make this request's ``user`` reach one project alone (a project-scoped token): every
+    check below, ``visible_to`` and the models' ``visible_to`` querysets then ignore the rest."""
+    setattr(user, SCOPE_ATTRIBUTE, project_id)
+
+
+def scope_of(user) -> int | None:
+    """The project this request's user is narrowed to, or None (see ``narrow``)."""
+    return scoped_project_id(user)
+
+
 def level_of(user, project: Project) -> int:
     if not user.is_authenticated or not user.is_active:
+        return 0
+    only = scoped_project_id(user)
+    if only is not None and project.pk != only:
         return 0
     if user.is_site_admin:
         return Need.MANAGE
@@ -78,14 +94,24 @@ def get_project_for_user(user, slug: str, need: Need = Need.VIEW) -> Project:
 
 def visible_to(user, *, only: int | None = None) -> QuerySet:
     """The projects a user may see, narrowed to one project (a job's token) when ``only`` is set."""
-    projects = Project.objects.visible_to(user)
+    projects = Project.objects.visible_to(user)  # already narrowed by a project-scoped token
     return projects if only is None else projects.filter(pk=only)
 
 
 def require_site_admin(user, message: str | None = None) -> None:
-    """A 403 (saying ``message``) unless the user is a site admin."""
+    """A 403 (saying ``message``) unless the user is a site admin, and not narrowed to one project
+    (what only site admins do spans every project)."""
     if not (user.is_authenticated and user.is_site_admin):
         raise PermissionDenied(message or _("Only site admins see this page."))
+    if scoped_project_id(user) is not None:
+        raise PermissionDenied(_("A token scoped to one project cannot do what spans every project."))
+
+
+def require_unscoped(user) -> None:
+    """A 403 for a request made with a project-scoped token: registering projects or managing
+    tokens reaches beyond the one project such a token stands for."""
+    if scoped_project_id(user) is not None:
+        raise PermissionDenied(_("A token scoped to one project cannot do this."))
 
 
 def site_admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -4,6 +4,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.accounts.models import scoped_project_id
+
 slug_validator = RegexValidator(
     r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$",
     _("Use 1 to 40 lowercase letters, digits and hyphens, starting and ending with a letter or digit."),
@@ -18,12 +20,13 @@ class Role(models.TextChoices):
 
 class ProjectQuerySet(models.QuerySet):
     def visible_to(self, user) -> "ProjectQuerySet":
-        """The projects a user may see: their memberships, or every project for a site admin."""
+        """The projects a user may see: their memberships, or every project for a site admin;
+        only the token's project when the request came with a project-scoped token."""
         if not user.is_authenticated or not user.is_active:
             return self.none()
-        if user.is_site_admin:
-            return self.all()
-        return self.filter(memberships__user=user)
+        projects = self.all() if user.is_site_admin else self.filter(memberships__user=user)
+        only = scoped_project_id(user)
+        return projects if only is None else projects.filter(pk=only)
 
 
 class Project(models.Model):

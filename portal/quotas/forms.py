@@ -29,6 +29,32 @@ class QuotaForm(forms.Form):
     )
 
 
+class ApprovalForm(forms.Form):
+    """A site admin approves a project and sets its quota, prefilled with the site's default. A
+    field left empty keeps the project's current value (the default it was registered with)."""
+
+    max_gpus = _number("max_gpus", required=False)
+    max_cpu = _number("max_cpu", 3, required=False)
+    max_memory_mib = _number("max_memory_mib", required=False)
+    max_running_jobs = _number("max_running_jobs", required=False)
+    max_time_limit_minutes = _number("max_time_limit_minutes", required=False)
+    gpu_hours_per_period = _number("gpu_hours_per_period", 2, required=False)
+    cpu_hours_per_period = _number("cpu_hours_per_period", 2, required=False)
+    period = forms.ChoiceField(label=_("period"), choices=Period.choices, required=False)
+    reason = forms.CharField(label=_("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("initial", Quota.defaults())
+        super().__init__(*args, **kwargs)
+
+    def quota(self) -> dict:
+        return {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if name != "reason" and value not in (None, "")
+        }
+
+
 class QuotaRequestForm(forms.Form):
     """An owner asks for more: only the fields filled in are requested."""
 

@@ -1,9 +1,6 @@
 """Quota pages: a project's quota, use over time, history and requests; the submission preview;
 the site admins' overview and CSV export. Thin views over actions.py, usage.py and admission."""
 
-import csv
-from decimal import Decimal
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -18,6 +15,7 @@ from portal.projects.access import Need, can, get_project_for_user, require_site
 from portal.projects.models import Membership, Project
 
 from . import actions, admission, usage
+from .export import usage_csv_rows
 from .forms import DecisionForm, MemberCapForm, PreviewForm, QuotaForm, QuotaRequestForm
 from .models import QUOTA_FIELDS, MemberCap, QuotaChange, QuotaRequest
 from .summary import quota_summary
@@ -226,60 +224,6 @@ def overview(request: HttpRequest) -> HttpResponse:
     )
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-CSV_HEADER = [
-    "project",
-    "name",
-    "principal_investigator",
-    "status",
-    "period",
-    "period_start",
-    "period_end",
-    "jobs",
-    "gpu_hours",
-    "cpu_hours",
-    "memory_gib_hours",
-    "gpu_hours_per_period",
-    "cpu_hours_per_period",
-    "quota_period",
-]
-
-
-def _csv_rows(window: usage.Window):
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_HEADER)
-    projects = Project.objects.select_related("quota").order_by("slug")
-    paginator = Paginator(projects, 500)
-    for number in paginator.page_range:
-        chunk = list(paginator.page(number))
-        used = usage.projects_usage([p.pk for p in chunk], window)
-        for project in chunk:
-            quota = getattr(project, "quota", None)
-            row = used[project.pk]
-            yield writer.writerow(
-                [
-                    project.slug,
-                    project.name,
-                    project.principal_investigator,
-                    project.status,
-                    window.label,
-                    window.start.isoformat(),
-                    window.end.isoformat(),
-                    row.jobs,
-                    row.gpu_hours,
-                    row.cpu_hours,
-                    row.memory_gib_hours,
-                    quota.gpu_hours_per_period if quota else Decimal(0),
-                    quota.cpu_hours_per_period if quota else Decimal(0),
-                    quota.period if quota else "",
-                ]
-            )
-
-
 @site_admin_required
 def export_csv(request: HttpRequest) -> HttpResponse:
     """Site admins: every project's use in one period, as CSV for reports to funding bodies."""
@@ -287,6 +231,6 @@ def export_csv(request: HttpRequest) -> HttpResponse:
         window = usage.parse_window(request.GET.get("period", ""), "monthly")
     except ValueError as error:
         return HttpResponse(str(error), status=400, content_type="text/plain; charset=utf-8")
-    response = StreamingHttpResponse(_csv_rows(window), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(usage_csv_rows(window), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="taller-usage-{window.label}.csv"'
     return response

@@ -2,10 +2,12 @@
 stock mlflow client pointed at the portal's proxy."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 import requests
 from django.core.cache import cache
+from django.utils import timezone
 
 from experiments import gateway
 from portal.accounts.actions import create_token
@@ -30,6 +32,8 @@ class Tokens:
     charlie: str
     root: str
     job: str  # bob's token scoped to genomics (what a job gets)
+    scoped: str  # root's (a site admin's) own token scoped to genomics
+    expired: str  # alice's token, expired a minute ago
 
 
 @pytest.fixture
@@ -46,6 +50,9 @@ def tokens(personas, physics) -> Tokens:
         for who in ("alice", "bob", "vera", "charlie", "root")
     }
     keys["job"] = create_token(personas.bob, "job 1", project=personas.project)[1]
+    keys["scoped"] = create_token(personas.root, "root genomics", scope=personas.project)[1]
+    a_minute_ago = timezone.now() - timedelta(minutes=1)
+    keys["expired"] = create_token(personas.alice, "old", expires_at=a_minute_ago)[1]
     return Tokens(**keys)
 
 

@@ -43,10 +43,10 @@ def test_every_route_checks_the_tokens_project_and_role(tokens, call, worlds):
             return call(token, request.method, request.route, **request.kwargs())
 
         # (who, answer, expected status); the allowed write comes last, after every refusal.
-        answers = [("nobody", ask(None, mine), 401)]
+        answers = [("nobody", ask(None, mine), 401), ("expired", ask(tokens.expired, mine), 401)]
         outsiders = [("charlie on genomics", ask(tokens.charlie, mine))] + [
             (f"{who} on physics", ask(getattr(tokens, who), theirs))
-            for who in ("alice", "bob", "vera", "job")
+            for who in ("alice", "bob", "vera", "job", "scoped")
         ]
         if mine.narrowed:
             for who, answer in outsiders:
@@ -62,7 +62,7 @@ def test_every_route_checks_the_tokens_project_and_role(tokens, call, worlds):
             answers.append(("alice writes", ask(tokens.alice, case.build(genomics)), 200))
             answers.append(("charlie writes physics", ask(tokens.charlie, theirs), 200))
         else:
-            for who in ("vera", "job", "root"):
+            for who in ("vera", "job", "root", "scoped"):
                 answer = ask(getattr(tokens, who), mine)
                 answers.append((f"{who} reads", answer, 200))
                 if mine.narrowed and answer.status_code == 200:

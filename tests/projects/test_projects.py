@@ -225,3 +225,30 @@ def test_a_slug_with_a_nul_byte_is_a_404_not_a_database_error(personas):
     with pytest.raises(Http404):
         get_project_for_user(personas.alice, "genomics\x00")
     assert get_project_for_user(personas.alice, "genomics") == personas.project
+
+
+def test_site_admin_approves_with_a_quota_prefilled_with_the_sites_default(personas, settings):
+    from portal.quotas.models import Quota, QuotaChange
+
+    register(personas.client("charlie"))
+    client = personas.client("root")
+    page = client.get(reverse("projects:review")).content.decode()
+    default_gpus = settings.TALLER_DEFAULT_QUOTA["max_gpus"]
+    assert f'name="max_gpus" value="{default_gpus}"' in page and 'id="id_climate_max_gpus"' in page
+
+    refused = client.post(reverse("projects:approve", args=["climate"]), {"max_gpus": "-1", "reason": "ok"})
+    assert refused.status_code == 400
+    assert Project.objects.get(slug="climate").status == Project.Status.PENDING
+    assert 'id="id_climate_max_gpus-error"' in refused.content.decode()
+    assert not QuotaChange.objects.filter(project__slug="climate").exists()
+
+    response = client.post(
+        reverse("projects:approve", args=["climate"]),
+        {"max_gpus": "3", "gpu_hours_per_period": "12.5", "reason": "welcome"},
+    )
+    assert response.status_code == 302
+    project = Project.objects.get(slug="climate")
+    assert project.status == Project.Status.ACTIVE
+    quota = Quota.objects.get(project=project)
+    assert quota.max_gpus == 3 and str(quota.gpu_hours_per_period) == "12.50"
+    assert QuotaChange.objects.get(project=project).reason == "welcome"

@@ -239,3 +239,12 @@ def test_preview_of_an_inactive_project_says_rejected(personas):
         'data-outcome="rejected"' in response.content.decode()
         and "active project" in response.content.decode()
     )
+
+
+def test_a_date_picker_chooses_the_period_around_a_day(personas):
+    client = personas.client("root")
+    page = client.get(reverse("quotas:overview"), {"period": "2026-03-17"}).content.decode()
+    assert 'type="date" name="period" value="2026-03-01"' in page
+    assert "Period 2026-03" in page
+    project_page = personas.client("alice").get(reverse("quotas:project", args=["genomics"])).content.decode()
+    assert 'type="date" name="period"' in project_page

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from portal.api import StrictSerializerMixin
+from portal.quotas.api.more_serializers import ApprovalQuotaSerializer
 
 from ..models import Membership, Project, Role
 
@@ -96,6 +97,12 @@ class DecisionSerializer(StrictSerializerMixin, serializers.Serializer):
         default="",
         max_length=2000,
         help_text=_("Why the project is approved; shown to its members."),
+    )
+    quota = ApprovalQuotaSerializer(
+        required=False,
+        help_text=_(
+            "Optional: quota values to set with the approval, in one step (the site's default for the rest)."
+        ),
     )
 
 

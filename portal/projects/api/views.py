@@ -14,8 +14,10 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.quotas.approval import approve_with_quota
+
 from .. import actions
-from ..access import Need, get_project_for_user, require_site_admin, role_of, visible_to
+from ..access import Need, get_project_for_user, require_site_admin, require_unscoped, role_of, visible_to
 from ..models import Membership, Project
 from .serializers import (
     DecisionSerializer,
@@ -61,6 +63,7 @@ USERNAME = OpenApiParameter("username", str, OpenApiParameter.PATH, description=
     retrieve=extend_schema(parameters=[SLUG]),
     approve=extend_schema(parameters=[SLUG]),
     reject=extend_schema(parameters=[SLUG]),
+    archive=extend_schema(parameters=[SLUG]),
 )
 class ProjectViewSet(viewsets.GenericViewSet):
     serializer_class = ProjectSerializer
@@ -85,12 +88,16 @@ class ProjectViewSet(viewsets.GenericViewSet):
         responses={201: ProjectSerializer},
     )
     def create(self, request: Request) -> Response:
+        require_unscoped(request.user)
         serializer = ProjectCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         project = actions.register_project(request.user, **serializer.validated_data)
         return Response(_detail(request, project), status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Show a project")
+    @extend_schema(
+        summary="Show a project",
+        description="Its registration, status, the site admin's decision and your role in it.",
+    )
     def retrieve(self, request: Request, slug: str) -> Response:
         return Response(_detail(request, get_project_for_user(request.user, slug)))
 
@@ -99,26 +106,53 @@ class ProjectViewSet(viewsets.GenericViewSet):
         require_site_admin(request.user, _("Only a site admin can approve or reject projects."))
         serializer = serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
-        decide(request.user, project, serializer.validated_data["reason"])
+        decide(request.user, project, serializer.validated_data)
         return Response(_detail(request, project))
 
     @extend_schema(
         summary="Approve a pending project (site admins)",
+        description="With `quota`, also sets the project's quota, in the same transaction: a quota "
+        "the site refuses (400) leaves the project pending.",
         request=DecisionSerializer,
         responses={200: ProjectSerializer},
     )
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, slug: str) -> Response:
-        return self._decision(request, slug, DecisionSerializer, actions.approve_project)
+        return self._decision(
+            request,
+            slug,
+            DecisionSerializer,
+            lambda admin, project, data: approve_with_quota(
+                admin, project, data["reason"], data.get("quota")
+            ),
+        )
+
+    @extend_schema(
+        summary="Archive a project (owners)",
+        description="An archived project runs no new jobs; its runs, models and history stay readable. "
+        "Archiving twice is a 400.",
+        request=None,
+        responses={200: ProjectSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def archive(self, request: Request, slug: str) -> Response:
+        project = get_project_for_user(request.user, slug, Need.MANAGE)
+        return Response(_detail(request, actions.archive_project(request.user, project)))
 
     @extend_schema(
         summary="Reject a pending project (site admins)",
+        description="A reason is required; it is shown to the project's owner.",
         request=RejectSerializer,
         responses={200: ProjectSerializer},
     )
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, slug: str) -> Response:
-        return self._decision(request, slug, RejectSerializer, actions.reject_project)
+        return self._decision(
+            request,
+            slug,
+            RejectSerializer,
+            lambda admin, project, data: actions.reject_project(admin, project, data["reason"]),
+        )
 
 
 @extend_schema_view(

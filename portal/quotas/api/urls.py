@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import more_views, views
 
 urlpatterns = [
     path("projects/<slug:slug>/quota/", views.QuotaView.as_view(), name="api-quota"),
@@ -13,13 +13,22 @@ urlpatterns = [
     ),
     path(
         "projects/<slug:slug>/quota/requests/<int:pk>/approve/",
-        views.QuotaRequestDecision.as_view(decision="approve"),
+        views.QuotaRequestApprove.as_view(),
         name="api-quota-request-approve",
     ),
     path(
         "projects/<slug:slug>/quota/requests/<int:pk>/decline/",
-        views.QuotaRequestDecision.as_view(decision="decline"),
+        views.QuotaRequestDecline.as_view(),
         name="api-quota-request-decline",
     ),
     path("projects/<slug:slug>/usage/", views.UsageView.as_view(), name="api-usage"),
+    path("projects/<slug:slug>/quota/caps/", more_views.MemberCapList.as_view(), name="api-caps"),
+    path(
+        "projects/<slug:slug>/quota/caps/<str:username>/",
+        more_views.MemberCapDetail.as_view(),
+        name="api-cap",
+    ),
+    path("projects/<slug:slug>/quota/preview/", more_views.QuotaPreview.as_view(), name="api-quota-preview"),
+    path("usage/", more_views.UsageOverview.as_view(), name="api-usage-overview"),
+    path("usage/export.csv", more_views.UsageExport.as_view(), name="api-usage-export"),
 ]

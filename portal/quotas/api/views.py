@@ -6,7 +6,7 @@ usage; owners ask for more; only site admins change a quota or decide on request
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
@@ -59,7 +59,12 @@ def quota_data(project: Project) -> dict:
 class QuotaView(GenericAPIView):
     serializer_class = QuotaSerializer
 
-    @extend_schema(summary="Show a project's quota and its current use", parameters=[SLUG])
+    @extend_schema(
+        summary="Show a project's quota and its current use",
+        description="The limits, what the project's jobs hold now, and the period's GPU-hour and "
+        "CPU-hour budget: used, reserved by jobs not yet started, and remaining.",
+        parameters=[SLUG],
+    )
     def get(self, request: Request, slug: str) -> Response:
         return Response(QuotaSerializer(quota_data(get_project_for_user(request.user, slug))).data)
 
@@ -89,6 +94,7 @@ class UsageView(GenericAPIView):
 
     @extend_schema(
         summary="A project's use in a period, per member and in total",
+        description="GPU-hours, CPU-hours, memory and jobs, counted over the period's part of each job.",
         parameters=[
             SLUG,
             OpenApiParameter(
@@ -159,6 +165,7 @@ class QuotaRequestList(GenericAPIView):
 
     @extend_schema(
         summary="Ask for more quota (owners)",
+        description="`values` holds the fields asked for and `reason` says why; a site admin decides.",
         request=QuotaRequestCreateSerializer,
         responses={201: QuotaRequestSerializer},
         parameters=[SLUG],
@@ -176,7 +183,11 @@ class QuotaRequestList(GenericAPIView):
 class QuotaRequestDetail(GenericAPIView):
     serializer_class = QuotaRequestSerializer
 
-    @extend_schema(summary="Show one quota request", parameters=[SLUG, REQUEST_ID])
+    @extend_schema(
+        summary="Show one quota request",
+        description="What was asked, why, and the decision once a site admin made it.",
+        parameters=[SLUG, REQUEST_ID],
+    )
     def get(self, request: Request, slug: str, pk: int) -> Response:
         project = get_project_for_user(request.user, slug)
         return Response(QuotaRequestSerializer(get_object_or_404(QuotaRequest, pk=pk, project=project)).data)
@@ -207,3 +218,23 @@ class QuotaRequestDecision(GenericAPIView):
             actions.decline_request(request.user, quota_request, reason)
         quota_request.refresh_from_db()
         return Response(QuotaRequestSerializer(quota_request).data)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        summary="Approve a quota request (site admins)",
+        description="Sets the quota to the requested values, recorded in its history with the reason.",
+    )
+)
+class QuotaRequestApprove(QuotaRequestDecision):
+    decision = "approve"
+
+
+@extend_schema_view(
+    post=extend_schema(
+        summary="Decline a quota request (site admins)",
+        description="The quota stays as it is; a reason is required and shown to the owners.",
+    )
+)
+class QuotaRequestDecline(QuotaRequestDecision):
+    decision = "decline"
