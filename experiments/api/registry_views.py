@@ -13,7 +13,6 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from clusterjobs.models import Job
 from portal.api import StrictSerializerMixin
 from portal.projects.access import Need, get_project_for_user
 from portal.projects.models import Project
@@ -59,12 +58,12 @@ def _model(request: Request, slug: str, name: str, need: Need = Need.VIEW) -> tu
 
 
 def _with_jobs(project: Project, versions: list[dict]) -> list[dict]:
-    run_ids = [v["run_id"] for v in versions if v["run_id"]]
-    jobs = dict(
-        Job.objects.filter(project=project, mlflow_run_id__in=run_ids).values_list("mlflow_run_id", "pk")
-    )
+    """Each version with the id of the job whose run it came from: the ``taller.job_id`` tag the
+    portal puts on a version it registers (only the portal sets it; the job's page checks who may
+    see the job). ``None`` for a version registered some other way."""
     for version in versions:
-        version["job"] = jobs.get(version["run_id"])
+        job = (version.get("tags") or {}).get(gateway.JOB_TAG, "")
+        version["job"] = int(job) if job.isdigit() else None
     return versions
 
 

@@ -5,12 +5,9 @@ from . import views
 app_name = "projects"
 urlpatterns = [
     path("new/", views.register, name="register"),
-    path("review/", views.review, name="review"),
     path("<slug:slug>/", views.detail, name="detail"),
     path("<slug:slug>/members/", views.add_member, name="add-member"),
     path("<slug:slug>/members/<int:pk>/role/", views.change_role, name="change-role"),
     path("<slug:slug>/members/<int:pk>/remove/", views.remove_member, name="remove-member"),
     path("<slug:slug>/archive/", views.archive, name="archive"),
-    path("<slug:slug>/approve/", views.decide, {"decision": "approve"}, name="approve"),
-    path("<slug:slug>/reject/", views.decide, {"decision": "reject"}, name="reject"),
 ]

@@ -1,9 +1,15 @@
 from django.urls import path
 
-from . import views
+from . import review_views, views
 
 app_name = "quotas"
 urlpatterns = [
+    # Before the projects' own URLs, which would read "review" as a project's slug.
+    path("projects/review/", review_views.review, name="project-review"),
+    path(
+        "projects/<slug:slug>/approve/", review_views.decide, {"decision": "approve"}, name="project-approve"
+    ),
+    path("projects/<slug:slug>/reject/", review_views.decide, {"decision": "reject"}, name="project-reject"),
     path("quotas/", views.overview, name="overview"),
     path("quotas/export.csv", views.export_csv, name="export"),
     path("projects/<slug:slug>/quota/", views.quota_page, name="project"),

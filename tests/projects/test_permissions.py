@@ -82,17 +82,17 @@ CASES = {
         (LOGIN, 404, 403, 403, DONE, DONE),
         done=lambda p: Project.objects.get(pk=p.project.pk).status == Project.Status.ARCHIVED,
     ),
-    "review": Case("get", lambda p: reverse("projects:review"), (LOGIN, 403, 403, 403, 403, 200)),
+    "review": Case("get", lambda p: reverse("quotas:project-review"), (LOGIN, 403, 403, 403, 403, 200)),
     "approve": Case(
         "post",
-        lambda p: reverse("projects:approve", args=["genomics"]),
+        lambda p: reverse("quotas:project-approve", args=["genomics"]),
         (LOGIN, 403, 403, 403, 403, DONE),
         setup=_pending,
         done=lambda p: Project.objects.get(pk=p.project.pk).status == Project.Status.ACTIVE,
     ),
     "reject": Case(
         "post",
-        lambda p: reverse("projects:reject", args=["genomics"]),
+        lambda p: reverse("quotas:project-reject", args=["genomics"]),
         (LOGIN, 403, 403, 403, 403, DONE),
         data={"reason": "No budget this year."},
         setup=_pending,
@@ -153,7 +153,7 @@ def test_healthz_is_public(personas, mlflow_uri):
     [
         lambda: reverse("projects:add-member", args=["genomics"]),
         lambda: reverse("projects:archive", args=["genomics"]),
-        lambda: reverse("projects:approve", args=["genomics"]),
+        lambda: reverse("quotas:project-approve", args=["genomics"]),
     ],
 )
 def test_actions_refuse_get(personas, url):

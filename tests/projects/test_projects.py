@@ -60,9 +60,9 @@ def test_bad_registration_shows_the_error_and_saves_nothing(personas, changes, f
 
 def test_site_admin_approves_and_requester_sees_it(personas):
     register(personas.client("charlie"))
-    review = personas.client("root").get(reverse("projects:review"))
+    review = personas.client("root").get(reverse("quotas:project-review"))
     assert 'id="pending-climate"' in review.content.decode()
-    response = personas.client("root").post(reverse("projects:approve", args=["climate"]))
+    response = personas.client("root").post(reverse("quotas:project-approve", args=["climate"]))
     assert response.status_code == 302
     project = Project.objects.get(slug="climate")
     assert project.status == Project.Status.ACTIVE
@@ -77,11 +77,11 @@ def test_site_admin_rejects_with_a_reason_the_requester_reads(personas):
     client = personas.client("root")
     detail = reverse("projects:detail", args=["climate"])
     assert 'id="review"' in client.get(detail).content.decode()  # decision forms on the project page
-    response = client.post(reverse("projects:reject", args=["climate"]), {"reason": "", "next": detail})
+    response = client.post(reverse("quotas:project-reject", args=["climate"]), {"reason": "", "next": detail})
     assert Project.objects.get(slug="climate").status == Project.Status.PENDING
     assert "Say why the project is rejected." in client.get(response["Location"]).content.decode()
     response = client.post(
-        reverse("projects:reject", args=["climate"]), {"reason": "Out of scope.", "next": detail}
+        reverse("quotas:project-reject", args=["climate"]), {"reason": "Out of scope.", "next": detail}
     )
     assert response["Location"] == detail
     assert Project.objects.get(slug="climate").status == Project.Status.REJECTED
@@ -91,7 +91,9 @@ def test_site_admin_rejects_with_a_reason_the_requester_reads(personas):
 
 def test_a_decision_is_taken_once(personas):
     client = personas.client("root")
-    response = client.post(reverse("projects:reject", args=["genomics"]), {"reason": "late"}, follow=True)
+    response = client.post(
+        reverse("quotas:project-reject", args=["genomics"]), {"reason": "late"}, follow=True
+    )
     assert "Only a pending project can be approved or rejected." in response.content.decode()
     assert Project.objects.get(slug="genomics").status == Project.Status.ACTIVE
 
@@ -99,9 +101,9 @@ def test_a_decision_is_taken_once(personas):
 def test_next_cannot_leave_the_site(personas):
     ProjectFactory(slug="climate", status=Project.Status.PENDING)
     response = personas.client("root").post(
-        reverse("projects:approve", args=["climate"]), {"next": "https://evil.example/"}
+        reverse("quotas:project-approve", args=["climate"]), {"next": "https://evil.example/"}
     )
-    assert response["Location"] == reverse("projects:review")
+    assert response["Location"] == reverse("quotas:project-review")
 
 
 def test_django_admin_actions_approve_and_reject_with_a_reason(personas):
@@ -232,18 +234,20 @@ def test_site_admin_approves_with_a_quota_prefilled_with_the_sites_default(perso
 
     register(personas.client("charlie"))
     client = personas.client("root")
-    page = client.get(reverse("projects:review")).content.decode()
+    page = client.get(reverse("quotas:project-review")).content.decode()
     default_gpus = settings.TALLER_DEFAULT_QUOTA["max_gpus"]
     assert f'name="max_gpus" value="{default_gpus}"' in page and 'id="id_climate_max_gpus"' in page
 
-    refused = client.post(reverse("projects:approve", args=["climate"]), {"max_gpus": "-1", "reason": "ok"})
+    refused = client.post(
+        reverse("quotas:project-approve", args=["climate"]), {"max_gpus": "-1", "reason": "ok"}
+    )
     assert refused.status_code == 400
     assert Project.objects.get(slug="climate").status == Project.Status.PENDING
     assert 'id="id_climate_max_gpus-error"' in refused.content.decode()
     assert not QuotaChange.objects.filter(project__slug="climate").exists()
 
     response = client.post(
-        reverse("projects:approve", args=["climate"]),
+        reverse("quotas:project-approve", args=["climate"]),
         {"max_gpus": "3", "gpu_hours_per_period": "12.5", "reason": "welcome"},
     )
     assert response.status_code == 302

@@ -4,7 +4,6 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from portal.api import StrictSerializerMixin
-from portal.quotas.api.more_serializers import ApprovalQuotaSerializer
 
 from ..models import Membership, Project, Role
 
@@ -86,24 +85,6 @@ class ProjectCreateSerializer(StrictSerializerMixin, serializers.ModelSerializer
             "field_of_research": {"help_text": _("Discipline, e.g. genomics.")},
             "expected_needs": {"help_text": _("GPUs, CPU hours, storage: what the group expects to use.")},
         }
-
-
-class DecisionSerializer(StrictSerializerMixin, serializers.Serializer):
-    """A site admin's approval of a pending project."""
-
-    reason = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        default="",
-        max_length=2000,
-        help_text=_("Why the project is approved; shown to its members."),
-    )
-    quota = ApprovalQuotaSerializer(
-        required=False,
-        help_text=_(
-            "Optional: quota values to set with the approval, in one step (the site's default for the rest)."
-        ),
-    )
 
 
 class RejectSerializer(StrictSerializerMixin, serializers.Serializer):

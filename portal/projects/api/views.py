@@ -14,13 +14,10 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.quotas.approval import approve_with_quota
-
 from .. import actions
 from ..access import Need, get_project_for_user, require_site_admin, require_unscoped, role_of, visible_to
 from ..models import Membership, Project
 from .serializers import (
-    DecisionSerializer,
     MemberCreateSerializer,
     MembershipSerializer,
     MemberUpdateSerializer,
@@ -46,7 +43,7 @@ def with_caller_role(projects: QuerySet, user) -> QuerySet:
     return projects.annotate(caller_role=Subquery(role), requested_by_username=F("requested_by__username"))
 
 
-def _detail(request: Request, project: Project) -> dict:
+def project_detail(request: Request, project: Project) -> dict:
     project.caller_role = role_of(request.user, project)
     project.requested_by_username = project.requested_by.username
     return ProjectSerializer(project).data
@@ -92,14 +89,14 @@ class ProjectViewSet(viewsets.GenericViewSet):
         serializer = ProjectCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         project = actions.register_project(request.user, **serializer.validated_data)
-        return Response(_detail(request, project), status=status.HTTP_201_CREATED)
+        return Response(project_detail(request, project), status=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Show a project",
         description="Its registration, status, the site admin's decision and your role in it.",
     )
     def retrieve(self, request: Request, slug: str) -> Response:
-        return Response(_detail(request, get_project_for_user(request.user, slug)))
+        return Response(project_detail(request, get_project_for_user(request.user, slug)))
 
     def _decision(self, request: Request, slug: str, serializer_class, decide) -> Response:
         project = get_project_for_user(request.user, slug)
@@ -107,25 +104,7 @@ class ProjectViewSet(viewsets.GenericViewSet):
         serializer = serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
         decide(request.user, project, serializer.validated_data)
-        return Response(_detail(request, project))
-
-    @extend_schema(
-        summary="Approve a pending project (site admins)",
-        description="With `quota`, also sets the project's quota, in the same transaction: a quota "
-        "the site refuses (400) leaves the project pending.",
-        request=DecisionSerializer,
-        responses={200: ProjectSerializer},
-    )
-    @action(detail=True, methods=["post"])
-    def approve(self, request: Request, slug: str) -> Response:
-        return self._decision(
-            request,
-            slug,
-            DecisionSerializer,
-            lambda admin, project, data: approve_with_quota(
-                admin, project, data["reason"], data.get("quota")
-            ),
-        )
+        return Response(project_detail(request, project))
 
     @extend_schema(
         summary="Archive a project (owners)",
@@ -137,7 +116,7 @@ class ProjectViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def archive(self, request: Request, slug: str) -> Response:
         project = get_project_for_user(request.user, slug, Need.MANAGE)
-        return Response(_detail(request, actions.archive_project(request.user, project)))
+        return Response(project_detail(request, actions.archive_project(request.user, project)))
 
     @extend_schema(
         summary="Reject a pending project (site admins)",

@@ -91,3 +91,21 @@ class ApprovalQuotaSerializer(QuotaUpdateSerializer):
     """The quota to set while approving a project: any quota field; the site's default for the rest."""
 
     reason = None  # the approval's reason is recorded in the quota's history
+
+
+class ApprovalSerializer(StrictSerializerMixin, serializers.Serializer):
+    """A site admin's approval of a pending project."""
+
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=2000,
+        help_text=_("Why the project is approved; shown to its members."),
+    )
+    quota = ApprovalQuotaSerializer(
+        required=False,
+        help_text=_(
+            "Optional: quota values to set with the approval, in one step (the site's default for the rest)."
+        ),
+    )

@@ -15,12 +15,11 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from clusterjobs import admission
 from portal.api import FileNegotiation
 from portal.projects.access import Need, get_project_for_user, require_site_admin
 from portal.projects.models import Membership, Project
 
-from .. import actions, usage
+from .. import actions, admission, usage
 from ..export import usage_csv_rows
 from .more_serializers import (
     MemberCapSerializer,

@@ -1,8 +1,9 @@
 from django.urls import path
 
-from . import more_views, views
+from . import approval_views, more_views, views
 
 urlpatterns = [
+    path("projects/<slug:slug>/approve/", approval_views.approve_project, name="api-project-approve"),
     path("projects/<slug:slug>/quota/", views.QuotaView.as_view(), name="api-quota"),
     path("projects/<slug:slug>/quota/changes/", views.QuotaChangeList.as_view(), name="api-quota-changes"),
     path("projects/<slug:slug>/quota/requests/", views.QuotaRequestList.as_view(), name="api-quota-requests"),
