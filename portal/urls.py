@@ -3,13 +3,13 @@ from django.urls import include, path, re_path
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from portal import dashboard
 from portal.api import not_found as api_not_found
-from portal.projects import views as project_views
 
 from . import views
 
 urlpatterns = [
-    path("", project_views.dashboard, name="dashboard"),
+    path("", dashboard.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("portal.accounts.urls")),
     path("oidc/", include("portal.accounts.oidc_urls")),

@@ -18,3 +18,17 @@
     }
   });
 })();
+// The navigation's Menu button (phones): shown only when this script runs, so without JavaScript
+// every link stays visible.
+(function () {
+  "use strict";
+  var toggle = document.querySelector(".nav-toggle");
+  var menu = document.getElementById("site-nav");
+  if (!toggle || !menu) return;
+  toggle.hidden = false;
+  menu.classList.add("collapsed");
+  toggle.addEventListener("click", function () {
+    var open = menu.classList.toggle("collapsed") === false;
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+})();
