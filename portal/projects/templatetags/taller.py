@@ -1,9 +1,13 @@
 """The portal's shared look: icons from the vendored Lucide sprite, one status badge for every
 page (colour, icon and word: never colour alone), and the navigation's current page."""
 
+import math
+from decimal import Decimal
+
 from django import template
 from django.templatetags.static import static
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
@@ -99,3 +103,17 @@ def job_duration(job, now=None) -> str:
     if minutes < 60:
         return _("%(minutes)d min") % {"minutes": minutes}
     return _("%(hours)d h %(minutes)02d min") % {"hours": minutes // 60, "minutes": minutes % 60}
+
+
+@register.filter
+def metric_value(value) -> str:
+    """A metric as people read it: four significant digits, in the reader's number format
+    (0.7712 → "0.7712", "0,7712" in Spanish; 1234.567 → "1,234.6")."""
+    if value is None:
+        return "—"
+    number = float(value)
+    if math.isnan(number) or math.isinf(number):
+        return str(number)
+    if abs(number) >= 1000:
+        return number_format(round(number, 1), decimal_pos=None, force_grouping=True)
+    return number_format(Decimal(f"{number:.4g}"), force_grouping=True)
