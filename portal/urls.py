@@ -27,5 +27,7 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),
 ]
 
+handler403 = "portal.views.permission_denied"
+
 admin.site.site_header = "Taller"
 admin.site.site_title = "Taller"

@@ -81,10 +81,15 @@ def visible_to(user, *, only: int | None = None) -> QuerySet:
     return projects if only is None else projects.filter(pk=only)
 
 
+class SiteAdminOnly(PermissionDenied):
+    """Refused because only site admins may do this (no project role would allow it): the 403
+    page then does not send the reader to a project owner."""
+
+
 def require_site_admin(user, message: str | None = None) -> None:
     """A 403 (saying ``message``) unless the user is a site admin."""
     if not (user.is_authenticated and user.is_site_admin):
-        raise PermissionDenied(message or _("Only site admins see this page."))
+        raise SiteAdminOnly(message or _("Only site admins see this page."))
 
 
 def site_admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -129,3 +129,15 @@ def test_dashboard_and_project_page_run_the_same_queries_for_10_and_1000_rows(ad
         client.get("/")  # the session's first use writes it
         counts[count] = (count_queries(client, "/"), count_queries(client, f"/projects/{project.slug}/"))
     assert counts[10] == counts[1000], counts
+
+
+@pytest.mark.django_db
+def test_the_403_page_gives_advice_for_the_case(personas):
+    admin_page = personas.client("bob").get("/projects/review/")
+    assert admin_page.status_code == 403
+    html = admin_page.content.decode()
+    assert "site admins" in html and "project owner" not in html
+    role = personas.client("vera").get("/projects/genomics/jobs/new/")
+    assert role.status_code == 403
+    html = role.content.decode()
+    assert "does not allow this" in html and "A project owner can change your role" in html

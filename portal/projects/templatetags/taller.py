@@ -117,3 +117,20 @@ def metric_value(value) -> str:
     if abs(number) >= 1000:
         return number_format(round(number, 1), decimal_pos=None, force_grouping=True)
     return number_format(Decimal(f"{number:.4g}"), force_grouping=True)
+
+
+@register.filter
+def number(value) -> str:
+    """One number format on every page: the reader's decimal mark and thousands grouping, and no
+    trailing zeros of a decimal field (8 CPU cores, not "8.000", which reads as eight thousand in
+    Spanish). Empty values stay as they are (for ``|default``)."""
+    if value is None or value == "":
+        return value
+    if isinstance(value, str):
+        try:
+            value = Decimal(value)
+        except ArithmeticError:
+            return value
+    if isinstance(value, Decimal):
+        value = value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+    return number_format(value, force_grouping=True)
