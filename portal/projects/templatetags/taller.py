@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 register = template.Library()
 
@@ -134,3 +135,17 @@ def number(value) -> str:
     if isinstance(value, Decimal):
         value = value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
     return number_format(value, force_grouping=True)
+
+
+@register.simple_tag
+def job_resources(job) -> str:
+    """ "1 CPU core, 2,048 MiB of memory, 2 GPUs": each count with its own plural."""
+    cores = job.cpu.normalize() if isinstance(job.cpu, Decimal) else job.cpu
+    parts = [
+        ngettext("%(count)s CPU core", "%(count)s CPU cores", 1 if cores == 1 else 2)
+        % {"count": number(cores)},
+        ngettext("%(count)s MiB of memory", "%(count)s MiB of memory", job.memory_mib)
+        % {"count": number(job.memory_mib)},
+        ngettext("%(count)s GPU", "%(count)s GPUs", job.gpus) % {"count": number(job.gpus)},
+    ]
+    return ", ".join(parts)
