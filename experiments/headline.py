@@ -1,5 +1,5 @@
-"""The headline metric of many jobs' runs, for the dashboard and a project page: one bounded search
-call to MLflow for the whole page (``MLFLOW_TIMEOUT_SECONDS``), whatever the number of jobs, and
+"""The headline metric of many jobs' runs, for the dashboard and a project page: one bounded
+query to MLflow (runs/search) for the whole page (``MLFLOW_TIMEOUT_SECONDS``), whatever the number of jobs, and
 nothing at all when MLflow does not answer: the page shows the jobs without their metrics."""
 
 import logging
@@ -33,7 +33,7 @@ def pick(metrics: dict[str, float | None], tags: dict[str, str]) -> tuple[str, f
 
 
 def headline_metrics(jobs) -> dict[str, tuple[str, float | None]]:
-    """``{run_id: (metric, value)}`` of the jobs' MLflow runs, in one search call (the jobs store
+    """``{run_id: (metric, value)}`` of the jobs' MLflow runs, in one call to MLflow (the jobs store
     their run's and experiment's ids, so no lookup comes first). The caller has checked that the
     jobs are the user's to see."""
     runs = {job.mlflow_run_id: job.mlflow_experiment_id for job in jobs if job.mlflow_run_id}
