@@ -4,13 +4,13 @@ from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from experiments import link_views
+from portal import dashboard
 from portal.api import not_found as api_not_found
-from portal.projects import views as project_views
 
 from . import views
 
 urlpatterns = [
-    path("", project_views.dashboard, name="dashboard"),
+    path("", dashboard.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
     path("", include("monitoring.urls")),
     path("accounts/", include("portal.accounts.urls")),
@@ -29,6 +29,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^api/", api_not_found),
 ]
+
+handler403 = "portal.views.permission_denied"
 
 admin.site.site_header = "Taller"
 admin.site.site_title = "Taller"

@@ -98,11 +98,16 @@ def visible_to(user, *, only: int | None = None) -> QuerySet:
     return projects if only is None else projects.filter(pk=only)
 
 
+class SiteAdminOnly(PermissionDenied):
+    """Refused because only site admins may do this (no project role would allow it): the 403
+    page then does not send the reader to a project owner."""
+
+
 def require_site_admin(user, message: str | None = None) -> None:
     """A 403 (saying ``message``) unless the user is a site admin, and not narrowed to one project
     (what only site admins do spans every project)."""
     if not (user.is_authenticated and user.is_site_admin):
-        raise PermissionDenied(message or _("Only site admins see this page."))
+        raise SiteAdminOnly(message or _("Only site admins see this page."))
     if scoped_project_id(user) is not None:
         raise PermissionDenied(_("A token scoped to one project cannot do what spans every project."))
 

@@ -18,13 +18,6 @@ from .models import Membership, Project
 
 
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    projects = Project.objects.filter(memberships__user=request.user).order_by("name")
-    page = Paginator(projects, 25).get_page(request.GET.get("page"))
-    return render(request, "projects/dashboard.html", {"page": page})
-
-
-@login_required
 def register(request: HttpRequest) -> HttpResponse:
     form = ProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

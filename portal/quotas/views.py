@@ -37,6 +37,7 @@ def _page_context(request: HttpRequest, project: Project, **forms) -> dict:
     caps = MemberCap.objects.filter(membership__project=project).select_related("membership__user")
     is_admin = request.user.is_site_admin
     can_manage = can(request.user, project, Need.MANAGE)
+    series = usage.daily_series(project.pk, window)
     return {
         **summary,
         "project": project,
@@ -45,7 +46,18 @@ def _page_context(request: HttpRequest, project: Project, **forms) -> dict:
         "period_error": period_error,
         "members": usage.member_usage(project.pk, window),
         "total": usage.project_usage(project.pk, window),
-        "series": usage.daily_series(project.pk, window),
+        "series": series,
+        # The plot's data as a table too, for those who cannot see the plot.
+        "series_rows": list(
+            zip(
+                series["labels"],
+                series["gpu_hours"],
+                series["gpu_hours_cumulative"],
+                series["cpu_hours"],
+                series["cpu_hours_cumulative"],
+                strict=True,
+            )
+        ),
         "changes": Paginator(changes, 10).get_page(request.GET.get("changes")),
         "requests": Paginator(requests, 10).get_page(request.GET.get("requests")),
         "caps": caps[:200],
@@ -187,8 +199,23 @@ def _overview_rows(projects: list[Project], window: usage.Window) -> list[dict]:
     rows = []
     for project in projects:
         quota = getattr(project, "quota", None)
-        rows.append({"project": project, "quota": quota, "usage": used[project.pk], "held": held[project.pk]})
+        use = used[project.pk]
+        rows.append(
+            {
+                "project": project,
+                "quota": quota,
+                "usage": use,
+                "held": held[project.pk],
+                "gpu_share": _share(use.gpu_hours, quota.gpu_hours_per_period if quota else 0),
+                "cpu_share": _share(use.cpu_hours, quota.cpu_hours_per_period if quota else 0),
+            }
+        )
     return rows
+
+
+def _share(used, budget) -> float | None:
+    """Use as a percentage of a budget (None for no budget: nothing to share)."""
+    return round(100 * float(used) / float(budget), 1) if budget else None
 
 
 @site_admin_required
@@ -198,12 +225,11 @@ def overview(request: HttpRequest) -> HttpResponse:
     projects = Project.objects.select_related("quota").order_by("name", "pk")
     page = Paginator(projects, 25).get_page(request.GET.get("page"))
     rows = _overview_rows(list(page), window)
+    # Use as a share of each project's budget: projects of any size on one scale, 100 % is the budget.
     chart = {
         "labels": [row["project"].slug for row in rows],
-        "gpu_hours": [float(row["usage"].gpu_hours) for row in rows],
-        "gpu_budget": [float(row["quota"].gpu_hours_per_period) if row["quota"] else 0 for row in rows],
-        "cpu_hours": [float(row["usage"].cpu_hours) for row in rows],
-        "cpu_budget": [float(row["quota"].cpu_hours_per_period) if row["quota"] else 0 for row in rows],
+        "gpu_share": [row["gpu_share"] for row in rows],
+        "cpu_share": [row["cpu_share"] for row in rows],
     }
     pending = QuotaRequest.objects.filter(status=QuotaRequest.Status.PENDING).select_related(
         "project", "requested_by"

@@ -30,6 +30,7 @@
       },
     });
   }
+  // Every project's use as a share of its own budget: 100 % is the budget, whatever its size.
   const overview = data("overview-series");
   const canvas = document.getElementById("overview-chart");
   if (overview && canvas && window.Chart) {
@@ -38,17 +39,14 @@
       data: {
         labels: overview.labels,
         datasets: [
-          { label: gettext("GPU-hours used"), data: overview.gpu_hours, yAxisID: "y" },
-          { label: gettext("GPU-hour budget"), data: overview.gpu_budget, yAxisID: "y" },
-          { label: gettext("CPU-hours used"), data: overview.cpu_hours, yAxisID: "y2" },
-          { label: gettext("CPU-hour budget"), data: overview.cpu_budget, yAxisID: "y2" },
+          { label: gettext("GPU-hours, % of the budget"), data: overview.gpu_share },
+          { label: gettext("CPU-hours, % of the budget"), data: overview.cpu_share },
         ],
       },
       options: {
         animation: false,
         scales: {
-          y: { beginAtZero: true, title: { display: true, text: gettext("GPU-hours") } },
-          y2: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: gettext("CPU-hours") } },
+          y: { beginAtZero: true, suggestedMax: 100, title: { display: true, text: gettext("% of the budget") } },
         },
       },
     });

@@ -18,3 +18,37 @@
     }
   });
 })();
+// The navigation's Menu button (phones): shown only when this script runs, so without JavaScript
+// every link stays visible.
+(function () {
+  "use strict";
+  var toggle = document.querySelector(".nav-toggle");
+  var menu = document.getElementById("site-nav");
+  if (!toggle || !menu) return;
+  toggle.hidden = false;
+  menu.classList.add("collapsed");
+  toggle.addEventListener("click", function () {
+    var open = menu.classList.toggle("collapsed") === false;
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+})();
+// A table wider than its box scrolls inside it: keyboard users reach it too (focusable when it
+// scrolls and holds nothing focusable of its own). Checked on load, on resize and after swaps.
+(function () {
+  "use strict";
+  function mark() {
+    document.querySelectorAll("main table, main .overflow-auto").forEach(function (box) {
+      var scrolls = box.scrollWidth > box.clientWidth + 1;
+      if (scrolls && !box.hasAttribute("tabindex")) {
+        box.setAttribute("tabindex", "0");
+        box.dataset.scrollFocus = "";
+      } else if (!scrolls && box.dataset.scrollFocus !== undefined) {
+        box.removeAttribute("tabindex");
+        delete box.dataset.scrollFocus;
+      }
+    });
+  }
+  mark();
+  window.addEventListener("resize", mark);
+  document.addEventListener("htmx:afterSettle", mark);
+})();

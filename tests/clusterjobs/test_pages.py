@@ -178,7 +178,7 @@ def test_bad_form_input_gives_a_message_and_creates_nothing(
     )
     html = fragment.content.decode()
     assert html.lstrip().startswith('<div id="job-fields"') and "<html" not in html
-    assert f'id="id_{field}-error"' in html
+    assert f'id="id_{field}_error"' in html
     assert Job.objects.count() == 0
 
 

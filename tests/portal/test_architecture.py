@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # The packages whose imports must form no circle. A module belongs to the longest one that holds it.
 APPS = ("portal.accounts", "portal.projects", "portal.quotas", "clusterjobs", "experiments", "monitoring")
-# The site wires everything together (with the Celery app and the health check) and may import every
+# The site wires everything together (with the Celery app, the health check and the dashboard, which
+# draws on every app) and may import every
 # app; no app imports it.
 SITE = {
     "portal",
@@ -24,6 +25,7 @@ SITE = {
     "portal.asgi",
     "portal.health",
     "portal.views",
+    "portal.dashboard",
 }
 # What every app may use: modules of ``portal`` that are neither an app nor the site.
 SHARED = "portal"

@@ -243,7 +243,7 @@ def test_site_admin_approves_with_a_quota_prefilled_with_the_sites_default(perso
     )
     assert refused.status_code == 400
     assert Project.objects.get(slug="climate").status == Project.Status.PENDING
-    assert 'id="id_climate_max_gpus-error"' in refused.content.decode()
+    assert 'id="id_climate_max_gpus_error"' in refused.content.decode()
     assert not QuotaChange.objects.filter(project__slug="climate").exists()
 
     response = client.post(

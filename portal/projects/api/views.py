@@ -58,7 +58,6 @@ USERNAME = OpenApiParameter("username", str, OpenApiParameter.PATH, description=
 
 @extend_schema_view(
     retrieve=extend_schema(parameters=[SLUG]),
-    approve=extend_schema(parameters=[SLUG]),
     reject=extend_schema(parameters=[SLUG]),
     archive=extend_schema(parameters=[SLUG]),
 )
