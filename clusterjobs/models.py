@@ -189,19 +189,39 @@ class JobTransition(models.Model):
 
 
 class JobTemplate(JobRequestFields):
-    """A job spec curated by site admins that prefills the submission form."""
+    """A job spec that prefills the submission form: a project's own (its members write them), or
+    one for every project (``project`` empty, curated by site admins)."""
 
+    project = models.ForeignKey(
+        "projects.Project",
+        on_delete=models.CASCADE,
+        related_name="job_templates",
+        null=True,
+        blank=True,
+        help_text=_("Empty: offered to every project."),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("description"), blank=True)
     is_active = models.BooleanField(_("offered"), default=True)
 
     class Meta:
-        ordering = ["title"]
+        ordering = ["title", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "title"], name="job_template_title_once_per_project")
+        ]
         verbose_name = _("job template")
         verbose_name_plural = _("job templates")
 
     def __str__(self) -> str:
         return self.title
+
+    @classmethod
+    def offered_to(cls, project) -> models.QuerySet:
+        """The templates a project's submission form offers: its own and the site's."""
+        return cls.objects.filter(models.Q(project=None) | models.Q(project=project), is_active=True)
 
 
 class TaskLease(models.Model):
