@@ -1,3 +1,4 @@
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -152,6 +153,18 @@ class Job(JobRequestFields):
 
     def is_terminal(self) -> bool:
         return self.status in TERMINAL
+
+    def ran_for(self) -> timedelta | None:
+        """How long it has run: from its start to its end (to now while it runs); None before."""
+        if self.started_at is None:
+            return None
+        return (self.finished_at or timezone.now()) - self.started_at
+
+    def waited(self) -> timedelta | None:
+        """How long it waited to start since submission (so far, while it waits); None for a job
+        that ended without starting at a time the backend told."""
+        end = self.started_at or (None if self.is_terminal() else timezone.now())
+        return None if end is None else end - self.created_at
 
     def is_active(self) -> bool:
         return self.status in ACTIVE

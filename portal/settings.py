@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.times.TimeZoneMiddleware",  # times in the reader's time zone (their profile's)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -109,6 +110,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",  # {{ CSP_NONCE }} for the rare inline <script>/<style>
             ],
+            # |when and |duration on every page, without a {% load %}.
+            "builtins": ["portal.times"],
         },
     },
 ]
