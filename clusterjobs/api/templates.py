@@ -27,7 +27,7 @@ KEPT = [f for f in JobRequest.fields() if (f.metadata["model"] or f.name) in COL
 KEPT_NAMES = {f.name for f in KEPT}
 
 
-class TemplateCreateSerializer(StrictSerializerMixin, serializers.Serializer):
+class JobTemplateCreateSerializer(StrictSerializerMixin, serializers.Serializer):
     """A new template of the project: a title, a description, and the job it starts."""
 
     def get_fields(self) -> dict[str, serializers.Field]:
@@ -46,7 +46,7 @@ class TemplateCreateSerializer(StrictSerializerMixin, serializers.Serializer):
         return check_request(user, project, name=title[:100] or "template", **data)
 
 
-class TemplateSerializer(serializers.ModelSerializer):
+class JobTemplateSerializer(serializers.ModelSerializer):
     """A job template: its title and the job it starts."""
 
     project = serializers.SlugRelatedField(
@@ -64,7 +64,11 @@ class TemplateSerializer(serializers.ModelSerializer):
         ]
         fields.insert(fields.index("time_limit_minutes"), "resources")
         read_only_fields = fields
-        extra_kwargs = {"id": {"help_text": _("The template's id.")}}
+        extra_kwargs = {
+            "id": {"help_text": _("The template's id.")},
+            "title": {"help_text": _("What the template is, shown on the job form.")},
+            "description": {"help_text": _("A longer note; optional.")},
+        }
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -93,7 +97,7 @@ PROJECT = OpenApiParameter(
 class TemplateViewSet(viewsets.GenericViewSet):
     """Job templates of one project: everyone in it reads, members and owners write."""
 
-    serializer_class = TemplateSerializer
+    serializer_class = JobTemplateSerializer
     error_groups = {name: group for name, group in JobRequest.groups().items() if name in KEPT_NAMES}
 
     def project(self, need: Need) -> Project:
@@ -114,7 +118,7 @@ class TemplateViewSet(viewsets.GenericViewSet):
     )
     def list(self, request: Request, project_slug: str) -> Response:
         page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(TemplateSerializer(page, many=True).data)
+        return self.get_paginated_response(JobTemplateSerializer(page, many=True).data)
 
     @extend_schema(
         summary=_("Save a job template"),
@@ -123,17 +127,17 @@ class TemplateViewSet(viewsets.GenericViewSet):
             "be (limits, quota, image), each problem a 400 on its field. Titles are unique in a project."
         ),
         parameters=[PROJECT],
-        request=TemplateCreateSerializer,
-        responses={201: TemplateSerializer},
+        request=JobTemplateCreateSerializer,
+        responses={201: JobTemplateSerializer},
     )
     def create(self, request: Request, project_slug: str) -> Response:
         project = self.project(Need.CHANGE)
-        body = TemplateCreateSerializer(data=request.data)
+        body = JobTemplateCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         asked = body.to_request(request.user, project)
         data = body.validated_data
         template = actions.save_template(request.user, project, data["title"], data["description"], asked)
-        return Response(TemplateSerializer(template).data, status=status.HTTP_201_CREATED)
+        return Response(JobTemplateSerializer(template).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary=_("Show a job template"),
@@ -141,7 +145,7 @@ class TemplateViewSet(viewsets.GenericViewSet):
         parameters=[PROJECT, TEMPLATE_ID],
     )
     def retrieve(self, request: Request, project_slug: str, pk: str) -> Response:
-        return Response(TemplateSerializer(get_object_or_404(self.get_queryset(), pk=pk)).data)
+        return Response(JobTemplateSerializer(get_object_or_404(self.get_queryset(), pk=pk)).data)
 
     @extend_schema(
         summary=_("Delete a job template"),
