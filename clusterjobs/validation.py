@@ -132,7 +132,9 @@ def effective_limits(project: Project) -> JobLimits:
     """The most one job of ``project`` may ask: the site's per-job maxima, lowered by the
     project's quota where it is lower. The form's help and every limit error cite these."""
     site = job_limits()
-    quota = getattr(project, "quota", None)
+    # Read afresh (a quota cached on the project may be out of date), through the relation: the
+    # jobs app does not import portal.quotas.
+    quota = project._meta.get_field("quota").related_model.objects.filter(project_id=project.pk).first()
     if quota is None:
         return site
 
