@@ -1,11 +1,11 @@
-"""The verbs people call on jobs: submit, cancel, re-run. Pages, the API and the command line (through
-the API) call these; what the worker and the watcher do next is in dispatch.py and sync.py.
+"""The verbs people call on jobs: submit, cancel, re-run; save and delete a project's templates.
+Pages, the API and the command line (through the API) call these; what the worker and the watcher do next is in dispatch.py and sync.py.
 
 The caller has checked who may do this (``portal.projects.access``: the pages and the API ask it
 before they call) and what was asked (``validation.check_request`` gives a ``JobRequest``).
 """
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -16,7 +16,7 @@ from portal.projects.models import Project
 
 from . import admission, queue, sync
 from .backends import BackendError, get_backend
-from .models import ACTIVE, Job, JobStatus, JobTransition
+from .models import ACTIVE, Job, JobStatus, JobTemplate, JobTransition
 from .validation import JobRequest, recheck
 
 
@@ -124,3 +124,24 @@ def rerun_job(user, job: Job) -> Job:
     may change the job."""
     request = recheck(user, job.project, JobRequest.from_model(job))
     return submit_job(user, job.project, request, rerun_of=job)
+
+
+def save_template(user, project: Project, title: str, description: str, request: JobRequest) -> JobTemplate:
+    """A project's new template from a checked request (its columns; the name is the title)."""
+    title = title.strip()
+    if not title:
+        raise ValidationError({"title": _("Give the template a title.")})
+    if JobTemplate.objects.filter(project=project, title=title).exists():
+        raise ValidationError({"title": _("The project already has a template of this title.")})
+    columns = {f.name for f in JobTemplate._meta.concrete_fields}
+    fields = {column: value for column, value in request.model_fields().items() if column in columns}
+    return JobTemplate.objects.create(
+        project=project, created_by=user, title=title, description=description.strip(), **fields
+    )
+
+
+def delete_template(user, template: JobTemplate) -> None:
+    """Delete a project's own template (a site-wide one is the site admins', in the admin)."""
+    if template.project_id is None:
+        raise PermissionDenied(_("Templates for every project are changed by site admins only."))
+    template.delete()

@@ -7,8 +7,18 @@ from .models import Job, JobTemplate, JobTransition
 class JobTemplateAdmin(admin.ModelAdmin):
     """Site admins curate the templates that prefill the job form."""
 
-    list_display = ["title", "image", "cpu", "memory_mib", "gpus", "time_limit_minutes", "is_active"]
+    list_display = [
+        "title",
+        "project",
+        "image",
+        "cpu",
+        "memory_mib",
+        "gpus",
+        "time_limit_minutes",
+        "is_active",
+    ]
     list_filter = ["is_active"]
+    raw_id_fields = ["project", "created_by"]
     search_fields = ["title", "description", "image"]
 
 

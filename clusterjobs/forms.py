@@ -9,14 +9,13 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from portal.forms import apply_errors
 
 from .models import Job, JobTemplate
-from .validation import JobRequest, check_request, env_name_error, job_limits
+from .validation import JobRequest, check_request, effective_limits, env_name_error, limit_text
 
 
 def parse_env(text: str) -> dict[str, str]:
@@ -46,14 +45,6 @@ def format_env(env: dict[str, str], secret: set[str], *, secret_lines: bool) -> 
     if secret_lines:
         return "\n".join(f"{name}=" for name in env if name in secret)
     return "\n".join(f"{name}={value}" for name, value in env.items() if name not in secret)
-
-
-def _number(value: Decimal | int) -> str:
-    """A limit as people read it: 8 cores rather than 8.000 (which reads as eight thousand in
-    Spanish), 0.5 with the reader's decimal mark."""
-    if isinstance(value, Decimal):
-        value = value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
-    return formats.number_format(value)
 
 
 class JobForm(forms.Form):
@@ -89,14 +80,13 @@ class JobForm(forms.Form):
     cpu = forms.DecimalField(
         label=gettext_lazy("CPU cores"), max_digits=7, decimal_places=3, initial=Decimal("1")
     )
-    memory_mib = forms.IntegerField(label=gettext_lazy("Memory (MiB)"), initial=2048)
-    gpus = forms.IntegerField(label=gettext_lazy("GPUs"), initial=0)
-    gpu_type = forms.CharField(
-        label=gettext_lazy("GPU type"),
-        required=False,
-        max_length=100,
-        help_text=gettext_lazy("Optional GPU product, e.g. NVIDIA-A100-SXM4-40GB."),
+    # People think of memory in GiB (2, 1.5); the request (and the API) keeps MiB.
+    memory_gib = forms.DecimalField(
+        label=gettext_lazy("Memory (GiB)"), max_digits=9, decimal_places=3, initial=Decimal("2")
     )
+    gpus = forms.IntegerField(label=gettext_lazy("GPUs"), initial=0)
+    # The cluster's GPU types (TALLER_GPU_TYPES) as a list; hidden when the site names none.
+    gpu_type = forms.ChoiceField(label=gettext_lazy("GPU type"), required=False)
     time_limit_minutes = forms.IntegerField(label=gettext_lazy("Time limit (minutes)"), initial=60)
     experiment = forms.CharField(
         label=gettext_lazy("MLflow experiment"),
@@ -110,20 +100,29 @@ class JobForm(forms.Form):
         self.user = user
         self.project = project
         self.request: JobRequest | None = None  # once valid
-        limits = job_limits()
-        quota = getattr(project, "quota", None)
+        limits = effective_limits(project)
         maxima = {
-            "cpu": (limits.cpu, quota and quota.max_cpu),
-            "memory_mib": (limits.memory_mib, quota and quota.max_memory_mib),
-            "gpus": (limits.gpus, quota and quota.max_gpus),
-            "time_limit_minutes": (limits.time_limit_minutes, quota and quota.max_time_limit_minutes),
+            "cpu": ("cpu", limits.cpu, limits.cpu, 0),
+            "memory_gib": ("memory_mib", limits.memory_mib, limits.memory_mib / Decimal(1024), 0),
+            "gpus": ("gpus", limits.gpus, limits.gpus, 0),
+            "time_limit_minutes": (
+                "time_limit_minutes",
+                limits.time_limit_minutes,
+                limits.time_limit_minutes,
+                1,
+            ),
         }
-        for field, (per_job, project_max) in maxima.items():
-            allowed = min(per_job, project_max) if project_max is not None else per_job
-            self.fields[field].widget.attrs.update(
-                {"min": 1 if field == "time_limit_minutes" else 0, "max": allowed}
-            )
-            self.fields[field].help_text = _("At most %(n)s for one job here.") % {"n": _number(allowed)}
+        for field, (asked, allowed, widget_max, minimum) in maxima.items():
+            self.fields[field].widget.attrs.update({"min": minimum, "max": widget_max})
+            self.fields[field].help_text = limit_text(asked, allowed)
+        self.fields["memory_gib"].widget.attrs["step"] = "any"
+        types = settings.TALLER_GPU_TYPES
+        if types:
+            self.fields["gpu_type"].choices = [("", _("Any"))] + [(name, name) for name in types]
+            self.fields["gpu_type"].help_text = _("The GPU types this cluster has; needs at least one GPU.")
+        else:
+            # Nothing to choose from: a copied job's type is kept (and checked) as it was.
+            self.fields["gpu_type"] = forms.CharField(required=False, widget=forms.HiddenInput())
         self.fields["image"].initial = settings.TALLER_DEFAULT_JOB_IMAGE
         prefixes = settings.TALLER_ALLOWED_IMAGE_PREFIXES
         if prefixes:
@@ -153,18 +152,54 @@ class JobForm(forms.Form):
             return data
         # The form's fields are the request's (by name), with the environment split in two.
         asked = {f.name: data[f.name] for f in JobRequest.fields() if f.name in data}
-        asked |= {"env": {**env, **secret}, "secret_env": sorted(secret)}
+        asked |= {
+            "env": {**env, **secret},
+            "secret_env": sorted(secret),
+            "memory_mib": int((data["memory_gib"] * 1024).to_integral_value()),
+        }
         try:
             self.request = check_request(self.user, self.project, **asked)
         except ValidationError as error:
+            if hasattr(error, "error_dict") and "memory_mib" in error.error_dict:
+                error.error_dict["memory_gib"] = error.error_dict.pop("memory_mib")
             apply_errors(self, error)
         return data
+
+    def groups(self) -> dict[str, "FieldGroup"]:
+        """The fields in the form's three parts: what to run, its resources (one row), the rest."""
+        resources = [name for name in RESOURCE_FIELDS if name in self.fields]
+        rest = [name for name in self.fields if name not in resources]
+        split = rest.index("time_limit_minutes")
+        return {
+            "what": FieldGroup(self, rest[:split], errors=True),
+            "resources": FieldGroup(self, resources),
+            "rest": FieldGroup(self, rest[split:]),
+        }
+
+
+RESOURCE_FIELDS = ("cpu", "memory_gib", "gpus", "gpu_type")
+
+
+class FieldGroup:
+    """Some of a form's fields, shown by ``includes/form.html`` as if they were the form (the
+    form's own errors go with the first group)."""
+
+    def __init__(self, form: forms.Form, names: list[str], *, errors: bool = False) -> None:
+        self.form, self.names, self.errors = form, names, errors
+
+    def __iter__(self):
+        return (self.form[name] for name in self.names)
+
+    def non_field_errors(self):
+        return self.form.non_field_errors() if self.errors else []
 
 
 def initial(request: JobRequest) -> dict:
     """The form's starting values for a request (a copied job, a template): every field by name,
     the command as shell words, and the environment without secret values (entered again)."""
     values = request.as_dict()
+    values["image"] = request.image or settings.TALLER_DEFAULT_JOB_IMAGE  # empty: the site's
+    values["memory_gib"] = (Decimal(request.memory_mib) / 1024).quantize(Decimal("0.001")).normalize()
     command, env, secret = request.command, request.env, set(request.secret_env)
     env = env if isinstance(env, dict) else {}  # a template's, as a site admin typed it
     return values | {
@@ -180,3 +215,21 @@ def initial_from_job(job: Job) -> dict:
 
 def initial_from_template(template: JobTemplate) -> dict:
     return initial(JobRequest.from_model(template, name=template.title[:100]))
+
+
+def code_source_note() -> str:
+    """Where a job's code and data come from on this deployment: the site's sentence
+    (TALLER_CODE_SOURCE_NOTE), or one that fits the executor."""
+    if settings.TALLER_CODE_SOURCE_NOTE:
+        return settings.TALLER_CODE_SOURCE_NOTE
+    if settings.TALLER_EXECUTOR == "kubernetes":
+        return _(
+            "Jobs run in the container image you name: your code and data must be in the image, "
+            "or fetched by your command (e.g. git clone or a download); files on your computer are "
+            "not sent."
+        )
+    return _(
+        "Jobs run as processes on the portal's own machine, in the portal's folder (the image is "
+        "recorded, not used): the command sees the examples/ folder and the files of this machine; "
+        "files on your computer are not sent."
+    )

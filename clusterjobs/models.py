@@ -1,3 +1,4 @@
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -153,6 +154,18 @@ class Job(JobRequestFields):
     def is_terminal(self) -> bool:
         return self.status in TERMINAL
 
+    def ran_for(self) -> timedelta | None:
+        """How long it has run: from its start to its end (to now while it runs); None before."""
+        if self.started_at is None:
+            return None
+        return (self.finished_at or timezone.now()) - self.started_at
+
+    def waited(self) -> timedelta | None:
+        """How long it waited to start since submission (so far, while it waits); None for a job
+        that ended without starting at a time the backend told."""
+        end = self.started_at or (None if self.is_terminal() else timezone.now())
+        return None if end is None else end - self.created_at
+
     def is_active(self) -> bool:
         return self.status in ACTIVE
 
@@ -189,19 +202,39 @@ class JobTransition(models.Model):
 
 
 class JobTemplate(JobRequestFields):
-    """A job spec curated by site admins that prefills the submission form."""
+    """A job spec that prefills the submission form: a project's own (its members write them), or
+    one for every project (``project`` empty, curated by site admins)."""
 
+    project = models.ForeignKey(
+        "projects.Project",
+        on_delete=models.CASCADE,
+        related_name="job_templates",
+        null=True,
+        blank=True,
+        help_text=_("Empty: offered to every project."),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("description"), blank=True)
     is_active = models.BooleanField(_("offered"), default=True)
 
     class Meta:
-        ordering = ["title"]
+        ordering = ["title", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "title"], name="job_template_title_once_per_project")
+        ]
         verbose_name = _("job template")
         verbose_name_plural = _("job templates")
 
     def __str__(self) -> str:
         return self.title
+
+    @classmethod
+    def offered_to(cls, project) -> models.QuerySet:
+        """The templates a project's submission form offers: its own and the site's."""
+        return cls.objects.filter(models.Q(project=None) | models.Q(project=project), is_active=True)
 
 
 class TaskLease(models.Model):

@@ -106,6 +106,8 @@ def apply_status(status: BackendStatus) -> bool:
     elif phase == "running":
         if job.status in (JobStatus.DISPATCHING, JobStatus.PENDING):
             moved = move_job(job.pk, JobStatus.RUNNING, status.reason or gettext_noop("started"), **fields)
+        if moved:
+            _tag_start(job.pk)
     elif phase == "succeeded":
         reason = status.reason or gettext_noop("exited with code 0")
         if status.finished_at:
@@ -174,17 +176,36 @@ def job_ended(job_id: int, *, log_lines: list[str] | None = None) -> None:
     transaction.on_commit(lambda: queue.admit_and_dispatch())
 
 
+def queue_tags(job: Job) -> dict[str, str]:
+    """The run's record of when the job really started: ``taller.started_at`` and the time it
+    waited since submission (``taller.queue_seconds``: the quota, the dispatch, the image pull).
+    MLflow's API cannot move a run's start, which stays the submission's."""
+    if job.started_at is None:
+        return {}
+    waited = max((job.started_at - job.created_at).total_seconds(), 0.0)
+    return {"taller.started_at": job.started_at.isoformat(), "taller.queue_seconds": f"{waited:.0f}"}
+
+
+def _tag_start(job_id: int) -> None:
+    job = Job.objects.only("pk", "mlflow_run_id", "created_at", "started_at").get(pk=job_id)
+    if job.mlflow_run_id and (tags := queue_tags(job)):
+        try:
+            gateway.set_run_tags(job.mlflow_run_id, tags)
+        except gateway.GatewayError:  # sync_run sets them again at the end
+            log.warning("could not tag the run of job %s with its start", job.pk)
+
+
 def sync_run(job_id: int) -> str:
     """Finish the job's MLflow run with the job's outcome and attach its final log.
 
     Returns "done", "retry" (MLflow unavailable) or "refused" (MLflow said no: nothing to retry)."""
-    job = Job.objects.only("pk", "status", "mlflow_run_id", "final_log", "image_digest", "exit_code").get(
-        pk=job_id
-    )
+    job = Job.objects.only(
+        "pk", "status", "mlflow_run_id", "final_log", "image_digest", "exit_code", "created_at", "started_at"
+    ).get(pk=job_id)
     if not job.mlflow_run_id or job.status not in TERMINAL:
         return "done"
     try:
-        tags = {"taller.status": job.status}
+        tags = {"taller.status": job.status, **queue_tags(job)}
         if job.image_digest:
             tags["taller.image_digest"] = job.image_digest
         if job.exit_code is not None:

@@ -14,8 +14,9 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import formats
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from portal.projects.models import Project
 
@@ -127,6 +128,68 @@ def job_limits() -> JobLimits:
     )
 
 
+def effective_limits(project: Project) -> JobLimits:
+    """The most one job of ``project`` may ask: the site's per-job maxima, lowered by the
+    project's quota where it is lower. The form's help and every limit error cite these."""
+    site = job_limits()
+    # Read afresh (a quota cached on the project may be out of date), through the relation: the
+    # jobs app does not import portal.quotas.
+    quota = project._meta.get_field("quota").related_model.objects.filter(project_id=project.pk).first()
+    if quota is None:
+        return site
+
+    def lower(own, quota_max):
+        return own if quota_max is None else min(own, quota_max)
+
+    return JobLimits(
+        cpu=lower(site.cpu, quota.max_cpu),
+        memory_mib=lower(site.memory_mib, quota.max_memory_mib),
+        gpus=lower(site.gpus, quota.max_gpus),
+        time_limit_minutes=lower(site.time_limit_minutes, quota.max_time_limit_minutes),
+    )
+
+
+def plain_number(value: Decimal | int) -> str:
+    """A limit as people read it: 8 cores rather than 8.000 (which reads as eight thousand in
+    Spanish), 0.5 with the reader's decimal mark."""
+    if isinstance(value, Decimal):
+        value = value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+    return formats.number_format(value)
+
+
+def limit_text(field: str, n: Decimal | int) -> str:
+    """The one sentence saying a field's limit: the form's help and the error of a value over it."""
+    if field == "cpu":
+        return _("At most %(n)s CPU cores for one job here.") % {"n": plain_number(n)}
+    if field == "memory_mib":
+        gib = (Decimal(n) / 1024).quantize(Decimal("0.01"))
+        return _("At most %(gib)s GiB (%(mib)s MiB) for one job here.") % {
+            "gib": plain_number(gib),
+            "mib": n,
+        }
+    if field == "gpus":
+        return ngettext("At most %(n)s GPU for one job here.", "At most %(n)s GPUs for one job here.", n) % {
+            "n": n
+        }
+    return ngettext(
+        "At most %(n)s minute for one job here.", "At most %(n)s minutes for one job here.", n
+    ) % {"n": n}
+
+
+def gpu_type_error(gpu_type: str, gpus: int) -> str | None:
+    """Why ``gpu_type`` cannot be asked with ``gpus`` GPUs on this site, or None."""
+    types = settings.TALLER_GPU_TYPES
+    if not gpu_type:
+        return None
+    if gpus == 0:
+        return _("A GPU type needs at least one GPU.")
+    if types and gpu_type not in types:
+        return _("This cluster has these GPU types: %(types)s.") % {"types": ", ".join(types)}
+    if len(gpu_type) > 100 or not GPU_TYPE.fullmatch(gpu_type):
+        return _("Use the GPU product name, e.g. NVIDIA-A100-SXM4-40GB.")
+    return None
+
+
 def env_name_error(name: object) -> str | None:
     """Why ``name`` cannot be a job's environment variable, or None."""
     if not isinstance(name, str) or not ENV_NAME.fullmatch(name):
@@ -153,7 +216,7 @@ def image_error(image: str) -> str | None:
     return None
 
 
-def _whole(value: object, field: str, errors: dict, minimum: int, maximum: int, unit: str = "") -> int:
+def _whole(value: object, field: str, errors: dict, minimum: int, maximum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         try:
             value = int(str(value))
@@ -163,7 +226,7 @@ def _whole(value: object, field: str, errors: dict, minimum: int, maximum: int, 
     if value < minimum:
         errors[field] = _("Enter at least %(n)s.") % {"n": minimum}
     elif value > maximum:
-        errors[field] = _("At most %(n)s%(unit)s per job.") % {"n": maximum, "unit": unit}
+        errors[field] = limit_text(field, maximum)
     return value
 
 
@@ -226,7 +289,7 @@ def _check_cpu(cpu: object, maximum: Decimal, errors: dict) -> Decimal:
     if cpu <= 0:
         errors["cpu"] = _("Ask for more than 0 CPU cores.")
     elif cpu > maximum:
-        errors["cpu"] = _("At most %(n)s CPU cores per job.") % {"n": maximum}
+        errors["cpu"] = limit_text("cpu", maximum)
     elif cpu != cpu.quantize(Decimal("0.001")):
         errors["cpu"] = _("Use at most three decimals (millicores).")
     return cpu
@@ -255,18 +318,16 @@ def check_request(user, project: Project, **raw) -> JobRequest:
     command = _check_command(raw.get("command"), errors)
     env, secret_env = _check_env(raw["env"], raw["secret_env"], errors)
 
-    limits = job_limits()
+    limits = effective_limits(project)
     cpu = _check_cpu(raw["cpu"], limits.cpu, errors)
-    memory_mib = _whole(raw["memory_mib"], "memory_mib", errors, 16, limits.memory_mib, " MiB")
+    memory_mib = _whole(raw["memory_mib"], "memory_mib", errors, 16, limits.memory_mib)
     gpus = _whole(raw["gpus"], "gpus", errors, 0, limits.gpus)
     time_limit_minutes = _whole(
         raw["time_limit_minutes"], "time_limit_minutes", errors, 1, limits.time_limit_minutes
     )
     gpu_type = _text(raw["gpu_type"])
-    if gpu_type and not errors.get("gpus") and gpus == 0:
-        errors["gpu_type"] = _("A GPU type needs at least one GPU.")
-    elif len(gpu_type) > 100 or (gpu_type and not GPU_TYPE.fullmatch(gpu_type)):
-        errors["gpu_type"] = _("Use the GPU product name, e.g. NVIDIA-A100-SXM4-40GB.")
+    if message := gpu_type_error(gpu_type, 1 if errors.get("gpus") else gpus):
+        errors["gpu_type"] = message
     experiment = _text(raw["experiment"])
     if not experiment:
         errors["experiment"] = _("Name the MLflow experiment, e.g. default.")

@@ -21,7 +21,7 @@ from portal.projects.models import Project
 from . import actions
 from .backends import BackendError
 from .filtersets import JobFilterSet
-from .forms import JobForm, initial_from_job, initial_from_template
+from .forms import JobForm, code_source_note, initial_from_job, initial_from_template
 from .logs import MAX_QUERY_CHARS, PAGE_LINES, log_chunks, read_log, read_log_page
 from .models import Job, JobTemplate
 
@@ -181,9 +181,7 @@ def _initial(request: HttpRequest, project: Project) -> tuple[dict, str]:
         return {}, _("No such job to copy in this project.")
     if template_id := request.GET.get("template", ""):
         template = (
-            JobTemplate.objects.filter(pk=template_id, is_active=True).first()
-            if template_id.isdigit()
-            else None
+            JobTemplate.offered_to(project).filter(pk=template_id).first() if template_id.isdigit() else None
         )
         if template is not None:
             return initial_from_template(template), _("Started from the template “%(title)s”.") % {
@@ -213,9 +211,12 @@ def submit(request: HttpRequest, slug: str) -> HttpResponse:
     else:
         initial, note = _initial(request, project)
         form = JobForm(initial=initial, user=request.user, project=project)
-    templates = JobTemplate.objects.filter(is_active=True).only("pk", "title", "description")[:50]
-    return render(
-        request,
-        "clusterjobs/submit.html",
-        {"form": form, "project": project, "templates": templates, "note": note},
-    )
+    templates = JobTemplate.offered_to(project).only("pk", "title", "description", "project_id")[:50]
+    context = {
+        "form": form,
+        "project": project,
+        "templates": templates,
+        "note": note,
+        "code_source": code_source_note(),
+    }
+    return render(request, "clusterjobs/submit.html", context)

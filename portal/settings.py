@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.times.TimeZoneMiddleware",  # times in the reader's time zone (their profile's)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -109,6 +110,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",  # {{ CSP_NONCE }} for the rare inline <script>/<style>
             ],
+            # |when and |duration on every page, without a {% load %}.
+            "builtins": ["portal.times"],
         },
     },
 ]
@@ -443,6 +446,12 @@ TALLER_MAX_JOB_TIME_LIMIT_MINUTES = envint("TALLER_MAX_JOB_TIME_LIMIT_MINUTES", 
 # Registry prefixes a job image must start with, comma-separated; unset allows any image.
 TALLER_ALLOWED_IMAGE_PREFIXES = envlist("TALLER_ALLOWED_IMAGE_PREFIXES")
 TALLER_DEFAULT_JOB_IMAGE = os.environ.get("TALLER_DEFAULT_JOB_IMAGE", "python:3.11-slim")
+# The GPU types (products) this cluster has, comma-separated, e.g. "nvidia-a100,nvidia-t4": the
+# form offers them in a list and a job may ask only for one of them. Unset: no GPU type is asked.
+TALLER_GPU_TYPES = envlist("TALLER_GPU_TYPES")
+# One sentence on the submission form saying where a job's code and data come from on this
+# deployment; unset, a default that fits the executor (clusterjobs.forms.code_source_note).
+TALLER_CODE_SOURCE_NOTE = os.environ.get("TALLER_CODE_SOURCE_NOTE", "")
 # Where running jobs send their MLflow calls: the portal's authorizing proxy.
 TALLER_JOB_TRACKING_URI = f"{TALLER_JOB_PORTAL_URL}/mlflow"
 TALLER_DISPATCH_MAX_RETRIES = envint("TALLER_DISPATCH_MAX_RETRIES", "5")

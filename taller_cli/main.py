@@ -13,7 +13,15 @@ import click
 from . import output
 from .client import Api, ApiError
 from .config import ConfigError, Settings, config_path, load_settings, normalize_url, save_settings
-from .parsing import new_log_lines, parse_cpu, parse_env, parse_memory_mib, parse_minutes
+from .parsing import (  # noqa: F401 (default_name, job_request: the names scripts and tests import)
+    default_name,
+    job_request,
+    new_log_lines,
+    parse_cpu,
+    parse_env,
+    parse_memory_mib,
+    parse_minutes,
+)
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
@@ -147,33 +155,12 @@ def finish(job: dict, as_json: bool) -> None:
         raise TallerError(f"job {job.get('id')} {job.get('status')}{exit_code}: {reason}")
 
 
-NAME_LENGTH = 100  # the portal's limit on a job's name
-
-
-def default_name(command) -> str:
-    """A job needs a name: without --name, the command itself, cut to the portal's limit."""
-    text = " ".join(" ".join(command).split())
-    return text if len(text) <= NAME_LENGTH else text[: NAME_LENGTH - 3] + "..."
-
-
-def job_request(*, project, image, command, name, env, resources, time_limit_minutes) -> dict[str, Any]:
-    """The body of POST /api/v1/jobs/: what was not given is left to the portal's defaults."""
-    body: dict[str, Any] = {
-        "project": project,
-        "name": name or default_name(command),
-        "image": image,
-        "command": list(command),
-        "env": dict(env),
-        "resources": {key: value for key, value in resources.items() if value is not None},
-    }
-    if time_limit_minutes is not None:
-        body["time_limit_minutes"] = time_limit_minutes
-    return body
-
-
 @cli.command(context_settings={"allow_interspersed_args": False})
 @click.option("--project", "-p", required=True, help="Slug of the project to run in.")
-@click.option("--image", "-i", required=True, help="Container image, e.g. registry.example.edu/lab/train:1.")
+@click.option(
+    "--image", "-i", help="Container image, e.g. registry.example.edu/lab/train:1 (default: the site's)."
+)
+@click.option("--template", "-t", help="Start from the project's template of this title (or id).")
 @click.option("--name", "-n", help="A name for the job (default: the command).")
 @click.option("--gpus", type=click.IntRange(min=0), help="Number of GPUs.")
 @click.option("--gpu-type", help="GPU model, if the cluster offers several.")
@@ -186,11 +173,27 @@ def job_request(*, project, image, command, name, env, resources, time_limit_min
 @click.option("--wait", "-w", is_flag=True, help="Follow the job to its end; exit 0 only if it succeeded.")
 @click.option("--poll-interval", type=click.FloatRange(min=0.05), default=2.0, show_default=True, hidden=True)
 @json_option
-@click.argument("command", nargs=-1, required=True)
+@click.argument("command", nargs=-1)
 def submit(
-    project, image, name, gpus, gpu_type, cpu, memory, time_limit, env, wait, poll_interval, as_json, command
+    project,
+    image,
+    template,
+    name,
+    gpus,
+    gpu_type,
+    cpu,
+    memory,
+    time_limit,
+    env,
+    wait,
+    poll_interval,
+    as_json,
+    command,
 ):
-    """Submit COMMAND (after `--`) as a job: taller submit -p P -i IMAGE -- python train.py --lr 0.1"""
+    """Submit COMMAND (after `--`) as a job: taller submit -p P -i IMAGE -- python train.py --lr 0.1
+    (or taller submit -p P --template NAME)"""
+    if not command and not template:
+        raise click.UsageError("give the command after --, or --template NAME")
     try:
         environment = parse_env(env)
     except ValueError as error:
@@ -205,6 +208,8 @@ def submit(
         time_limit_minutes=time_limit,
     )
     client = api()
+    if template:
+        body = templates.with_template(templates.find_template(client, project, template), body)
     job = client.post("jobs/", body)
     if not wait:
         return output.emit_json(job) if as_json else click.echo(f"Submitted {_job_line(job)}")
@@ -389,4 +394,4 @@ def show_config() -> None:
 
 
 # Commands in their own modules register themselves on `cli` when imported.
-from . import admin, models, tokens  # noqa: E402, F401
+from . import admin, models, templates, tokens  # noqa: E402, F401

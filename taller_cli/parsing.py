@@ -1,10 +1,11 @@
-"""Parsing of what people type: sizes, durations, CPU amounts, KEY=VALUE pairs.
+"""Parsing of what people type: sizes, durations, CPU amounts, KEY=VALUE pairs; the job body.
 
 Each parser raises ValueError with a message that says what was wrong and what would be right.
 """
 
 import math
 import re
+from typing import Any
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]i?)?b?\s*$", re.IGNORECASE)
 _BYTES = {
@@ -92,3 +93,29 @@ def new_log_lines(seen: list[str], window: list[str]) -> list[str]:
         if seen[-size:] == window[:size]:
             return window[size:]
     return list(window)
+
+
+NAME_LENGTH = 100  # the portal's limit on a job's name
+
+
+def default_name(command) -> str:
+    """A job needs a name: without --name, the command itself, cut to the portal's limit."""
+    text = " ".join(" ".join(command).split())
+    return text if len(text) <= NAME_LENGTH else text[: NAME_LENGTH - 3] + "..."
+
+
+def job_request(*, project, image, command, name, env, resources, time_limit_minutes) -> dict[str, Any]:
+    """The body of POST /api/v1/jobs/: what was not given is left to the portal's defaults."""
+    body: dict[str, Any] = {
+        "project": project,
+        "name": name or default_name(command),
+        "image": image,
+        "command": list(command),
+        "env": dict(env),
+        "resources": {key: value for key, value in resources.items() if value is not None},
+    }
+    if not image:
+        del body["image"]  # the site's default image (or the template's)
+    if time_limit_minutes is not None:
+        body["time_limit_minutes"] = time_limit_minutes
+    return body

@@ -1,6 +1,8 @@
 import datetime
+import zoneinfo
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -46,3 +48,21 @@ class TokenForm(forms.Form):
             "scope": self.cleaned_data["project"],
             "expires_at": end_of(day) if day else None,
         }
+
+
+def zone_choices() -> list[tuple[str, str]]:
+    site = settings.TIME_ZONE
+    names = sorted(zoneinfo.available_timezones())
+    return [("", _("The site's (%(zone)s)") % {"zone": site})] + [(name, name) for name in names]
+
+
+class TimeZoneForm(forms.Form):
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        required=False,
+        help_text=_("The pages show dates and times in this time zone."),
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = zone_choices()

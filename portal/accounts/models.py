@@ -13,6 +13,9 @@ TOKEN_PREFIX = "tlr_"
 class User(AbstractUser):
     """A researcher or admin. ``is_staff`` makes a site admin: sees and approves every project."""
 
+    # An IANA zone (Europe/Madrid) the pages show times in; empty: the site's TIME_ZONE.
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
+
     @property
     def is_site_admin(self) -> bool:
         return self.is_active and (self.is_staff or self.is_superuser)

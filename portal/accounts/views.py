@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from .actions import create_token, personal_tokens, revoke_token
-from .forms import TokenForm
+from .forms import TimeZoneForm, TokenForm
 from .models import scopable_projects
 from .throttle import count_failed_login, login_locked
 
@@ -70,8 +70,26 @@ def profile(request: HttpRequest) -> HttpResponse:
             "new_key": new_key,
             "snippets": snippets(request, new_key) if new_key else None,
             "now": timezone.now(),
+            "zone_form": TimeZoneForm(initial={"time_zone": request.user.time_zone}),
         },
     )
+
+
+@login_required
+@require_POST
+def time_zone(request: HttpRequest) -> HttpResponse:
+    """The time zone the pages show times in, for this person."""
+    form = TimeZoneForm(request.POST)
+    if form.is_valid():
+        request.user.time_zone = form.cleaned_data["time_zone"]
+        request.user.save(update_fields=["time_zone"])
+        messages.success(
+            request,
+            _("Times are now shown in %(zone)s.") % {"zone": request.user.time_zone or settings.TIME_ZONE},
+        )
+    else:
+        messages.error(request, " ".join(form.errors["time_zone"]))
+    return redirect(reverse("accounts:profile") + "#time-zone")
 
 
 @login_required

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from clusterjobs.forms import JobForm
 from portal.forms import apply_errors
 from portal.projects.access import Need, can, get_project_for_user, require_site_admin, site_admin_required
 from portal.projects.models import Membership, Project
@@ -180,6 +181,8 @@ def preview(request: HttpRequest, slug: str) -> HttpResponse:
     """What a job of these resources would do now: start, wait for quota, or be rejected, and what
     it costs of the budget. A fragment for the submission form (htmx), or a small page."""
     project = get_project_for_user(request.user, slug, Need.CHANGE)
+    if "command" in request.GET:  # the submission form's fields: a verdict on the whole job
+        return _job_preview(request, project)
     form = PreviewForm(request.GET)
     context: dict = {"project": project, "form": form}
     if form.is_valid():
@@ -191,6 +194,24 @@ def preview(request: HttpRequest, slug: str) -> HttpResponse:
         context["result"] = result
     template = "quotas/preview.html#result" if request.htmx else "quotas/preview.html"
     return render(request, template, context)
+
+
+def _job_preview(request: HttpRequest, project: Project) -> HttpResponse:
+    """The preview of the submission form: green only when the whole form would be accepted, else
+    why not (the form's own errors, field by field)."""
+    form = JobForm(request.GET, user=request.user, project=project)
+    context: dict = {"project": project, "form": form, "job_form": True}
+    if form.is_valid():
+        asked = form.request
+        context["result"] = admission.preview(
+            actions.ensure_quota(project),
+            submitter=request.user,
+            cpu=asked.cpu,
+            memory_mib=asked.memory_mib,
+            gpus=asked.gpus,
+            time_limit_minutes=asked.time_limit_minutes,
+        )
+    return render(request, "quotas/preview.html#result", context)
 
 
 def _overview_rows(projects: list[Project], window: usage.Window) -> list[dict]:

@@ -287,7 +287,7 @@ def test_follow_cancel_and_every_error_path(portal, personas):
     assert Job.objects.count() == 1  # nothing half-created by the refusals
 
     # Usage errors: exit 2, one line, nothing sent.
-    one_error_line(bob("submit", "--project", "genomics", "--", "true"), 2, "--image")
+    one_error_line(bob("submit", "--project", "genomics"), 2, "give the command after --, or --template NAME")
     one_error_line(bob(*SUBMIT, "--memory", "lots", "--", "true"), 2, "--memory")
     one_error_line(bob(*SUBMIT, "--env", "NOVALUE", "--", "true"), 2, "--env")
     one_error_line(bob("status", "zero"), 2)

@@ -1,7 +1,7 @@
 """What the backend says, applied to jobs: moves with readable reasons, times and exit codes,
 idempotent, terminal jobs never move again, and what follows a job's end."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -169,3 +169,20 @@ def test_mlflow_down_at_the_end_retries_later(
         sync.apply_status(BackendStatus(job.pk, "succeeded", exit_code=0))
     assert Job.objects.get(pk=job.pk).status == "succeeded"
     assert later == [((job.pk,), 30)]
+
+
+@pytest.mark.django_db
+def test_the_run_records_when_the_job_started_and_how_long_it_waited(personas, spec, mlflow_uri):
+    job = actions.submit_job(
+        personas.bob, personas.project, check_request(personas.bob, personas.project, **spec)
+    )
+    created = Job.objects.get(pk=job.pk).created_at
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.PENDING)
+    started = created + timedelta(minutes=5, seconds=3)
+    assert sync.apply_status(BackendStatus(job.pk, "running", started_at=started))
+    run = requests.get(f"{mlflow_uri}/api/2.0/mlflow/runs/get", params={"run_id": job.mlflow_run_id}).json()[
+        "run"
+    ]
+    tags = {tag["key"]: tag["value"] for tag in run["data"]["tags"]}
+    assert tags["taller.queue_seconds"] == "303"
+    assert tags["taller.started_at"] == started.isoformat()

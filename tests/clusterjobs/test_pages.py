@@ -124,7 +124,7 @@ def test_submit_page(personas, who):
     if response.status_code == 200:
         page = response.content.decode()
         assert 'value="python -m examples.train --epochs 10"' in page
-        assert "At most 1 for one job here." in page  # GPUs: the quota's 1 is below the site's 8
+        assert page.count("At most 1 GPU for one job here.") == 1  # the quota's 1, not the site's 8
 
 
 def form_data(**changes) -> dict:
@@ -135,7 +135,7 @@ def form_data(**changes) -> dict:
         "env": "SEED=3",
         "secret_env": "TOKEN=abc",
         "cpu": "1",
-        "memory_mib": "1024",
+        "memory_gib": "1.5",
         "gpus": "0",
         "gpu_type": "",
         "time_limit_minutes": "10",
@@ -155,9 +155,9 @@ def form_data(**changes) -> dict:
         ({"env": "NOEQUALS"}, "env", "Line 1: write NAME=value."),
         ({"env": "FOO\n=x"}, "env", "Line 1: write NAME=value."),  # a name never ends in a newline
         ({"secret_env": "SEED=1", "env": "SEED=2"}, "secret_env", "Set in both lists: SEED."),
-        ({"gpus": "9"}, "gpus", "At most 8 per job."),
-        ({"gpus": "2"}, "gpus", "at most 1 GPUs"),
-        ({"cpu": "33"}, "cpu", "At most 32 CPU cores per job."),
+        ({"gpus": "9"}, "gpus", "At most 1 GPU for one job here."),
+        ({"gpus": "2"}, "gpus", "At most 1 GPU for one job here."),
+        ({"cpu": "33"}, "cpu", "At most 8 CPU cores for one job here."),
         ({"time_limit_minutes": "0"}, "time_limit_minutes", "Enter at least 1."),
         ({"image": "bad image"}, "image", "without spaces"),
     ],
@@ -207,6 +207,7 @@ def test_submit_from_the_form(personas, mlflow_uri):
     assert job.command == ["python", "-m", "examples.train", "--epochs", "2"]
     assert job.env == {"SEED": "3", "TOKEN": "abc"} and job.secret_env_names == ["TOKEN"]
     assert job.status == JobStatus.QUEUED and job.mlflow_run_id
+    assert job.memory_mib == 1536  # the form's 1.5 GiB
 
 
 @pytest.mark.django_db
@@ -238,7 +239,7 @@ def test_template_prefills_the_form(personas):
     assert "Digits demo" in page and "Retired" not in page
     page = client.get(f"/projects/genomics/jobs/new/?template={template.pk}").content.decode()
     assert 'value="python -m examples.train --epochs 4"' in page
-    assert 'value="4096"' in page and 'value="30"' in page
+    assert 'name="memory_gib" value="4"' in page and 'value="30"' in page
 
 
 @pytest.mark.django_db

@@ -149,8 +149,9 @@ def test_bad_input_is_a_400_per_field_and_creates_nothing(
 def test_resource_errors_name_the_nested_field(personas, body):
     body["resources"] = {"cpu": "33", "gpus": 2}
     errors = api(personas.bob).post(URL, body, format="json").json()
-    assert errors["resources"]["cpu"] == ["At most 32 CPU cores per job."]
-    assert "at most 1 GPUs" in errors["resources"]["gpus"][0]
+    # The effective limit: the project's quota (8 cores, 1 GPU) is below the site's (32, 8).
+    assert errors["resources"]["cpu"] == ["At most 8 CPU cores for one job here."]
+    assert errors["resources"]["gpus"] == ["At most 1 GPU for one job here."]
 
 
 @pytest.mark.django_db

@@ -37,6 +37,7 @@ NOT_PAGES = {
     "javascript-catalog",  # a script, loaded by the quota pages
     "accounts:logout",
     "accounts:revoke-token",
+    "accounts:time-zone",
     "projects:add-member",
     "projects:change-role",
     "projects:remove-member",
