@@ -42,7 +42,7 @@ def test_submit_form_at_desktop_and_phone_widths(page, live_server, personas, se
     page.locator("#id_gpus").fill("2")
     expect(outcome).to_have_attribute("data-outcome", "invalid")
     expect(page.locator("#quota-preview")).to_contain_text(help_text)
-    expect(page.locator("#id_gpus-error")).to_have_text(help_text)
+    expect(page.locator("#id_gpus_error")).to_have_text(help_text)
     page.locator("#id_gpus").fill("1")
     page.locator("#id_memory_gib").fill("1.5")
     expect(outcome).to_have_attribute("data-outcome", "starts")
