@@ -137,3 +137,16 @@ def log_example(
     return Logged(
         experiment_id=experiment_id, run_id=run_id, model=model, logged_model_id=logged_model.model_id
     )
+
+
+@pytest.fixture
+def forget_registered_models(mlflow_uri):
+    """The session's MLflow server outlives a test: a test that registers models removes them
+    after itself, since other tests count the project's models."""
+    yield
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=gateway.base_url(), registry_uri=gateway.base_url())
+    for model in client.search_registered_models(filter_string="name LIKE 'genomics.%'"):
+        if model.name != "genomics.classifier":
+            client.delete_registered_model(model.name)

@@ -11,22 +11,15 @@ from experiments import gateway
 from .conftest import log_example
 from .test_browser import _log_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("forget_registered_models"),
+]
 WIDTHS = [(1366, 768), (390, 844)]
 # Enough columns that the runs table is wider than a desktop window.
 WIDE_PARAMS = {f"augmentation_setting_{n}": "enabled" for n in range(5)}
-
-
-@pytest.fixture(autouse=True)
-def _forget_registered_models(mlflow_uri):
-    """The session's MLflow server outlives this test: other tests count the project's models."""
-    yield
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=gateway.base_url(), registry_uri=gateway.base_url())
-    for model in client.search_registered_models(filter_string="name LIKE 'genomics.%'"):
-        if model.name != "genomics.classifier":
-            client.delete_registered_model(model.name)
 
 
 @pytest.fixture

@@ -6,21 +6,9 @@ from experiments import gateway
 
 from .conftest import log_example
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("forget_registered_models")]
 # Members who may change the project register; a viewer neither sees nor may post the form.
 REGISTERS = {"alice": 302, "bob": 302, "root": 302, "vera": 403, "charlie": 404}
-
-
-@pytest.fixture(autouse=True)
-def _forget_registered_models(mlflow_uri):
-    """The session's MLflow server outlives this test: other tests count the project's models."""
-    yield
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=gateway.base_url(), registry_uri=gateway.base_url())
-    for model in client.search_registered_models(filter_string="name LIKE 'genomics.%'"):
-        if model.name != "genomics.classifier":
-            client.delete_registered_model(model.name)
 
 
 @pytest.fixture

@@ -149,16 +149,16 @@ class OneStatus(Backend):
         self.stop.set()
 
     def submit(self, spec):
-        raise NotImplementedError
+        raise AssertionError("the watcher only watches; it calls nothing else of its backend")
 
     def cancel(self, job_id, project):
-        raise NotImplementedError
+        raise AssertionError("the watcher only watches; it calls nothing else of its backend")
 
     def logs(self, job_id, project, tail=None):
-        raise NotImplementedError
+        raise AssertionError("the watcher only watches; it calls nothing else of its backend")
 
     def status(self, job_id, project):
-        raise NotImplementedError
+        raise AssertionError("the watcher only watches; it calls nothing else of its backend")
 
 
 @pytest.mark.django_db(transaction=True)  # the watcher drops connections between statuses
