@@ -5,6 +5,7 @@ another worker (or the watcher) got there first, and the caller does nothing mor
 from django.db import transaction
 from django.utils import timezone
 
+from . import signals
 from .models import ALLOWED_FROM, TERMINAL, Job, JobStatus, JobTransition
 
 
@@ -37,4 +38,6 @@ def move_job(job_id: int, to: str, reason: str = "", *, only_from: set[str] | No
                 return False
             Job.objects.filter(pk=job_id).update(status=to, status_reason=reason, **fields)
         JobTransition.objects.create(job_id=job_id, from_status=previous, to_status=to, reason=reason, at=now)
+        # Other apps (pipelines, sweeps, notifications) hear of it once the move is committed.
+        transaction.on_commit(lambda: signals.announce(job_id, previous, to))
     return True

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+from django.db import transaction
 
 from clusterjobs import actions, sync, tasks
 from clusterjobs.backends import BackendStatus
@@ -186,3 +187,34 @@ def test_the_run_records_when_the_job_started_and_how_long_it_waited(personas, s
     tags = {tag["key"]: tag["value"] for tag in run["data"]["tags"]}
     assert tags["taller.queue_seconds"] == "303"
     assert tags["taller.started_at"] == started.isoformat()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_other_apps_hear_each_move_once_it_is_committed_and_a_failing_listener_stops_no_one(personas):
+    from clusterjobs.signals import job_moved
+
+    heard = []
+
+    def broken(**kwargs):
+        raise RuntimeError("a listener's bug")
+
+    def listener(job_id, from_status, to_status, **kwargs):
+        heard.append((job_id, from_status, to_status))
+
+    job_moved.connect(broken, weak=False)
+    job_moved.connect(listener, weak=False)
+    try:
+        job = JobFactory(project=personas.project, status=JobStatus.DISPATCHING)
+        assert move_job(job.pk, JobStatus.RUNNING, "started")
+        assert not move_job(job.pk, JobStatus.RUNNING, "again: no move, nothing heard")
+        with transaction.atomic():
+            assert move_job(job.pk, JobStatus.SUCCEEDED, "exited with code 0")
+            assert heard == [(job.pk, "dispatching", "running")]  # not before the commit
+        assert heard == [(job.pk, "dispatching", "running"), (job.pk, "running", "succeeded")]
+        with pytest.raises(RuntimeError), transaction.atomic():
+            assert move_job(JobFactory(project=personas.project).pk, JobStatus.FAILED, "rolled back")
+            raise RuntimeError
+        assert len(heard) == 2  # a move that was rolled back is never announced
+    finally:
+        job_moved.disconnect(broken)
+        job_moved.disconnect(listener)
