@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 # The services the tests use: the machine's PostgreSQL and Redis.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/taller
 TEST_REDIS ?= redis://127.0.0.1:6379
+# The suite runs in this many pytest-xdist workers; each takes two Redis databases from 0 up
+# (tests/xdist_services.py) and a test database of its own. Most tests wait on servers they start.
+TEST_WORKERS ?= 2
 # Where the embedded default keeps its SQLite files, broker folders and MLflow store.
 VAR := $(or $(TALLER_VAR_DIR),var)
 
@@ -67,8 +70,8 @@ prometheus-tool:
 	@command -v prometheus >/dev/null && command -v promtool >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null)
 
 test: install-test services browser compose-tool gettext-tool sandbox-tool prometheus-tool
-	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_REDIS)/0 CACHE_URL=$(TEST_REDIS)/1 \
-		$(BIN)/pytest $(PYTEST_ARGS)
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_REDIS)/0 CACHE_URL=$(TEST_REDIS)/1 PYTHONPATH=$(CURDIR) \
+		$(BIN)/pytest -p tests.xdist_services -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 bench: install-test services
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_REDIS)/0 CACHE_URL=$(TEST_REDIS)/1 \
