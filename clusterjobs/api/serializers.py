@@ -6,6 +6,7 @@ import dataclasses
 import typing
 from decimal import Decimal
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -158,6 +159,15 @@ def _request_of(job: Job) -> dict:
     return shown
 
 
+def _names_of(job: Job) -> dict:
+    """The job's project slug and submitter's username: annotated on the rows of the list (see
+    JobViewSet.get_queryset), else from the related rows."""
+    try:
+        return {"project": job.project_slug, "submitter": job.submitter_username}
+    except AttributeError:
+        return {"project": job.project.slug, "submitter": job.submitter.username}
+
+
 class JobSerializer(serializers.ModelSerializer):
     """A job, with its secret environment values masked."""
 
@@ -237,10 +247,10 @@ class JobSerializer(serializers.ModelSerializer):
         # The declared fields above describe the answer (and the schema). A page of 50 jobs is
         # built here directly: DRF's field-by-field loop was most of the list's time
         # (bench/bench_jobs_api.py). tests/clusterjobs/test_api.py checks both give the same.
+        zone = timezone.get_current_timezone()
         return {
             "id": job.pk,
-            "project": job.project.slug,
-            "submitter": job.submitter.username,
+            **_names_of(job),
             **_request_of(job),
             "status": job.status,
             "status_reason": job.status_reason,
@@ -251,10 +261,10 @@ class JobSerializer(serializers.ModelSerializer):
             "mlflow_experiment_id": job.mlflow_experiment_id,
             "mlflow_run_id": job.mlflow_run_id,
             "rerun_of": job.rerun_of_id,
-            "created_at": api_time(job.created_at),
-            "dispatched_at": api_time(job.dispatched_at),
-            "started_at": api_time(job.started_at),
-            "finished_at": api_time(job.finished_at),
+            "created_at": api_time(job.created_at, zone),
+            "dispatched_at": api_time(job.dispatched_at, zone),
+            "started_at": api_time(job.started_at, zone),
+            "finished_at": api_time(job.finished_at, zone),
         }
 
     def get_env(self, job: Job) -> dict[str, str]:

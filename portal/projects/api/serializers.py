@@ -1,5 +1,6 @@
 """What the projects API reads and writes. Input serializers reject unknown fields (StrictSerializerMixin)."""
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -63,7 +64,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         # The declared fields above describe the answer (and the schema). A page of 50 projects is
         # built here directly: DRF's field-by-field loop was 40 % of the list's time
         # (bench/bench_projects_api.py). tests/api/test_projects_api.py checks both give the same.
-        role = project.caller_role
+        role, zone = project.caller_role, timezone.get_current_timezone()
         return {
             "slug": project.slug,
             "name": project.name,
@@ -75,8 +76,8 @@ class ProjectSerializer(serializers.ModelSerializer):
             "decision_reason": project.decision_reason,
             "requested_by": project.requested_by_username,
             "role": None if role is None else str(role),
-            "created_at": api_time(project.created_at),
-            "decided_at": api_time(project.decided_at),
+            "created_at": api_time(project.created_at, zone),
+            "decided_at": api_time(project.decided_at, zone),
         }
 
 
