@@ -159,15 +159,6 @@ def _request_of(job: Job) -> dict:
     return shown
 
 
-def _names_of(job: Job) -> dict:
-    """The job's project slug and submitter's username: annotated on the rows of the list (see
-    JobViewSet.get_queryset), else from the related rows."""
-    try:
-        return {"project": job.project_slug, "submitter": job.submitter_username}
-    except AttributeError:
-        return {"project": job.project.slug, "submitter": job.submitter.username}
-
-
 class JobSerializer(serializers.ModelSerializer):
     """A job, with its secret environment values masked."""
 
@@ -250,7 +241,8 @@ class JobSerializer(serializers.ModelSerializer):
         zone = timezone.get_current_timezone()
         return {
             "id": job.pk,
-            **_names_of(job),
+            "project": job.project.slug,
+            "submitter": job.submitter.username,
             **_request_of(job),
             "status": job.status,
             "status_reason": job.status_reason,

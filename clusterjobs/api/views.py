@@ -2,7 +2,7 @@
 Job.objects.visible_to (a job of a project you cannot see is a 404), changes from
 ``access.check`` (a viewer gets a 403); the actions' refusals are mapped by portal.api."""
 
-from django.db.models import F, Prefetch
+from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -82,16 +82,12 @@ class JobViewSet(
     filterset_class = JobFilterSet
 
     def get_queryset(self):
-        jobs = Job.objects.visible_to(self.request.user)
-        if self.action == "list":
-            # A page needs neither the kept logs nor the project's and submitter's other columns: the
-            # two names come as columns of the job's row (one model built per row instead of three).
-            return jobs.only(*LIST_COLUMNS).annotate(
-                project_slug=F("project__slug"), submitter_username=F("submitter__username")
-            )
-        jobs = jobs.select_related("project", "submitter")
+        jobs = Job.objects.visible_to(self.request.user).select_related("project", "submitter")
         if self.action == "retrieve":
             jobs = jobs.prefetch_related(Prefetch("transitions", JobTransition.objects.order_by("at", "pk")))
+        elif self.action == "list":
+            # A page needs neither the kept logs nor the project's and submitter's other columns.
+            jobs = jobs.only(*LIST_COLUMNS, "project__slug", "submitter__username")
         return jobs
 
     # portal.api.exception_handler puts the request's cpu/memory_mib/gpus/gpu_type errors under
