@@ -1,7 +1,7 @@
 """GET /api/v1/jobs/ (50 per page, 10,000 jobs) against a bare Django view of the same 50 rows.
 
 Both run in the same gunicorn workers on the same database, measured back to back
-(bench/server.py); the API must keep at least half the bare view's throughput. The list's query
+(bench/server.py); the API must keep at least 0.8 of the bare view's throughput (issue 17). The list's query
 count must not grow with the page's content: a user with 10 jobs and one with 10,000.
 """
 
@@ -18,7 +18,7 @@ from portal.projects.models import Membership, Project, Role
 
 from .server import gunicorn, paired, throughput
 
-TARGET = 0.5
+TARGET = 0.8
 STATUSES = [JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED]
 
 

@@ -1,5 +1,5 @@
-"""SQL queries of the dashboard and of a project page with 10 rows against 1,000 (projects,
-members, jobs): the count must not grow with the number of rows (ratio 1.0). MLflow is pointed at
+"""SQL queries of the dashboard, a project page, its quota page and (site admins) the usage
+overview of every project with 10 rows against 1,000 (projects, members, jobs): the count must not grow with the number of rows (ratio 1.0). MLflow is pointed at
 an address where nothing listens, so the headline metrics' one call fails at once and costs no
 query either way."""
 
@@ -22,10 +22,14 @@ def queries(username: str, count: int, admin: bool) -> dict[str, int]:
     client.get("/")  # the session's first use writes it
     who = "site admin" if admin else "researcher"
     counts = {}
-    for name, url in (
+    pages = [
         (f"GET / (dashboard, {who})", "/"),
         (f"GET /projects/<slug>/ ({who})", f"/projects/{project.slug}/"),
-    ):
+        (f"GET /projects/<slug>/quota/ ({who})", f"/projects/{project.slug}/quota/"),
+    ]
+    if admin:
+        pages.append(("GET /quotas/ (usage overview, site admin)", "/quotas/"))
+    for name, url in pages:
         with CaptureQueriesContext(connection) as captured:
             response = client.get(url)
         assert response.status_code == 200, (url, response.status_code)

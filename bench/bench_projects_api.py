@@ -16,7 +16,7 @@ from portal.projects.models import Membership, Project, Role
 
 from .server import gunicorn, paired, throughput
 
-TARGET = 0.5
+TARGET = 0.8
 
 
 def make_user(username: str, projects: int) -> User:

@@ -1,7 +1,8 @@
 """Times as every page shows them: one date and time format with its time zone (``when``) and
 durations (``duration``), template filters available everywhere (``TEMPLATES`` builtins); and the
 middleware that shows them in the reader's own time zone (``TimeZoneMiddleware``: the zone on
-their profile, else the site's ``TIME_ZONE``). Imports no app."""
+their profile, else the site's ``TIME_ZONE``); and ``api_time``, a time as the API shows it.
+Imports no app."""
 
 import zoneinfo
 from datetime import datetime, timedelta
@@ -74,3 +75,17 @@ class TimeZoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+def api_time(value: datetime | None, zone: zoneinfo.ZoneInfo | None = None) -> str | None:
+    """``value`` as DRF's DateTimeField shows it (ISO 8601 in the current time zone, "Z" for UTC),
+    without its per-call settings lookups: for API lists that build their rows directly (a page
+    of 50 jobs shows 200 times). ``zone``: the current time zone, looked up once per row."""
+    if value is None:
+        return None
+    if timezone.is_naive(value):
+        from rest_framework.fields import DateTimeField  # DRF makes it aware its own way
+
+        return DateTimeField().to_representation(value)
+    text = value.astimezone(zone or timezone.get_current_timezone()).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text

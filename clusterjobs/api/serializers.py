@@ -6,11 +6,13 @@ import dataclasses
 import typing
 from decimal import Decimal
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from portal.api import StrictSerializerMixin
+from portal.times import api_time
 
 from ..models import Job, JobStatus, JobTransition
 from ..validation import RESOURCES, JobRequest, check_request
@@ -131,7 +133,6 @@ class JobResourcesOut(serializers.Serializer):
 
 
 _DECIMAL = serializers.DecimalField(max_digits=7, decimal_places=3, read_only=True)
-_TIMESTAMP = serializers.DateTimeField(read_only=True)
 # The job's request as the API shows it: (name, column, group, how a value is shown).
 _SHOWN = [
     (
@@ -156,10 +157,6 @@ def _request_of(job: Job) -> dict:
             value = [str(item) for item in value]
         (shown.setdefault(group, {}) if group else shown)[name] = value
     return shown
-
-
-def _time(value) -> str | None:
-    return None if value is None else _TIMESTAMP.to_representation(value)
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -241,6 +238,7 @@ class JobSerializer(serializers.ModelSerializer):
         # The declared fields above describe the answer (and the schema). A page of 50 jobs is
         # built here directly: DRF's field-by-field loop was most of the list's time
         # (bench/bench_jobs_api.py). tests/clusterjobs/test_api.py checks both give the same.
+        zone = timezone.get_current_timezone()
         return {
             "id": job.pk,
             "project": job.project.slug,
@@ -255,10 +253,10 @@ class JobSerializer(serializers.ModelSerializer):
             "mlflow_experiment_id": job.mlflow_experiment_id,
             "mlflow_run_id": job.mlflow_run_id,
             "rerun_of": job.rerun_of_id,
-            "created_at": _time(job.created_at),
-            "dispatched_at": _time(job.dispatched_at),
-            "started_at": _time(job.started_at),
-            "finished_at": _time(job.finished_at),
+            "created_at": api_time(job.created_at, zone),
+            "dispatched_at": api_time(job.dispatched_at, zone),
+            "started_at": api_time(job.started_at, zone),
+            "finished_at": api_time(job.finished_at, zone),
         }
 
     def get_env(self, job: Job) -> dict[str, str]:

@@ -1,15 +1,19 @@
 """What every endpoint shares: authentication errors, JSON 404s, throttling, the schema and its docs."""
 
 import re
+import zoneinfo
+from datetime import UTC, datetime
 
 import pytest
 from django.contrib.staticfiles import finders
 from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
+from rest_framework import serializers
 from rest_framework.throttling import UserRateThrottle
 
 from portal.accounts.actions import create_token, revoke_token
+from portal.times import api_time
 
 URL = "/api/v1/projects/"
 
@@ -109,3 +113,16 @@ def test_docs_page_uses_only_local_assets(client):
     # page's random CSP nonce may contain.
     assert not re.search(r"\bcdn[a-z]*\.[a-z]", html.lower())
     assert "/api/schema/" in html
+
+
+@pytest.mark.parametrize("zone", [None, "UTC", "Asia/Kolkata", "America/Santiago"])
+def test_api_time_is_what_drf_shows(zone):
+    field = serializers.DateTimeField()
+    with timezone.override(zone and zoneinfo.ZoneInfo(zone)):
+        for value in (
+            datetime(2026, 3, 1, 12, 30, 5, 123456, tzinfo=UTC),
+            datetime(2026, 7, 1, 0, 0, tzinfo=zoneinfo.ZoneInfo("Europe/Madrid")),
+            datetime(2026, 1, 2, 3, 4, 5),  # naive
+        ):
+            assert api_time(value) == field.to_representation(value)
+    assert api_time(None) is None

@@ -1,9 +1,14 @@
 """The projects and members API: the personas matrix on every endpoint, and the rules of the pages."""
 
+import zoneinfo
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework import serializers
 
+from portal.projects.api.views import ProjectSerializer, with_caller_role
 from portal.projects.models import AuditEvent, Membership, Project, Role
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
@@ -49,6 +54,22 @@ def test_list_reports_the_callers_role_and_filters_by_status(api, personas):
     bad = api("root").get(URL, {"status": "sleeping"})
     assert bad.status_code == 400
     assert "status" in bad.json()
+
+
+def test_a_listed_project_is_shown_as_the_declared_fields_show_it(personas):
+    """The list builds its rows directly (for speed); DRF's field-by-field loop gives the same."""
+    ProjectFactory(slug="decided", status=Project.Status.ACTIVE, decided_at=timezone.now())
+    ProjectFactory(slug="rejected", status=Project.Status.REJECTED, decision_reason="Out of scope.")
+    for who in (personas.vera, personas.root):
+        projects = with_caller_role(Project.objects.all(), who).order_by("slug")
+        for zone in (None, "America/Santiago"):
+            with timezone.override(zone and zoneinfo.ZoneInfo(zone)):
+                for project in projects:
+                    serializer = ProjectSerializer(project)
+                    assert serializer.data == serializers.ModelSerializer.to_representation(
+                        serializer, project
+                    )
+                    assert list(serializer.data) == list(serializer.fields)
 
 
 def test_list_runs_the_same_queries_for_any_page_size(api, personas):

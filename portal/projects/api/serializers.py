@@ -1,9 +1,11 @@
 """What the projects API reads and writes. Input serializers reject unknown fields (StrictSerializerMixin)."""
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from portal.api import StrictSerializerMixin
+from portal.times import api_time
 
 from ..models import Membership, Project, Role
 
@@ -56,6 +58,26 @@ class ProjectSerializer(serializers.ModelSerializer):
             "decision_reason": {"help_text": _("Why a site admin approved or rejected it.")},
             "created_at": {"help_text": _("When it was registered.")},
             "decided_at": {"help_text": _("When a site admin approved or rejected it; null while pending.")},
+        }
+
+    def to_representation(self, project: Project) -> dict:
+        # The declared fields above describe the answer (and the schema). A page of 50 projects is
+        # built here directly: DRF's field-by-field loop was 40 % of the list's time
+        # (bench/bench_projects_api.py). tests/api/test_projects_api.py checks both give the same.
+        role, zone = project.caller_role, timezone.get_current_timezone()
+        return {
+            "slug": project.slug,
+            "name": project.name,
+            "description": project.description,
+            "principal_investigator": project.principal_investigator,
+            "field_of_research": project.field_of_research,
+            "expected_needs": project.expected_needs,
+            "status": str(project.status),
+            "decision_reason": project.decision_reason,
+            "requested_by": project.requested_by_username,
+            "role": None if role is None else str(role),
+            "created_at": api_time(project.created_at, zone),
+            "decided_at": api_time(project.decided_at, zone),
         }
 
 
