@@ -84,17 +84,25 @@ def parse_json(raw: bytes) -> dict:
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
-    data = {}
-    for key, value in pairs:
-        if key in data:
-            raise Malformed(_("The field '%(field)s' appears twice.") % {"field": key})
-        data[key] = value
+    data = dict(pairs)
+    if len(data) != len(pairs):  # a key given twice: say which one came back first
+        seen = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise Malformed(_("The field '%(field)s' appears twice.") % {"field": key})
+            seen.add(key)
     return data
 
 
 def from_json(data: dict, descriptor: Descriptor) -> dict:
     """A JSON body rebuilt as the route's message: proto names, checked types, unknown keys dropped."""
-    return _message(data, descriptor, "")
+    # Where a value sits ('metrics[12].value') is only needed for a refusal's message: the walk
+    # runs without building those paths (a batch holds thousands of values), and once more with
+    # them when it refuses, to say where.
+    try:
+        return _message(data, descriptor, None)
+    except Malformed:
+        return _message(data, descriptor, "")
 
 
 def from_query(pairs: list[tuple[str, str]], descriptor: Descriptor) -> dict:
@@ -127,11 +135,17 @@ def to_query(message: dict) -> list[tuple[str, str]]:
     return pairs
 
 
-def _where(prefix: str, name: str) -> str:
+def _where(prefix: str | None, name: str) -> str | None:
+    if prefix is None:
+        return None  # not followed (see from_json)
     return f"{prefix}.{name}" if prefix else name
 
 
-def _message(data: object, descriptor: Descriptor, where: str) -> dict:
+def _item(path: str | None, index: int) -> str | None:
+    return None if path is None else f"{path}[{index}]"
+
+
+def _message(data: object, descriptor: Descriptor, where: str | None) -> dict:
     if not isinstance(data, dict):
         raise Malformed(_("'%(field)s' must be an object.") % {"field": where or "body"})
     by_spelling = _spellings(descriptor)
@@ -153,7 +167,7 @@ def _message(data: object, descriptor: Descriptor, where: str) -> dict:
         if field.is_repeated:
             if not isinstance(value, list):
                 raise Malformed(_("'%(field)s' must be a list.") % {"field": path})
-            message[field.name] = [_value(item, field, f"{path}[{i}]") for i, item in enumerate(value)]
+            message[field.name] = [_value(item, field, _item(path, i)) for i, item in enumerate(value)]
         else:
             message[field.name] = _value(value, field, path)
     return message
@@ -165,7 +179,7 @@ def _spellings(descriptor: Descriptor) -> dict[str, FieldDescriptor]:
     return {spelling: field for field in descriptor.fields for spelling in (field.name, field.json_name)}
 
 
-def _value(value: object, field: FieldDescriptor, where: str):
+def _value(value: object, field: FieldDescriptor, where: str | None):
     kind = field.cpp_type
     if kind == FieldDescriptor.CPPTYPE_MESSAGE:
         return _message(value, field.message_type, where)

@@ -53,6 +53,7 @@ from .registry import (
 from .runs import (
     EXPERIMENT_CACHE_SECONDS,
     check_run,
+    check_runs,
     create_job_run,
     ensure_experiment,
     experiment_name,
@@ -68,6 +69,7 @@ from .runs import (
     owner_of,
     project_experiment_ids,
     run_project,
+    run_projects,
     search_runs,
     set_run_tags,
 )
@@ -82,6 +84,7 @@ __all__ = [
     "GatewayError",
     "base_url",
     "check_run",
+    "check_runs",
     "clean_artifact_path",
     "client_message",
     "configure",
@@ -120,6 +123,7 @@ __all__ = [
     "request_messages",
     "run_logged_models",
     "run_project",
+    "run_projects",
     "search_runs",
     "send",
     "set_alias",
