@@ -5,8 +5,9 @@ Projects are scoped by MLflow's own naming and tags: a project's experiments are
 ``<slug>/<name>`` and tagged ``taller.project=<slug>``. (MLflow workspaces are still
 experimental in the 3.x line; names and tags work with every tracking store.)
 
-- ``core``: errors, MLflow's client bounded once (``configure``), and MLflow's REST API over one
-  session per thread (``send``, ``base_url``): the one place that makes HTTP calls to MLflow;
+- ``core``: errors, MLflow's client bounded once (``configure``), and MLflow's REST API over
+  keep-alive sessions the threads share (``send``, ``base_url``): the one place that makes HTTP
+  calls to MLflow;
 - ``runs``: a job's run, and a project's experiments, runs and metrics;
 - ``artifacts``: a run's artifacts, streamed;
 - ``registry``: registered models, versions, aliases and tags; logged models.
