@@ -84,17 +84,25 @@ def parse_json(raw: bytes) -> dict:
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
-    data = {}
-    for key, value in pairs:
-        if key in data:
-            raise Malformed(_("The field '%(field)s' appears twice.") % {"field": key})
-        data[key] = value
+    data = dict(pairs)
+    if len(data) != len(pairs):  # a key given twice: say which one came back first
+        seen = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise Malformed(_("The field '%(field)s' appears twice.") % {"field": key})
+            seen.add(key)
     return data
 
 
 def from_json(data: dict, descriptor: Descriptor) -> dict:
     """A JSON body rebuilt as the route's message: proto names, checked types, unknown keys dropped."""
-    return _message(data, descriptor, "")
+    # Where a value sits ('metrics[12].value') is only needed for a refusal's message: the walk
+    # runs without building those paths (a batch holds thousands of values), and once more with
+    # them when it refuses, to say where.
+    try:
+        return _message(data, descriptor, None)
+    except Malformed:
+        return _message(data, descriptor, "")
 
 
 def from_query(pairs: list[tuple[str, str]], descriptor: Descriptor) -> dict:
@@ -127,45 +135,70 @@ def to_query(message: dict) -> list[tuple[str, str]]:
     return pairs
 
 
-def _where(prefix: str, name: str) -> str:
+def _where(prefix: str | None, name: str) -> str | None:
+    if prefix is None:
+        return None  # not followed (see from_json)
     return f"{prefix}.{name}" if prefix else name
 
 
-def _message(data: object, descriptor: Descriptor, where: str) -> dict:
+def _item(path: str | None, index: int) -> str | None:
+    return None if path is None else f"{path}[{index}]"
+
+
+def _message(data: object, descriptor: Descriptor, where: str | None) -> dict:
     if not isinstance(data, dict):
         raise Malformed(_("'%(field)s' must be an object.") % {"field": where or "body"})
     by_spelling = _spellings(descriptor)
     message: dict = {}
     spelled: dict[str, str] = {}
     for key, value in data.items():
-        field = by_spelling.get(key)
-        if field is None:
+        known = by_spelling.get(key)
+        if known is None:
             continue
-        if field.name in spelled:
+        field, name, repeated, plain = known
+        if name in spelled:
             raise Malformed(
                 _("'%(first)s' and '%(second)s' are one field: send it once.")
-                % {"first": _where(where, spelled[field.name]), "second": _where(where, key)}
+                % {"first": _where(where, spelled[name]), "second": _where(where, key)}
             )
-        spelled[field.name] = key
+        spelled[name] = key
         if value is None:
             continue  # null is "not set" to protobuf
-        path = _where(where, field.name)
-        if field.is_repeated:
+        if type(value) is plain and not repeated:
+            message[name] = value  # a string for a string field, true/false for a bool: as it is
+            continue
+        path = _where(where, name)
+        if repeated:
             if not isinstance(value, list):
                 raise Malformed(_("'%(field)s' must be a list.") % {"field": path})
-            message[field.name] = [_value(item, field, f"{path}[{i}]") for i, item in enumerate(value)]
+            message[name] = [_value(item, field, _item(path, i)) for i, item in enumerate(value)]
         else:
-            message[field.name] = _value(value, field, path)
+            message[name] = _value(value, field, path)
     return message
 
 
+# Field types whose JSON value is taken as it is when its Python type is exactly this one
+# (``_value`` accepts such a value unchanged); any other value goes through ``_value``.
+_PLAIN = {FieldDescriptor.CPPTYPE_STRING: str, FieldDescriptor.CPPTYPE_BOOL: bool}
+
+
 @functools.cache
-def _spellings(descriptor: Descriptor) -> dict[str, FieldDescriptor]:
-    """Each field of a message under each name protobuf's JSON parser accepts for it."""
-    return {spelling: field for field in descriptor.fields for spelling in (field.name, field.json_name)}
+def _spellings(descriptor: Descriptor) -> dict[str, tuple[FieldDescriptor, str, bool, type | None]]:
+    """Each field of a message under each name protobuf's JSON parser accepts for it, with what
+    the walk asks of it on every value: (field, proto name, repeated, the plain type or None)."""
+    return {
+        spelling: (
+            field,
+            field.name,
+            field.is_repeated,
+            None if field.type == FieldDescriptor.TYPE_BYTES else _PLAIN.get(field.cpp_type),
+        )
+        for field in descriptor.fields
+        for spelling in (field.name, field.json_name)
+    }
 
 
-def _value(value: object, field: FieldDescriptor, where: str):
+def _value(value: object, field: FieldDescriptor, where: str | None):
     kind = field.cpp_type
     if kind == FieldDescriptor.CPPTYPE_MESSAGE:
         return _message(value, field.message_type, where)

@@ -155,8 +155,7 @@ def compare_history(request: HttpRequest, slug: str) -> JsonResponse:
     key = request.GET.get("key", "")
     if not run_ids or not key:
         return JsonResponse({"error": _("Give runs and a metric key.")}, status=400)
-    for run_id in run_ids:
-        gateway.check_run(project.slug, run_id)
+    gateway.check_runs(project.slug, run_ids)
     histories = gateway.metric_histories(run_ids, key, max_points=500)
     series = [
         {"run_id": run_id, "label": run_id[:8], "points": histories.get(run_id, [])} for run_id in run_ids

@@ -5,8 +5,9 @@ Projects are scoped by MLflow's own naming and tags: a project's experiments are
 ``<slug>/<name>`` and tagged ``taller.project=<slug>``. (MLflow workspaces are still
 experimental in the 3.x line; names and tags work with every tracking store.)
 
-- ``core``: errors, MLflow's client bounded once (``configure``), and MLflow's REST API over one
-  session per thread (``send``, ``base_url``): the one place that makes HTTP calls to MLflow;
+- ``core``: errors, MLflow's client bounded once (``configure``), and MLflow's REST API over
+  keep-alive sessions the threads share (``send``, ``base_url``): the one place that makes HTTP
+  calls to MLflow;
 - ``runs``: a job's run, and a project's experiments, runs and metrics;
 - ``artifacts``: a run's artifacts, streamed;
 - ``registry``: registered models, versions, aliases and tags; logged models.
@@ -53,6 +54,7 @@ from .registry import (
 from .runs import (
     EXPERIMENT_CACHE_SECONDS,
     check_run,
+    check_runs,
     create_job_run,
     ensure_experiment,
     experiment_name,
@@ -68,6 +70,7 @@ from .runs import (
     owner_of,
     project_experiment_ids,
     run_project,
+    run_projects,
     search_runs,
     set_run_tags,
 )
@@ -82,6 +85,7 @@ __all__ = [
     "GatewayError",
     "base_url",
     "check_run",
+    "check_runs",
     "clean_artifact_path",
     "client_message",
     "configure",
@@ -120,6 +124,7 @@ __all__ = [
     "request_messages",
     "run_logged_models",
     "run_project",
+    "run_projects",
     "search_runs",
     "send",
     "set_alias",

@@ -160,10 +160,14 @@ def looks_like_id(value: str) -> bool:
 
 
 # MLflow's REST API, for what MlflowClient does not do (JSON pages, bulk histories, artifact
-# streams) and for the tracking proxy, which forwards what it has checked: one keep-alive session
-# per thread, every call bounded by MLFLOW_TIMEOUT_SECONDS.
+# streams) and for the tracking proxy, which forwards what it has checked: keep-alive sessions
+# shared by the process's threads, one thread at a time each, every call bounded by
+# MLFLOW_TIMEOUT_SECONDS. A server that starts a thread per request (runserver, the tests' live
+# server) reuses connections too, instead of opening one (and a session) per request.
 
-_local = threading.local()
+_IDLE_SESSIONS = 8  # kept between requests; more threads at once make more, then drop them
+_idle: list[requests.Session] = []
+_idle_lock = threading.Lock()
 
 
 def base_url() -> str:
@@ -171,10 +175,21 @@ def base_url() -> str:
     return settings.MLFLOW_TRACKING_URI.rstrip("/")
 
 
-def _session() -> requests.Session:
-    if getattr(_local, "session", None) is None:
-        _local.session = requests.Session()
-    return _local.session
+@contextmanager
+def _session() -> Iterator[requests.Session]:
+    with _idle_lock:
+        session = _idle.pop() if _idle else None
+    if session is None:
+        session = requests.Session()
+    try:
+        yield session
+    finally:
+        with _idle_lock:
+            if len(_idle) < _IDLE_SESSIONS:
+                _idle.append(session)
+                session = None
+        if session is not None:
+            session.close()
 
 
 def send(method: str, path: str, *, read_timeout: float | None = None, **kwargs) -> requests.Response:
@@ -184,9 +199,10 @@ def send(method: str, path: str, *, read_timeout: float | None = None, **kwargs)
     seconds = float(settings.MLFLOW_TIMEOUT_SECONDS)
     started = time.perf_counter()
     try:
-        response = _session().request(
-            method, f"{base_url()}/{path}", timeout=(seconds, read_timeout or seconds), **kwargs
-        )
+        with _session() as session:
+            response = session.request(
+                method, f"{base_url()}/{path}", timeout=(seconds, read_timeout or seconds), **kwargs
+            )
     except requests.RequestException as error:
         observe.call_done("rest", time.perf_counter() - started, "unreachable")
         raise GatewayError(unreachable(error), retryable=True) from error

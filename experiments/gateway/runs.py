@@ -242,14 +242,29 @@ def _float(value) -> float | None:
 
 
 def run_project(run_id: str) -> tuple[str, str]:
-    """(project, experiment_id) of a run, cached: a run never changes experiment."""
-    key = cache_key("run", run_id)
-    experiment_id = cache.get(key)
-    if experiment_id is None:
-        with calling():
-            experiment_id = mlflow_client().get_run(run_id).info.experiment_id
-        cache.set(key, experiment_id, SCOPE_CACHE_SECONDS)
-    return experiment_project(experiment_id), experiment_id
+    """(project, experiment_id) of a run, cached: a run never changes experiment, an experiment
+    never changes project. One cache lookup when the run was seen before (the proxy's case)."""
+    return run_projects([run_id])[run_id]
+
+
+def run_projects(run_ids: list[str]) -> dict[str, tuple[str, str]]:
+    """{run_id: (project, experiment_id)} of several runs: one cache lookup for all that were
+    seen before; each one not seen is looked up in MLflow (and its experiment's project)."""
+    keys = {run_id: cache_key("run-owner", run_id) for run_id in run_ids}
+    found = cache.get_many(list(keys.values())) if keys else {}
+    owners: dict[str, tuple[str, str]] = {}
+    for run_id, key in keys.items():
+        owner = found.get(key)
+        if owner is None:
+            experiment_id = cache.get(cache_key("run", run_id))
+            if experiment_id is None:
+                with calling():
+                    experiment_id = mlflow_client().get_run(run_id).info.experiment_id
+                cache.set(cache_key("run", run_id), experiment_id, SCOPE_CACHE_SECONDS)
+            owner = (experiment_project(experiment_id), experiment_id)
+            cache.set(key, owner, SCOPE_CACHE_SECONDS)
+        owners[run_id] = tuple(owner)
+    return owners
 
 
 def get_run(project: str, run_id: str) -> dict:
@@ -266,17 +281,25 @@ def get_run(project: str, run_id: str) -> dict:
 
 def check_run(project: str, run_id: str) -> str:
     """The experiment id of a run of the project; 404 otherwise. Usually answered from the cache."""
-    if not looks_like_id(run_id):
-        raise GatewayError(_("Run '%(id)s' not found.") % {"id": run_id}, status=404)
-    owner, experiment_id = run_project(run_id)
-    if owner != project:
-        raise GatewayError(_("Run '%(id)s' not found.") % {"id": run_id}, status=404)
-    return experiment_id
+    return check_runs(project, [run_id])[run_id]
+
+
+def check_runs(project: str, run_ids: list[str]) -> dict[str, str]:
+    """{run_id: experiment id} of runs that are all the project's; 404 otherwise (the first run
+    that is not). Runs seen before cost one cache lookup together."""
+    for run_id in run_ids:
+        if not looks_like_id(run_id):
+            raise GatewayError(_("Run '%(id)s' not found.") % {"id": run_id}, status=404)
+    owners = run_projects(run_ids)
+    for run_id in run_ids:
+        if owners[run_id][0] != project:
+            raise GatewayError(_("Run '%(id)s' not found.") % {"id": run_id}, status=404)
+    return {run_id: owners[run_id][1] for run_id in run_ids}
 
 
 def get_runs(project: str, run_ids: list[str]) -> list[dict]:
     """Several runs of the project in one search call, in the order asked."""
-    experiment_ids = sorted({check_run(project, run_id) for run_id in run_ids})
+    experiment_ids = sorted(set(check_runs(project, run_ids).values()))
     if not experiment_ids:
         return []
     found = search_runs(
