@@ -48,7 +48,7 @@ class Scope:
 
     def _project(self, slug: str) -> Project | None:
         if slug not in self._projects:
-            self._projects[slug] = access.find_project(slug, only=self.project_id)
+            self._projects[slug] = access.find_project(slug, only=self.project_id, user=self.user)
         return self._projects[slug]
 
     def level(self, slug: str) -> int:

@@ -10,7 +10,7 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
@@ -75,13 +75,23 @@ def check(user, project: Project, need: Need, refusal: str | None = None) -> Non
         raise PermissionDenied(refusal or _("Your role in this project does not allow this."))
 
 
-def find_project(slug: str, *, only: int | None = None) -> Project | None:
-    """The project of a slug, or None; ``only`` narrows to one project (a job's token)."""
+def find_project(slug: str, *, only: int | None = None, user=None) -> Project | None:
+    """The project of a slug, or None; ``only`` narrows to one project (a job's token). With
+    ``user``, the same query brings the user's role, which ``role_of`` then finds cached (a
+    tracking call checks its scope in one query instead of two)."""
     # Anything that is not a slug (a NUL byte, say) names no project: no query needed.
     if not slug_validator.regex.fullmatch(slug or ""):
         return None
     projects = Project.objects.filter(slug=slug)
-    return (projects if only is None else projects.filter(pk=only)).first()
+    if only is not None:
+        projects = projects.filter(pk=only)
+    if user is None or not user.is_authenticated:
+        return projects.first()
+    roles = Membership.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
+    project = projects.annotate(role_of_asker=Subquery(roles)).first()
+    if project is not None:
+        project.__dict__.setdefault("_roles", {})[user.pk] = project.role_of_asker
+    return project
 
 
 def get_project_for_user(user, slug: str, need: Need = Need.VIEW) -> Project:

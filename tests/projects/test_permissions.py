@@ -158,3 +158,19 @@ def test_healthz_is_public(personas, mlflow_uri):
 )
 def test_actions_refuse_get(personas, url):
     assert personas.client("root").get(url()).status_code == 405
+
+
+@pytest.mark.django_db
+def test_a_project_found_for_a_user_brings_their_role_in_the_same_query(personas, django_assert_num_queries):
+    from portal.projects import access
+
+    expected = {"alice": 3, "bob": 2, "vera": 1, "charlie": 0, "root": 3}
+    for name, level in expected.items():
+        user = getattr(personas, name)
+        with django_assert_num_queries(1):
+            project = access.find_project(personas.project.slug, user=user)
+            assert access.level_of(user, project) == level
+    # Narrowed to another project (a job's token of elsewhere), the project is not found at all.
+    assert (
+        access.find_project(personas.project.slug, only=personas.project.pk + 1000, user=personas.bob) is None
+    )
