@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+app_name = "deployments"
+urlpatterns = [
+    path("projects/<slug:slug>/deployments/", views.deployment_list, name="list"),
+    path("projects/<slug:slug>/deployments/new/", views.new, name="new"),
+    path("projects/<slug:slug>/deployments/<slug:name>/", views.detail, name="detail"),
+    path("projects/<slug:slug>/deployments/<slug:name>/version/", views.update_version, name="version"),
+    path("projects/<slug:slug>/deployments/<slug:name>/rollback/", views.rollback, name="rollback"),
+    path("projects/<slug:slug>/deployments/<slug:name>/scale/", views.scale, name="scale"),
+    path("projects/<slug:slug>/deployments/<slug:name>/stop/", views.stop, name="stop"),
+]
