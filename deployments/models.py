@@ -95,3 +95,59 @@ class Deployment(models.Model):
     @property
     def model_uri(self) -> str:
         return f"models:/{self.model_name}/{self.version}"
+
+
+KEY_PREFIX = "tdk_"
+
+
+class DeploymentKey(models.Model):
+    """A key that calls one deployment (for a demo page, another group, an instrument), and
+    nothing else. Only its hash is stored; it is shown once. Revoked keys are refused."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="keys")
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(max_length=12, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("deployment key")
+        verbose_name_plural = _("deployment keys")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+# Upper edges (ms) of the latency histogram's buckets; the last bucket holds everything slower.
+LATENCY_EDGES_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000)
+BUCKETS = len(LATENCY_EDGES_MS) + 1
+
+
+class TrafficMinute(models.Model):
+    """One minute of a deployment's calls through the portal: how many, how many failed, and
+    their latencies in a fixed histogram (``l0``..``l14``), so that the record stays bounded
+    whatever the traffic and percentiles come from the counts."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="traffic")
+    minute = models.DateTimeField()
+    requests = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    for _index in range(BUCKETS):
+        locals()[f"l{_index}"] = models.PositiveIntegerField(default=0)
+    del _index
+
+    class Meta:
+        ordering = ["minute"]
+        constraints = [
+            models.UniqueConstraint(fields=["deployment", "minute"], name="deployments_traffic_minute")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.deployment_id} {self.minute:%Y-%m-%d %H:%M}"
+
+    def histogram(self) -> list[int]:
+        return [getattr(self, f"l{i}") for i in range(BUCKETS)]

@@ -11,4 +11,10 @@ urlpatterns = [
     path("projects/<slug:slug>/deployments/<slug:name>/rollback/", views.rollback, name="rollback"),
     path("projects/<slug:slug>/deployments/<slug:name>/scale/", views.scale, name="scale"),
     path("projects/<slug:slug>/deployments/<slug:name>/stop/", views.stop, name="stop"),
+    path("projects/<slug:slug>/deployments/<slug:name>/keys/", views.new_key, name="new-key"),
+    path(
+        "projects/<slug:slug>/deployments/<slug:name>/keys/<int:key_id>/revoke/",
+        views.revoke_key,
+        name="revoke-key",
+    ),
 ]

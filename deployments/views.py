@@ -13,9 +13,9 @@ from portal.errors import ServiceUnavailable
 from portal.forms import apply_errors
 from portal.projects.access import Need, can, get_project_for_user
 
-from . import actions
+from . import actions, keys, traffic
 from .forms import DeploymentForm, ScaleForm, VersionForm
-from .models import Deployment
+from .models import Deployment, DeploymentKey
 
 
 @login_required
@@ -61,7 +61,13 @@ def _deployment(request: HttpRequest, slug: str, name: str, need: Need = Need.VI
 @login_required
 def detail(request: HttpRequest, slug: str, name: str) -> HttpResponse:
     deployment = _deployment(request, slug, name)
+    rows = traffic.series(deployment.pk)
     context = {
+        "traffic": rows,
+        "chart_rows": [{**row, "minute": row["minute"].isoformat()} for row in rows],
+        "totals": traffic.totals(deployment.pk, rows[0]["minute"]),
+        "keys": deployment.keys.all()[:100],
+        "new_key": request.session.pop(f"deployment-key-{deployment.pk}", None),
         "project": deployment.project,
         "deployment": deployment,
         "can_change": can(request.user, deployment.project, Need.CHANGE),
@@ -108,3 +114,21 @@ def scale(request: HttpRequest, deployment: Deployment) -> None:
 @_control
 def stop(request: HttpRequest, deployment: Deployment) -> None:
     actions.stop(request.user, deployment)
+
+
+@_control
+def new_key(request: HttpRequest, deployment: Deployment) -> None:
+    """The key is shown once, on the page the browser is sent back to (kept in the session)."""
+    _key, raw = keys.create_key(request.user, deployment, request.POST.get("name", ""))
+    request.session[f"deployment-key-{deployment.pk}"] = raw
+
+
+@login_required
+@require_POST
+def revoke_key(request: HttpRequest, slug: str, name: str, key_id: int) -> HttpResponse:
+    deployment = _deployment(request, slug, name, Need.CHANGE)
+    key = DeploymentKey.objects.filter(deployment=deployment, pk=key_id).first()
+    if key is None:
+        raise Http404(_("No such key."))
+    keys.revoke_key(request.user, key)
+    return redirect(deployment)

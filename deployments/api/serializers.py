@@ -70,3 +70,46 @@ class VersionSerializer(StrictSerializerMixin, serializers.Serializer):
 
 class ScaleSerializer(StrictSerializerMixin, serializers.Serializer):
     replicas = serializers.IntegerField()
+
+
+class KeySerializer(serializers.ModelSerializer):
+    class Meta:
+        from ..models import DeploymentKey
+
+        model = DeploymentKey
+        fields = ["id", "name", "prefix", "created_at", "revoked_at"]
+        read_only_fields = fields
+
+
+class NewKeySerializer(StrictSerializerMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+
+
+class CreatedKeySerializer(KeySerializer):
+    key = serializers.CharField(read_only=True, help_text=_("Shown once: the portal keeps only its hash."))
+
+    class Meta(KeySerializer.Meta):
+        fields = [*KeySerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+
+class TrafficSerializer(serializers.Serializer):
+    minute = serializers.DateTimeField()
+    requests = serializers.IntegerField()
+    errors = serializers.IntegerField()
+    p50_ms = serializers.FloatField(allow_null=True)
+    p95_ms = serializers.FloatField(allow_null=True)
+    p99_ms = serializers.FloatField(allow_null=True)
+
+
+class DeploymentDetailSerializer(DeploymentSerializer):
+    traffic = serializers.SerializerMethodField(help_text=_("The last hour, one row a minute."))
+
+    class Meta(DeploymentSerializer.Meta):
+        fields = [*DeploymentSerializer.Meta.fields, "traffic"]
+        read_only_fields = fields
+
+    def get_traffic(self, deployment: Deployment) -> list[dict]:
+        from ..traffic import series
+
+        return TrafficSerializer(series(deployment.pk), many=True).data

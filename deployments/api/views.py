@@ -12,9 +12,18 @@ from rest_framework.response import Response
 
 from portal.projects.access import Need, can, find_project
 
-from .. import actions
-from ..models import Deployment
-from .serializers import DeploymentCreateSerializer, DeploymentSerializer, ScaleSerializer, VersionSerializer
+from .. import actions, keys
+from ..models import Deployment, DeploymentKey
+from .serializers import (
+    CreatedKeySerializer,
+    DeploymentCreateSerializer,
+    DeploymentDetailSerializer,
+    DeploymentSerializer,
+    KeySerializer,
+    NewKeySerializer,
+    ScaleSerializer,
+    VersionSerializer,
+)
 
 UNAVAILABLE = {503: OpenApiResponse(description=_("MLflow is unavailable; nothing changed. Try again."))}
 DEPLOYMENT_ID = OpenApiParameter(
@@ -27,7 +36,13 @@ PROJECT = OpenApiParameter(
 
 @extend_schema_view(
     list=extend_schema(summary=_("List deployments"), parameters=[PROJECT]),
-    retrieve=extend_schema(summary=_("Show a deployment"), parameters=[DEPLOYMENT_ID]),
+    retrieve=extend_schema(
+        summary=_("Show a deployment"),
+        description=_(
+            "With its traffic through the portal in the last hour: calls, errors, p50/p95/p99 latency."
+        ),
+        parameters=[DEPLOYMENT_ID],
+    ),
 )
 class DeploymentViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
@@ -43,6 +58,9 @@ class DeploymentViewSet(
         if self.action == "list" and slug:
             found = found.filter(project__slug=slug)
         return found.order_by("-created_at", "-pk")[:500] if self.action == "list" else found
+
+    def get_serializer_class(self):
+        return DeploymentDetailSerializer if self.action == "retrieve" else DeploymentSerializer
 
     def _answer(self, deployment: Deployment, code: int = status.HTTP_200_OK) -> Response:
         deployment = Deployment.objects.select_related("project").get(pk=deployment.pk)
@@ -108,3 +126,47 @@ class DeploymentViewSet(
     @action(detail=True, methods=["post"])
     def stop(self, request: Request, pk: str) -> Response:
         return self._answer(actions.stop(request.user, self.get_object()))
+
+    @extend_schema(
+        methods=["GET"],
+        summary=_("List a deployment's keys"),
+        parameters=[DEPLOYMENT_ID],
+        responses={200: KeySerializer(many=True)},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary=_("Make a key for a deployment"),
+        description=_("A key that calls this deployment only; it is shown once."),
+        parameters=[DEPLOYMENT_ID],
+        request=NewKeySerializer,
+        responses={201: CreatedKeySerializer},
+    )
+    @action(detail=True, methods=["get", "post"], url_path="keys")
+    def keys(self, request: Request, pk: str) -> Response:
+        deployment = self.get_object()
+        if request.method == "GET":
+            keys.check_may_manage(request.user, deployment)
+            return Response(KeySerializer(deployment.keys.all(), many=True).data)
+        body = NewKeySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        key, raw = keys.create_key(request.user, deployment, body.validated_data["name"])
+        return Response({**KeySerializer(key).data, "key": raw}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary=_("Revoke a deployment's key"),
+        parameters=[DEPLOYMENT_ID, OpenApiParameter("key_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+        request=None,
+        responses={200: KeySerializer},
+    )
+    @action(detail=True, methods=["post"], url_path=r"keys/(?P<key_id>[0-9]+)/revoke")
+    def revoke_key(self, request: Request, pk: str, key_id: str) -> Response:
+        deployment = self.get_object()
+        keys.check_may_manage(request.user, deployment)
+        key = (
+            DeploymentKey.objects.filter(deployment=deployment, pk=key_id)
+            .select_related("deployment__project")
+            .first()
+        )
+        if key is None:
+            raise exceptions.NotFound(_("No such key."))
+        return Response(KeySerializer(keys.revoke_key(request.user, key)).data)

@@ -2,12 +2,14 @@
 fetched through the portal's tracking proxy with the deployment's own token, rolled to a new
 version without a gap, rolled back, and a rollout that fails leaving the previous one serving."""
 
+import threading
+
 import mlflow
 import pytest
 import requests
 from sklearn.datasets import load_digits
 
-from deployments import actions
+from deployments import actions, keys
 from deployments.models import DeploymentStatus
 from experiments import gateway
 from portal.accounts.models import ApiToken
@@ -24,10 +26,33 @@ class Unloadable(mlflow.pyfunc.PythonModel):
         return model_input
 
 
-def predict(address: str, rows) -> list:
-    answer = requests.post(f"{address}/invocations", json={"inputs": rows.tolist()}, timeout=30)
+def predict(address: str, rows, key: str | None = None) -> list:
+    headers = {"Authorization": f"Token {key}"} if key else {}
+    answer = requests.post(
+        f"{address}/invocations", json={"inputs": rows.tolist()}, headers=headers, timeout=30
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()["predictions"]
+
+
+class Caller(threading.Thread):
+    """Calls through the portal, one call after another, until told to stop; keeps each status."""
+
+    def __init__(self, url: str, key: str, rows) -> None:
+        super().__init__(daemon=True)
+        self.url, self.key, self.rows = url, key, rows
+        self.statuses: list[int] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            answer = requests.post(
+                f"{self.url}/invocations",
+                json={"inputs": self.rows.tolist()},
+                headers={"Authorization": f"Token {self.key}"},
+                timeout=30,
+            )
+            self.statuses.append(answer.status_code)
 
 
 def _broken_version(slug: str, registered) -> str:
@@ -43,7 +68,9 @@ def _broken_version(slug: str, registered) -> str:
     return version["version"]
 
 
-def test_a_model_is_served_a_failed_rollout_keeps_it_and_a_good_one_switches(personas, registered, serving):
+def test_a_model_is_served_a_failed_rollout_keeps_it_and_a_good_one_switches(
+    personas, registered, serving, live_server
+):
     rows = load_digits().data[:5]
     expected = load_directly(f"models:/{registered.full_name}/1").predict(rows).tolist()
     broken = _broken_version(personas.project.slug, registered)
@@ -62,6 +89,9 @@ def test_a_model_is_served_a_failed_rollout_keeps_it_and_a_good_one_switches(per
     token = ApiToken.objects.get(pk=deployment.token_id)
     assert token.is_workload_token() and token.project_id == personas.project.pk
     first = deployment.address
+    portal = f"{live_server.url}/serve/genomics/digits"
+    _key, raw = keys.create_key(personas.alice, deployment, "demo page")
+    assert predict(portal, rows, raw) == expected  # through the portal, with the deployment's key
 
     # A version whose model the server cannot load: the rollout fails, v1 never stops answering.
     actions.update_version(personas.bob, deployment, version=broken)
@@ -75,10 +105,16 @@ def test_a_model_is_served_a_failed_rollout_keeps_it_and_a_good_one_switches(per
     assert predict(first, rows) == expected
 
     # A good one: started beside the old server, which answers until the switch and drains after.
+    caller = Caller(portal, raw, rows)
+    caller.start()
     actions.update_version(personas.bob, deployment, version="2")
     serving.tick()
     assert predict(first, rows) == expected
     deployment = serving.until(lambda d: d.serving_version == "2", deployment)
+    assert predict(portal, rows, raw) == expected
+    caller.done.set()
+    caller.join()
+    assert caller.statuses and set(caller.statuses) == {200}  # no call dropped during the switch
     assert deployment.address != first and deployment.status == DeploymentStatus.RUNNING
     assert deployment.previous_version == "1"
     assert predict(first, rows) == expected
