@@ -128,3 +128,19 @@ def test_a_running_deployment_shows_in_the_quota_and_a_stopped_one_not(api, depl
     deployment.save()
     quota = api("bob").get("/api/v1/projects/genomics/quota/").json()
     assert (float(quota["used_cpu"]), quota["used_memory_mib"]) == (0.0, 0)
+
+
+@pytest.mark.parametrize("who", list(CHANGE))
+def test_keys_made_listed_and_revoked(api, deployment, who):
+    client = api(who)
+    made = client.post(f"/api/v1/deployments/{deployment.pk}/keys/", {"name": "demo"})
+    assert made.status_code == {200: 201}.get(CHANGE[who], CHANGE[who])
+    listed = client.get(f"/api/v1/deployments/{deployment.pk}/keys/")
+    assert listed.status_code == CHANGE[who]
+    if CHANGE[who] == 200:
+        key = made.json()
+        assert key["key"].startswith("tdk_") and key["key"].startswith(key["prefix"])
+        assert [k["name"] for k in listed.json()] == ["demo"] and "key" not in listed.json()[0]
+        revoked = client.post(f"/api/v1/deployments/{deployment.pk}/keys/{key['id']}/revoke/")
+        assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+        assert client.post(f"/api/v1/deployments/{deployment.pk}/keys/999999/revoke/").status_code == 404
