@@ -5,7 +5,6 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db.models import F, Sum
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from portal.quotas.admission import Resources, in_use, lock_quota, quota_limits
@@ -88,6 +87,3 @@ def check_fits(
 def _plain(value):
     return value.normalize() if isinstance(value, Decimal) else value
 
-
-def quota_reason() -> str:
-    return _("The project's quota cannot hold these replicas.")
