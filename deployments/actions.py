@@ -3,9 +3,9 @@ aliases deployments track. Pages, the API and the CLI call these; the caller has
 project, each verb checks the actor's role itself.
 
 A verb only writes what should serve (``version``, ``replicas``) in one transaction; the serving
-side (``local.py`` on the embedded default, ``kubernetes.py`` on a cluster) rolls it out and moves
-``serving_version`` once the new replicas answer, so a rollout that fails leaves the previous
-version serving.
+side (``local.py``, the embedded default's serve_models process, which reads the deployments every
+second) rolls it out and moves ``serving_version`` once the new replicas answer, so a rollout
+that fails leaves the previous version serving.
 """
 
 from django.conf import settings
@@ -21,13 +21,18 @@ from portal.projects.access import Need, check
 from portal.projects.actions import record
 from portal.projects.models import Project
 
-from . import rollout
 from .models import LIVE, Deployment, DeploymentStatus
 from .quota import check_fits
 from .validation import check_name, check_resources, resolve
 
 
 def _project_may_serve(project: Project) -> None:
+    if settings.TALLER_EXECUTOR != "local":
+        # The manifests exist (manifests.py); applying and following them on the cluster does not
+        # yet: refused outright rather than left waiting for a server that never starts.
+        raise ValidationError(
+            _("This site runs its workloads on Kubernetes, where the portal does not serve models yet.")
+        )
     if not project.is_active():
         raise ValidationError(
             {
@@ -80,7 +85,6 @@ def create_deployment(
                 created_by=actor,
             )
             record(actor, project, "deployment.create", f"{name}: {target.model_name} v{target.version}")
-            transaction.on_commit(lambda: rollout.send(deployment.pk))
     except IntegrityError:
         raise ValidationError(
             {"name": _("The project already has a deployment named '%(name)s'.") % {"name": name}}
@@ -117,7 +121,6 @@ def _move_to(deployment: Deployment, version: str, *, alias: str, reason: str) -
     deployment.alias = alias
     deployment.updated_at = timezone.now()
     deployment.save()
-    transaction.on_commit(lambda: rollout.send(deployment.pk))
 
 
 def update_version(actor, deployment: Deployment, *, version="", alias="") -> Deployment:
@@ -166,7 +169,6 @@ def scale(actor, deployment: Deployment, *, replicas) -> Deployment:
         deployment.updated_at = timezone.now()
         deployment.save(update_fields=["replicas", "updated_at"])
         record(actor, deployment.project, "deployment.scale", f"{deployment.name}: {replicas} replicas")
-        transaction.on_commit(lambda: rollout.send(deployment.pk))
     return deployment
 
 
@@ -185,7 +187,6 @@ def stop(actor, deployment: Deployment) -> Deployment:
         if deployment.token_id:
             ApiToken.objects.filter(pk=deployment.token_id, revoked_at__isnull=True).update(revoked_at=now)
         record(actor, deployment.project, "deployment.stop", deployment.name)
-        transaction.on_commit(lambda: rollout.send(deployment.pk))
     return deployment
 
 

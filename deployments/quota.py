@@ -86,4 +86,3 @@ def check_fits(
 
 def _plain(value):
     return value.normalize() if isinstance(value, Decimal) else value
-
