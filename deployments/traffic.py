@@ -112,3 +112,11 @@ def totals(deployment_id: int, since: datetime) -> dict:
         "p95_ms": percentile(histogram, 0.95),
         "p99_ms": percentile(histogram, 0.99),
     }
+
+
+def prune(now: datetime | None = None) -> int:
+    """Forget the minutes older than TALLER_SERVE_TRAFFIC_DAYS (the table stays bounded in time
+    too); returns how many rows went."""
+    before = (now or timezone.now()) - timedelta(days=settings.TALLER_SERVE_TRAFFIC_DAYS)
+    deleted, _kinds = TrafficMinute.objects.filter(minute__lt=before).delete()
+    return deleted

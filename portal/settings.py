@@ -467,6 +467,8 @@ TALLER_SERVE_MAX_BYTES = envint("TALLER_SERVE_MAX_BYTES", str(10 * 1024 * 1024))
 TALLER_SERVE_TIMEOUT_SECONDS = envint("TALLER_SERVE_TIMEOUT_SECONDS", "60")
 # How often each web process writes the calls it counted (per deployment and minute).
 TALLER_SERVE_FLUSH_SECONDS = float(os.environ.get("TALLER_SERVE_FLUSH_SECONDS", "2"))
+# Days the per-minute traffic of deployments is kept (the serve_models process forgets older minutes).
+TALLER_SERVE_TRAFFIC_DAYS = envint("TALLER_SERVE_TRAFFIC_DAYS", "30")
 TALLER_SERVE_KEY_RATE = os.environ.get("TALLER_SERVE_KEY_RATE", "600/m")
 TALLER_SERVING_IMAGE = os.environ.get("TALLER_SERVING_IMAGE", "ghcr.io/mlflow/mlflow:v3.17.2")
 # How long a dispatch attempt's claim on a job holds without a sign of life: the attempt renews it

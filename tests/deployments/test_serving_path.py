@@ -147,3 +147,18 @@ def test_a_stopped_deployment_answers_503_and_calls_are_counted(personas, deploy
     assert (minute.requests, minute.errors) == (4, 1)
     Deployment.objects.filter(pk=deployment.pk).update(status=DeploymentStatus.STOPPED)
     assert call(key).status_code == 503
+
+
+def test_old_minutes_are_forgotten(personas, deployment, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from deployments.traffic import prune
+
+    settings.TALLER_SERVE_TRAFFIC_DAYS = 7
+    now = timezone.now().replace(second=0, microsecond=0)
+    for days in (8, 6):
+        TrafficMinute.objects.create(deployment=deployment, minute=now - timedelta(days=days), requests=1)
+    assert prune(now) == 1
+    assert [row.minute for row in TrafficMinute.objects.all()] == [now - timedelta(days=6)]

@@ -9,6 +9,7 @@ from django.db import DatabaseError
 
 from deployments.actions import follow_aliases
 from deployments.local import LocalServing
+from deployments.traffic import prune
 
 
 class Command(BaseCommand):
@@ -23,13 +24,16 @@ class Command(BaseCommand):
         stopping = []
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stopping.append(True))
-        next_follow = 0.0
+        next_follow = next_prune = 0.0
         try:
             while not stopping:
                 try:
                     if time.monotonic() >= next_follow:
                         follow_aliases()
                         next_follow = time.monotonic() + follow_every
+                    if time.monotonic() >= next_prune:
+                        prune()
+                        next_prune = time.monotonic() + 3600
                     serving.tick()
                 except DatabaseError as error:  # the database away for a moment: look again later
                     self.stderr.write(f"serve_models: {error}")
