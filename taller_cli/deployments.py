@@ -118,3 +118,44 @@ def scale_deployment(project, name, replicas, as_json) -> None:
 @json_option
 def stop_deployment(project, name, as_json) -> None:
     _emit(_change(project, name, "stop"), as_json)
+
+
+@deployments.group(name="keys")
+def deployment_keys() -> None:
+    """The keys that call one deployment (for a demo page or another group)."""
+
+
+@deployment_keys.command(name="list")
+@click.option("--project", "-p", required=True, help="Slug of the project.")
+@click.argument("name")
+@json_option
+def list_keys(project: str, name: str, as_json: bool) -> None:
+    client = api()
+    rows = client.get(f"deployments/{find_deployment(client, project, name)['id']}/keys/")
+    if as_json:
+        return output.emit_json(rows)
+    headers = ["id", "name", "prefix", "created_at", "revoked_at"]
+    click.echo(output.table(headers, [[row.get(h) for h in headers] for row in rows]))
+
+
+@deployment_keys.command(name="create")
+@click.option("--project", "-p", required=True, help="Slug of the project.")
+@click.argument("name")
+@click.argument("key_name")
+@json_option
+def create_key(project: str, name: str, key_name: str, as_json: bool) -> None:
+    """Make a key called KEY_NAME for the deployment NAME; it is printed once."""
+    created = _change(project, name, "keys", {"name": key_name})
+    if as_json:
+        return output.emit_json(created)
+    click.echo(created["key"])
+    click.echo(f"Key {created['id']} “{created['name']}”: copy it now, it is not shown again.", err=True)
+
+
+@deployment_keys.command(name="revoke")
+@click.option("--project", "-p", required=True, help="Slug of the project.")
+@click.argument("name")
+@click.argument("key_id", type=click.IntRange(min=1))
+def revoke_key(project: str, name: str, key_id: int) -> None:
+    _change(project, name, f"keys/{key_id}/revoke")
+    click.echo(f"Key {key_id} revoked.")

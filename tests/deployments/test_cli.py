@@ -71,3 +71,19 @@ def test_refusals_are_one_line_on_stderr(personas, registered):
     missing = taller("deployments", "stop", "-p", "genomics", "nothing")
     assert missing.exit_code != 0 and "no deployment “nothing”" in missing.stderr
     assert not Deployment.objects.exists()
+
+
+def test_keys_made_listed_and_revoked(personas):
+    deployment = Deployment.objects.create(
+        project=personas.project, name="digits", model_name="genomics.digits", version="1",
+        status=DeploymentStatus.RUNNING, created_by=personas.bob,
+    )  # fmt: skip
+    made = taller("deployments", "keys", "create", "-p", "genomics", "digits", "demo page")
+    assert made.exit_code == 0, made.stderr
+    assert made.stdout.strip().startswith("tdk_") and "not shown again" in made.stderr
+    key = deployment.keys.get()
+    listed = taller("deployments", "keys", "list", "-p", "genomics", "digits")
+    assert listed.stdout.splitlines()[1].split()[:2] == [str(key.pk), "demo"]
+    assert taller("deployments", "keys", "revoke", "-p", "genomics", "digits", str(key.pk)).exit_code == 0
+    key.refresh_from_db()
+    assert key.revoked_at is not None
