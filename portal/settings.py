@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "clusterjobs",
     "experiments",
     "monitoring",
+    "deployments",
 ]
 
 MIDDLEWARE = [
@@ -455,6 +456,21 @@ TALLER_CODE_SOURCE_NOTE = os.environ.get("TALLER_CODE_SOURCE_NOTE", "")
 # Where running jobs send their MLflow calls: the portal's authorizing proxy.
 TALLER_JOB_TRACKING_URI = f"{TALLER_JOB_PORTAL_URL}/mlflow"
 TALLER_DISPATCH_MAX_RETRIES = envint("TALLER_DISPATCH_MAX_RETRIES", "5")
+# Deployments (the deployments app): replicas a deployment may ask for, how long a new model
+# server may take to answer before its rollout fails (the previous version keeps serving), how
+# long an old server keeps answering the requests on their way after the switch, the largest
+# body the serving path forwards, and the image a deployment runs on Kubernetes.
+TALLER_DEPLOY_MAX_REPLICAS = envint("TALLER_DEPLOY_MAX_REPLICAS", "8")
+TALLER_DEPLOY_START_SECONDS = envint("TALLER_DEPLOY_START_SECONDS", "180")
+TALLER_DEPLOY_DRAIN_SECONDS = envint("TALLER_DEPLOY_DRAIN_SECONDS", "10")
+TALLER_SERVE_MAX_BYTES = envint("TALLER_SERVE_MAX_BYTES", str(10 * 1024 * 1024))
+TALLER_SERVE_TIMEOUT_SECONDS = envint("TALLER_SERVE_TIMEOUT_SECONDS", "60")
+# How often each web process writes the calls it counted (per deployment and minute).
+TALLER_SERVE_FLUSH_SECONDS = float(os.environ.get("TALLER_SERVE_FLUSH_SECONDS", "2"))
+# Days the per-minute traffic of deployments is kept (the serve_models process forgets older minutes).
+TALLER_SERVE_TRAFFIC_DAYS = envint("TALLER_SERVE_TRAFFIC_DAYS", "30")
+TALLER_SERVE_KEY_RATE = os.environ.get("TALLER_SERVE_KEY_RATE", "600/m")
+TALLER_SERVING_IMAGE = os.environ.get("TALLER_SERVING_IMAGE", "ghcr.io/mlflow/mlflow:v3.17.2")
 # How long a dispatch attempt's claim on a job holds without a sign of life: the attempt renews it
 # every third of this while it works. A dead worker's claim lapses after it, and the queue drain
 # (every TALLER_DRAIN_SECONDS) dispatches the job again; so does a job that no attempt claimed

@@ -26,6 +26,8 @@ from .manifests import (
     namespace_manifest,
     namespace_name,
     resource_quota_manifest,
+    restricted_container_security,
+    restricted_pod_security,
     secret_manifest,
 )
 from .status import job_status
@@ -38,6 +40,8 @@ __all__ = [
     "job_status",
     "limit_range_manifest",
     "memory_quantity",
+    "restricted_container_security",
+    "restricted_pod_security",
     "namespace_manifest",
     "namespace_name",
     "resource_quota_manifest",

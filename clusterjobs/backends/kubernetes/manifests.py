@@ -99,6 +99,27 @@ def secret_manifest(spec: JobSpec, owner_uid: str) -> dict:
     }
 
 
+def restricted_pod_security(run_as_user: int = 1000) -> dict:
+    """The pod half of the restricted Pod Security profile (every workload the portal runs)."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": run_as_user,
+        "runAsGroup": run_as_user,
+        "fsGroup": run_as_user,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def restricted_container_security() -> dict:
+    """The container half: no privilege escalation, every capability dropped."""
+    return {
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
 def job_manifest(
     spec: JobSpec,
     *,
@@ -120,13 +141,7 @@ def job_manifest(
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": run_as_user,
-            "runAsGroup": run_as_user,
-            "fsGroup": run_as_user,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_pod_security(run_as_user),
         "containers": [
             {
                 "name": CONTAINER,
@@ -138,12 +153,7 @@ def job_manifest(
                 "terminationMessagePolicy": "FallbackToLogsOnError",
                 "env": [_env_entry(spec, name, value) for name, value in spec.env.items()],
                 "resources": {"requests": dict(quantities), "limits": dict(quantities)},
-                "securityContext": {
-                    "runAsNonRoot": True,
-                    "allowPrivilegeEscalation": False,
-                    "capabilities": {"drop": ["ALL"]},
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
+                "securityContext": restricted_container_security(),
                 "volumeMounts": [
                     {"name": "scratch", "mountPath": "/scratch"},
                     {"name": "dshm", "mountPath": "/dev/shm"},

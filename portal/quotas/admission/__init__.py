@@ -24,7 +24,7 @@ from clusterjobs.admission import WAITING_FOR_CLUSTER, WAITING_FOR_MEMBER_CAP, W
 from clusterjobs.backends import ProjectLimits
 
 from ..models import Quota, ensure_quota
-from .held import cluster_in_use, holdings, in_use, member_in_use
+from .held import add_holder, cluster_in_use, holdings, in_use, member_in_use
 from .queue import admit_all
 from .resources import Resources, cap_limits, cluster_capacity, quota_limits
 from .rules import Budget, budget_of, check_submission, job_cost, lock_quota, member_cap, preview, within_cap
@@ -36,6 +36,7 @@ __all__ = [
     "Budget",
     "QuotaPolicy",
     "Resources",
+    "add_holder",
     "admit",
     "admit_all",
     "budget_of",

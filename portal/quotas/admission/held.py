@@ -11,6 +11,24 @@ from clusterjobs.models import Job, JobStatus
 from ..models import Holding
 from .resources import Resources
 
+# What other workloads than jobs hold (a deployment's replicas): functions of a list of project
+# ids (None: every project) answering ``{project_id: Resources}``, added by the apps that own them (``add_holder``), so
+# that admission, the quota bars and the usage pages count them with the jobs.
+_other_holders: list = []
+
+
+def add_holder(holder) -> None:
+    if holder not in _other_holders:
+        _other_holders.append(holder)
+
+
+def _others(project_ids) -> dict[int, Resources]:
+    found: dict[int, Resources] = {}
+    for holder in _other_holders:
+        for project_id, held in holder(None if project_ids is None else list(project_ids)).items():
+            found[project_id] = found.get(project_id, Resources()) + held
+    return found
+
 
 def holdings_from_rows() -> bool:
     """On PostgreSQL a trigger keeps quotas_holding exact; elsewhere the jobs are summed."""
@@ -44,6 +62,8 @@ def holdings(project_ids) -> dict[int, Resources]:
         )
     for row in rows:
         held[row["project_id"]] = _resources(row)
+    for project_id, other in _others(project_ids).items():
+        held[project_id] = held.get(project_id, Resources()) + other
     return held
 
 
@@ -58,9 +78,12 @@ def cluster_in_use() -> Resources:
         source, jobs = Holding.objects.all(), Sum("jobs")
     else:
         source, jobs = Job.objects.holding(), Count("pk")
-    return _resources(
+    total = _resources(
         source.aggregate(jobs=jobs, gpus=Sum("gpus"), cpu=Sum("cpu"), memory_mib=Sum("memory_mib"))
     )
+    for other in _others(None).values():
+        total = total + other
+    return total
 
 
 def members_in_use(project_ids) -> dict[tuple[int, int], Resources]:

@@ -1,0 +1,29 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+
+class DeploymentForm(forms.Form):
+    """The page's form: what ``actions.create_deployment`` checks (per field)."""
+
+    name = forms.CharField(label=_("Name"), max_length=40, help_text=_("Part of the serving URL."))
+    model = forms.CharField(label=_("Registered model"), max_length=200)
+    version = forms.CharField(label=_("Version"), max_length=20, required=False)
+    alias = forms.CharField(
+        label=_("Or follow the alias"),
+        max_length=200,
+        required=False,
+        help_text=_("The version moves with it."),
+    )
+    replicas = forms.IntegerField(label=_("Replicas"), initial=1, min_value=1)
+    cpu = forms.DecimalField(label=_("CPU cores per replica"), initial=1, max_digits=6, decimal_places=2)
+    memory_mib = forms.IntegerField(label=_("Memory per replica (MiB)"), initial=1024)
+    gpus = forms.IntegerField(label=_("GPUs per replica"), initial=0, min_value=0)
+
+
+class VersionForm(forms.Form):
+    version = forms.CharField(label=_("Version"), max_length=20, required=False)
+    alias = forms.CharField(label=_("Or follow the alias"), max_length=200, required=False)
+
+
+class ScaleForm(forms.Form):
+    replicas = forms.IntegerField(label=_("Replicas"), min_value=1)

@@ -1,0 +1,153 @@
+"""A deployment: a registered model version (or an alias it follows) served as a project's
+inference service, with its replicas and the resources of each."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from portal.accounts.models import scoped_project_id
+
+
+class DeploymentStatus(models.TextChoices):
+    STARTING = "starting", _("starting")
+    RUNNING = "running", _("running")
+    UPDATING = "updating", _("updating")
+    FAILED = "failed", _("failed")
+    STOPPED = "stopped", _("stopped")
+
+
+# Deployments whose replicas hold (or are about to hold) the project's quota.
+LIVE = frozenset({DeploymentStatus.STARTING, DeploymentStatus.RUNNING, DeploymentStatus.UPDATING})
+
+
+class DeploymentQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "DeploymentQuerySet":
+        """Deployments of the projects the user may see (all of them for a site admin)."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        found = self.all() if user.is_site_admin else self.filter(project__memberships__user=user)
+        only = scoped_project_id(user)
+        return found if only is None else found.filter(project_id=only)
+
+    def live(self) -> "DeploymentQuerySet":
+        return self.filter(status__in=LIVE)
+
+
+class Deployment(models.Model):
+    """``version`` is what should serve, ``serving_version`` what serves now (they differ during a
+    rollout), ``previous_version`` what a roll back returns to. With an ``alias`` the deployment
+    follows it: ``version`` moves when the alias does."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="deployments")
+    name = models.SlugField(_("name"), max_length=40)
+    model_name = models.CharField(_("registered model"), max_length=255)
+    alias = models.CharField(_("alias"), max_length=255, blank=True)
+    version = models.CharField(_("version"), max_length=20)
+    serving_version = models.CharField(max_length=20, blank=True)
+    previous_version = models.CharField(max_length=20, blank=True)
+    replicas = models.PositiveIntegerField(_("replicas"), default=1, validators=[MinValueValidator(1)])
+    cpu = models.DecimalField(_("CPU cores"), max_digits=6, decimal_places=2, default=Decimal("1"))
+    memory_mib = models.PositiveIntegerField(_("memory (MiB)"), default=1024)
+    gpus = models.PositiveIntegerField(_("GPUs"), default=0)
+    status = models.CharField(
+        max_length=12, choices=DeploymentStatus.choices, default=DeploymentStatus.STARTING
+    )
+    status_reason = models.CharField(max_length=500, blank=True)
+    backend = models.CharField(max_length=20, blank=True)
+    address = models.CharField(max_length=200, blank=True)  # where the serving replicas answer
+    serving_replicas = models.PositiveIntegerField(default=0)
+    token = models.ForeignKey(
+        "accounts.ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DeploymentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="deployments_unique_name_in_project")
+        ]
+        verbose_name = _("deployment")
+        verbose_name_plural = _("deployments")
+
+    def __str__(self) -> str:
+        return f"{self.project.slug}/{self.name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("deployments:detail", args=[self.project.slug, self.name])
+
+    def is_live(self) -> bool:
+        return self.status in LIVE
+
+    @property
+    def short_model_name(self) -> str:
+        return self.model_name.split(".", 1)[-1]
+
+    @property
+    def model_uri(self) -> str:
+        return f"models:/{self.model_name}/{self.version}"
+
+
+KEY_PREFIX = "tdk_"
+
+
+class DeploymentKey(models.Model):
+    """A key that calls one deployment (for a demo page, another group, an instrument), and
+    nothing else. Only its hash is stored; it is shown once. Revoked keys are refused."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="keys")
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(max_length=12, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("deployment key")
+        verbose_name_plural = _("deployment keys")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+# Upper edges (ms) of the latency histogram's buckets; the last bucket holds everything slower.
+LATENCY_EDGES_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000)
+BUCKETS = len(LATENCY_EDGES_MS) + 1
+
+
+class TrafficMinute(models.Model):
+    """One minute of a deployment's calls through the portal: how many, how many failed, and
+    their latencies in a fixed histogram (``l0``..``l14``), so that the record stays bounded
+    whatever the traffic and percentiles come from the counts."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="traffic")
+    minute = models.DateTimeField()
+    requests = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    for _index in range(BUCKETS):
+        locals()[f"l{_index}"] = models.PositiveIntegerField(default=0)
+    del _index
+
+    class Meta:
+        ordering = ["minute"]
+        constraints = [
+            models.UniqueConstraint(fields=["deployment", "minute"], name="deployments_traffic_minute")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.deployment_id} {self.minute:%Y-%m-%d %H:%M}"
+
+    def histogram(self) -> list[int]:
+        return [getattr(self, f"l{i}") for i in range(BUCKETS)]

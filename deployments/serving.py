@@ -1,0 +1,137 @@
+"""``POST /serve/<project>/<deployment>/invocations``: MLflow's scoring protocol through the
+portal. The call is authenticated (a deployment key, or a portal token of someone who may see
+the project), its body bounded and, when JSON, checked to be an object, then forwarded to the
+replicas serving now and their answer streamed back as it comes. A deployment that switched
+servers while the call was on its way is asked again at its new address, once.
+"""
+
+import json
+import threading
+import time
+
+import requests
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+
+from portal.accounts.authentication import key_from_header
+
+from . import traffic
+from .keys import caller
+from .models import Deployment, DeploymentStatus
+
+# Headers of the model server's answer that reach the client (hop-by-hop ones never do).
+PASSED_HEADERS = ("Content-Type",)
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    """One keep-alive session per thread (a Session is not safe to share between threads)."""
+    if not hasattr(_local, "session"):
+        _local.session = requests.Session()
+    return _local.session
+
+
+def _error(status: int, message: str, code: str = "") -> JsonResponse:
+    return JsonResponse({"error_code": code or str(status), "message": message}, status=status)
+
+
+def _rate_limited(who: str) -> bool:
+    count, _slash, period = settings.TALLER_SERVE_KEY_RATE.partition("/")
+    seconds = {"s": 1, "m": 60, "h": 3600}.get(period[:1] or "m", 60)
+    window = int(time.time() // seconds)
+    name = f"serve-rate:{who}:{window}"
+    cache.add(name, 0, timeout=seconds * 2)
+    try:
+        return cache.incr(name) > int(count)
+    except ValueError:  # expired between add and incr: this is the first call of the window
+        cache.set(name, 1, timeout=seconds * 2)
+        return False
+
+
+def _read_body(request: HttpRequest) -> bytes | JsonResponse:
+    limit = settings.TALLER_SERVE_MAX_BYTES
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if not length.isdigit() or int(length) > limit:
+        return _error(413, _("The body is larger than %(n)s bytes.") % {"n": limit}, "PAYLOAD_TOO_LARGE")
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        return _error(413, _("The body is larger than %(n)s bytes.") % {"n": limit}, "PAYLOAD_TOO_LARGE")
+    if request.content_type == "application/json":
+        try:
+            parsed = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, _("The body is not valid JSON."), "BAD_REQUEST")
+        if not isinstance(parsed, dict):
+            return _error(
+                400, _("The body must be a JSON object (MLflow's scoring protocol)."), "BAD_REQUEST"
+            )
+    elif request.content_type != "text/csv":
+        return _error(415, _("Send application/json or text/csv."), "UNSUPPORTED_MEDIA_TYPE")
+    return body
+
+
+def _forward(deployment: Deployment, body: bytes, content_type: str) -> requests.Response:
+    headers = {"Content-Type": content_type}
+    timeout = (5, settings.TALLER_SERVE_TIMEOUT_SECONDS)
+    try:
+        return _session().post(
+            f"{deployment.address}/invocations", data=body, headers=headers, timeout=timeout, stream=True
+        )
+    except requests.ConnectionError:
+        address = deployment.address
+        deployment.refresh_from_db(fields=["address"])
+        if not deployment.address or deployment.address == address:
+            raise
+        return _session().post(
+            f"{deployment.address}/invocations", data=body, headers=headers, timeout=timeout, stream=True
+        )
+
+
+@csrf_exempt
+def invocations(request: HttpRequest, slug: str, name: str) -> HttpResponse:
+    if request.method != "POST":
+        return _error(405, _("Only POST."), "METHOD_NOT_ALLOWED")
+    raw = key_from_header(request.META.get("HTTP_AUTHORIZATION", ""))
+    if raw is None:
+        return _error(
+            401,
+            _("Send 'Authorization: Token <key>' with a deployment key or your portal token."),
+            "UNAUTHENTICATED",
+        )
+    deployment = (
+        Deployment.objects.filter(project__slug=slug, name=name)
+        .only("pk", "project_id", "status", "address")
+        .first()
+    )
+    who = caller(deployment, raw) if deployment is not None else None
+    if who is None:  # a deployment one may not call is not told apart from none at all
+        return _error(404, _("No such deployment, or your key does not open it."), "RESOURCE_DOES_NOT_EXIST")
+    if who.startswith("key:") and _rate_limited(who):
+        return _error(429, _("Too many calls with this key; slow down."), "RATE_LIMITED")
+    if deployment.status == DeploymentStatus.STOPPED or not deployment.address:
+        return _error(503, _("The deployment is not serving now."), "TEMPORARILY_UNAVAILABLE")
+    body = _read_body(request)
+    if isinstance(body, HttpResponse):
+        return body
+    started = time.perf_counter()
+    try:
+        upstream = _forward(deployment, body, request.content_type)
+    except requests.RequestException:
+        traffic.record(deployment.pk, ok=False, seconds=time.perf_counter() - started)
+        return _error(502, _("The model server did not answer."), "TEMPORARILY_UNAVAILABLE")
+    traffic.record(deployment.pk, ok=upstream.status_code < 500, seconds=time.perf_counter() - started)
+
+    def chunks():
+        try:
+            yield from upstream.iter_content(64 * 1024)
+        finally:
+            upstream.close()
+
+    response = StreamingHttpResponse(chunks(), status=upstream.status_code)
+    for header in PASSED_HEADERS:
+        if header in upstream.headers:
+            response[header] = upstream.headers[header]
+    return response

@@ -1,0 +1,164 @@
+"""The serving path, /serve/<project>/<deployment>/invocations: who may call (keys, portal
+tokens of each persona), what is refused (revoked keys, other projects' tokens, oversized or
+malformed bodies, too many calls), what is recorded. The model server behind it is a small HTTP
+server in a thread (the real one is in test_local_serving.py)."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from deployments import keys
+from deployments.models import Deployment, DeploymentStatus, TrafficMinute
+from deployments.traffic import flush
+from portal.accounts.actions import create_token
+
+from ..factories import ProjectFactory
+
+pytestmark = pytest.mark.django_db
+
+
+class ModelServer(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802 - http.server's name
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.headers["Content-Type"] == "text/csv":
+            answer = {"predictions": [len(body.splitlines()) - 1]}
+        else:
+            answer = {"predictions": [len(json.loads(body)["inputs"])]}
+        data = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def upstream():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ModelServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def deployment(personas, upstream, settings) -> Deployment:
+    settings.TALLER_SERVE_FLUSH_SECONDS = 0
+    return Deployment.objects.create(
+        project=personas.project,
+        name="digits",
+        model_name="genomics.digits",
+        version="1",
+        serving_version="1",
+        status=DeploymentStatus.RUNNING,
+        backend="local",
+        address=upstream,
+        created_by=personas.bob,
+    )
+
+
+def call(key: str | None, body=b'{"inputs": [[1, 2], [3, 4]]}', content_type="application/json", url=None):
+    headers = {"HTTP_AUTHORIZATION": f"Token {key}"} if key else {}
+    url = url or "/serve/genomics/digits/invocations"
+    return Client().post(url, body, content_type=content_type, **headers)
+
+
+def content(response) -> dict:
+    return json.loads(b"".join(response.streaming_content) if response.streaming else response.content)
+
+
+CALLERS = {"alice": 200, "bob": 200, "vera": 200, "root": 200, "charlie": 404}
+
+
+@pytest.mark.parametrize("who", list(CALLERS))
+def test_portal_tokens_of_those_who_see_the_project_call_it(personas, deployment, who):
+    _token, key = create_token(getattr(personas, who), "cli")
+    answer = call(key)
+    assert answer.status_code == CALLERS[who]
+    if CALLERS[who] == 200:
+        assert content(answer) == {"predictions": [2]}
+
+
+def test_anonymous_a_jobs_token_and_another_projects_token_are_refused(personas, deployment):
+    assert call(None).status_code == 401
+    physics = ProjectFactory(slug="physics")
+    assert call(create_token(personas.root, "physics", scope=physics)[1]).status_code == 404
+    assert call(create_token(personas.bob, "job 1", project=personas.project)[1]).status_code == 404
+    assert call(create_token(personas.root, "genomics", scope=personas.project)[1]).status_code == 200
+
+
+def test_a_deployment_key_calls_until_revoked_and_only_its_deployment(personas, deployment):
+    key, raw = keys.create_key(personas.bob, deployment, "demo page")
+    answer = call(raw, b"a,b\n1,2\n3,4\n5,6\n", content_type="text/csv")
+    assert answer.status_code == 200 and content(answer) == {"predictions": [3]}
+    other = Deployment.objects.create(
+        project=personas.project, name="other", model_name="genomics.digits", version="1",
+        status=DeploymentStatus.RUNNING, address=deployment.address, created_by=personas.bob,
+    )  # fmt: skip
+    assert call(raw, url="/serve/genomics/other/invocations").status_code == 404
+    assert call(keys.create_key(personas.bob, other, "x")[1]).status_code == 404
+    keys.revoke_key(personas.alice, key)
+    assert call(raw).status_code == 404
+
+
+def test_keys_are_rate_limited(personas, deployment, settings):
+    settings.TALLER_SERVE_KEY_RATE = "2/h"
+    cache.clear()  # the counts live in the shared cache, which outlives a test's database
+    _key, raw = keys.create_key(personas.bob, deployment, "demo page")
+    assert [call(raw).status_code for _ in range(3)] == [200, 200, 429]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        (b"{not json", "application/json", 400),
+        (b"[1, 2]", "application/json", 400),
+        (b"\x00\x01", "application/octet-stream", 415),
+        (b'{"inputs": "' + b"x" * 2000 + b'"}', "application/json", 413),
+    ],
+)
+def test_bad_bodies_never_reach_the_model(personas, deployment, settings, body, content_type, status):
+    settings.TALLER_SERVE_MAX_BYTES = 1000
+    _token, key = create_token(personas.bob, "cli")
+    answer = call(key, body, content_type)
+    assert answer.status_code == status
+    assert "message" in content(answer)
+    assert not TrafficMinute.objects.exists()
+
+
+def test_a_stopped_deployment_answers_503_and_calls_are_counted(personas, deployment):
+    _token, key = create_token(personas.bob, "cli")
+    for _ in range(3):
+        assert call(key).status_code == 200
+    flush()
+    minute = TrafficMinute.objects.get(deployment=deployment)
+    assert (minute.requests, minute.errors, sum(minute.histogram())) == (3, 0, 3)
+    Deployment.objects.filter(pk=deployment.pk).update(address="http://127.0.0.1:9")  # nothing listens
+    assert call(key).status_code == 502
+    flush()
+    minute.refresh_from_db()
+    assert (minute.requests, minute.errors) == (4, 1)
+    Deployment.objects.filter(pk=deployment.pk).update(status=DeploymentStatus.STOPPED)
+    assert call(key).status_code == 503
+
+
+def test_old_minutes_are_forgotten(personas, deployment, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from deployments.traffic import prune
+
+    settings.TALLER_SERVE_TRAFFIC_DAYS = 7
+    now = timezone.now().replace(second=0, microsecond=0)
+    for days in (8, 6):
+        TrafficMinute.objects.create(deployment=deployment, minute=now - timedelta(days=days), requests=1)
+    assert prune(now) == 1
+    assert [row.minute for row in TrafficMinute.objects.all()] == [now - timedelta(days=6)]
