@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("clusterjobs.api.urls")),
     path("", include("portal.quotas.api.urls")),
     path("", include("portal.accounts.api.urls")),
+    path("", include("sweeps.api.urls")),
 ]

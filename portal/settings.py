@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "clusterjobs",
     "experiments",
     "monitoring",
+    "sweeps",
 ]
 
 MIDDLEWARE = [
@@ -487,6 +488,11 @@ TALLER_QUOTA_MAXIMA = {
     "max_time_limit_minutes": envint("TALLER_QUOTA_MAX_TIME_LIMIT_MINUTES", str(60 * 24 * 366)),
     "gpu_hours_per_period": envint("TALLER_QUOTA_MAX_GPU_HOURS", "10000000"),
     "cpu_hours_per_period": envint("TALLER_QUOTA_MAX_CPU_HOURS", "1000000000"),
+}
+# Sweeps whose last message was lost (a restarted worker) count their trials and start the next.
+CELERY_BEAT_SCHEDULE["sweeps-advance"] = {
+    "task": "sweeps.tasks.advance_sweeps",
+    "schedule": envint("TALLER_SWEEPS_ADVANCE_SECONDS", "60"),
 }
 CELERY_BEAT_SCHEDULE["quotas-mirror-all"] = {
     "task": "portal.quotas.tasks.mirror_all_quotas",

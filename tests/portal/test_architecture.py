@@ -12,7 +12,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 # The packages whose imports must form no circle. A module belongs to the longest one that holds it.
-APPS = ("portal.accounts", "portal.projects", "portal.quotas", "clusterjobs", "experiments", "monitoring")
+APPS = (
+    "portal.accounts",
+    "portal.projects",
+    "portal.quotas",
+    "clusterjobs",
+    "experiments",
+    "monitoring",
+    "sweeps",
+)
 # The site wires everything together (with the Celery app, the health check and the dashboard, which
 # draws on every app) and may import every
 # app; no app imports it.
