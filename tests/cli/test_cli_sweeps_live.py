@@ -34,7 +34,10 @@ def test_run_a_sweep_file_and_drive_it(personas, mlflow_uri, tmp_path):
 
     listed = taller("sweep", "list")
     assert listed.exit_code == 0 and listed.stdout.splitlines()[1].split()[:4] == [
-        str(sweep.pk), "bowl", "genomics", "running"
+        str(sweep.pk),
+        "bowl",
+        "genomics",
+        "running",
     ]
     shown = taller("sweep", "show", str(sweep.pk), "--json")
     assert json.loads(shown.stdout)["max_trials"] == 3
