@@ -30,7 +30,7 @@ class SweepForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 18, "spellcheck": "false", "class": "code"}),
         max_length=50_000,
         help_text=gettext_lazy(
-            "A job spec with {placeholders} in its command or environment, a space with each "
+            "A job spec with placeholders like {lr} in its command or environment, a space with each "
             "placeholder's range (float, log_uniform, int) or choices (categorical), an algorithm "
             "(grid, random, tpe), the objective metric, its direction, max_trials and max_parallel."
         ),

@@ -107,7 +107,7 @@ class SweepSerializer(serializers.ModelSerializer):
     )
     counts = serializers.SerializerMethodField(help_text=_("Trials by state."))
     best = serializers.SerializerMethodField(help_text=_("The best trial so far, or null."))
-    spec = serializers.SerializerMethodField(help_text=_("The job of a trial, with {placeholders}."))
+    spec = serializers.SerializerMethodField(help_text=_("The job of a trial, with placeholders like {lr}."))
 
     class Meta:
         model = Sweep

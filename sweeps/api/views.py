@@ -78,7 +78,7 @@ class SweepViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @extend_schema(
         summary=_("Start a sweep"),
         description=_(
-            "A job spec with {placeholders}, a search space, an algorithm, an objective and limits, as "
+            "A job spec with placeholders like {lr}, a search space, an algorithm, an objective and limits, as "
             "JSON or YAML. Answers 201 with the sweep, running."
         ),
         request=SweepCreateSerializer,

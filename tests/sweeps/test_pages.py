@@ -53,3 +53,13 @@ def test_the_trials_fragment_and_an_unknown_verb(personas, sweep):
     response = client.get(f"/sweeps/{sweep.pk}/?fragment=trials", HTTP_HX_REQUEST="true")
     assert response.content.decode().lstrip().startswith('<section id="trials-live"')
     assert client.post(f"/sweeps/{sweep.pk}/launch/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_page_speaks_spanish_and_the_api_english(personas, sweep):
+    client = personas.client("bob")
+    page = client.get(f"/sweeps/{sweep.pk}/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "iniciado por bob" in page and "Pausar" in page
+    assert client.get(f"/api/v1/sweeps/{sweep.pk}/", HTTP_ACCEPT_LANGUAGE="es").json()["status_reason"] == (
+        "started by bob"
+    )
