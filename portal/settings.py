@@ -489,10 +489,11 @@ TALLER_QUOTA_MAXIMA = {
     "gpu_hours_per_period": envint("TALLER_QUOTA_MAX_GPU_HOURS", "10000000"),
     "cpu_hours_per_period": envint("TALLER_QUOTA_MAX_CPU_HOURS", "1000000000"),
 }
-# Sweeps whose last message was lost (a restarted worker) count their trials and start the next.
+# Sweeps whose last message was lost (a restarted worker) count their trials and start the next;
+# running trials of sweeps with early stopping are checked against the median this often.
 CELERY_BEAT_SCHEDULE["sweeps-advance"] = {
     "task": "sweeps.tasks.advance_sweeps",
-    "schedule": envint("TALLER_SWEEPS_ADVANCE_SECONDS", "60"),
+    "schedule": envint("TALLER_SWEEPS_ADVANCE_SECONDS", "30"),
 }
 CELERY_BEAT_SCHEDULE["quotas-mirror-all"] = {
     "task": "portal.quotas.tasks.mirror_all_quotas",

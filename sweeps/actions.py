@@ -34,6 +34,7 @@ def create_sweep(user, project: Project, definition: Definition) -> Sweep:
             max_trials=definition.max_trials,
             max_parallel=definition.max_parallel,
             seed=definition.seed,
+            prune=definition.prune,
             status_message=gettext_noop("started by %(user)s"),
             status_values={"user": user.username},
         )

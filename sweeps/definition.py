@@ -35,6 +35,7 @@ class Definition:
     max_trials: int
     max_parallel: int
     seed: int
+    prune: bool = False
 
 
 def spec_of(request: JobRequest, command: list, env: dict) -> dict:
@@ -104,6 +105,9 @@ def check_sweep(user, project: Project, **raw) -> Definition:
     max_trials = _whole(raw.pop("max_trials", None), "max_trials", errors, 1, MAX_TRIALS)
     max_parallel = _whole(raw.pop("max_parallel", 1), "max_parallel", errors, 1, 1000)
     seed = _whole(raw.pop("seed", 0), "seed", errors, 0, 2**31 - 1)
+    prune = raw.pop("prune", False)
+    if not isinstance(prune, bool):
+        errors["prune"] = _("Say true or false.")
 
     command = raw.get("command") if isinstance(raw.get("command"), list | tuple) else []
     env = raw.get("env") if isinstance(raw.get("env"), dict) else {}
@@ -162,6 +166,7 @@ def check_sweep(user, project: Project, **raw) -> Definition:
         max_trials=max_trials,
         max_parallel=max_parallel,
         seed=seed,
+        prune=prune,
     )
 
 

@@ -32,7 +32,8 @@ class SweepForm(forms.Form):
         help_text=gettext_lazy(
             "A job spec with placeholders like {lr} in its command or environment, a space with each "
             "placeholder's range (float, log_uniform, int) or choices (categorical), an algorithm "
-            "(grid, random, tpe), the objective metric, its direction, max_trials and max_parallel."
+            "(grid, random, tpe), the objective metric, its direction, max_trials and max_parallel; "
+            "prune: true stops trials worse than the median of earlier ones."
         ),
     )
 

@@ -60,6 +60,8 @@ class Sweep(models.Model):
     max_trials = models.PositiveIntegerField()
     max_parallel = models.PositiveIntegerField()
     seed = models.PositiveIntegerField(default=0)
+    # Early stopping: a running trial worse than the median of earlier ones at the same step stops.
+    prune = models.BooleanField(default=False)
     status = models.CharField(max_length=10, choices=SweepStatus.choices, default=SweepStatus.RUNNING)
     # Why it is in its status: a message of the catalogue (stored in English) and its values, so
     # that the API shows it in English and the pages in the reader's language.
@@ -107,6 +109,8 @@ class Trial(models.Model):
     state = models.CharField(max_length=10, choices=TrialState.choices, default=TrialState.ACTIVE)
     objective = models.FloatField(null=True, blank=True)
     note = models.CharField(max_length=300, blank=True)
+    # The objective as logged per step ({step: value}), kept for early stopping.
+    curve = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     ended_at = models.DateTimeField(null=True, blank=True)
 

@@ -22,7 +22,7 @@ from clusterjobs.models import JobStatus
 from experiments import gateway
 from portal.errors import ServiceUnavailable
 
-from . import definition, sampler, space, tracking
+from . import definition, pruning, sampler, space, tracking
 from .models import STATUS_FIELDS, Sweep, SweepStatus, Trial, TrialState
 
 log = logging.getLogger(__name__)
@@ -46,13 +46,15 @@ def advance(sweep_id: int) -> str:
         if sweep is None:
             return "gone"
         _collect(sweep)
+        pruned = pruning.to_prune(sweep)
         started = 0
         while sweep.status == SweepStatus.RUNNING and _slot_free(sweep):
             if not _start_trial(sweep):
                 break
             started += 1
         _maybe_complete(sweep)
-    return f"{sweep.status}, {started} started"
+    pruning.stop(sweep, pruned)  # their jobs' end advances the sweep again
+    return f"{sweep.status}, {started} started, {len(pruned)} pruned"
 
 
 def _collect(sweep: Sweep) -> None:
@@ -65,6 +67,8 @@ def _collect(sweep: Sweep) -> None:
         job = trial.job
         trial.ended_at = job.finished_at or timezone.now()
         trial.state = JOB_ENDED.get(job.status, TrialState.CANCELLED)
+        if trial.state == TrialState.CANCELLED and trial.note == pruning.PRUNED:
+            trial.state = TrialState.PRUNED
         if job.status == JobStatus.SUCCEEDED:
             try:
                 trial.objective = tracking.read_objective(
@@ -79,12 +83,22 @@ def _collect(sweep: Sweep) -> None:
             if trial.objective is None:
                 trial.state = TrialState.FAILED
                 trial.note = gettext_noop("no objective logged")
-        trial.save(update_fields=["state", "objective", "note", "ended_at"])
+            elif sweep.prune:
+                trial.curve = _curve(sweep, trial)
+        trial.save(update_fields=["state", "objective", "note", "ended_at", "curve"])
         if trial.objective is not None:
             _record_best(sweep, trial)
     if ended and sweep.status == SweepStatus.RUNNING and _logged_nothing(sweep):
         sweep.say(SweepStatus.PAUSED, NO_OBJECTIVE, metric=sweep.objective)
         sweep.save(update_fields=STATUS_FIELDS)
+
+
+def _curve(sweep: Sweep, trial: Trial) -> dict:
+    try:
+        return pruning.curve_of(trial.job.mlflow_run_id, sweep.objective)
+    except gateway.GatewayError as error:
+        log.warning("sweep %s: trial %s's curve unreadable: %s", sweep.pk, trial.number, error)
+        return {}
 
 
 def _logged_nothing(sweep: Sweep) -> bool:

@@ -86,3 +86,29 @@ def next_params(
             log.warning("trial %s left out of the study: %s", params, error)
     trial = study.ask(distributions)
     return dict(trial.params)
+
+
+# Early stopping: the median rule, once this many trials have finished with a curve.
+PRUNE_AFTER_TRIALS = 3
+
+
+def should_prune(*, direction: str, finished: list[tuple[dict, float]], curve: dict) -> bool:
+    """Whether a running trial whose objective so far is ``curve`` ({step: value}) is worse, at its
+    last step, than the median of the finished trials' curves at that step (Optuna's median
+    pruner). ``finished`` holds (curve, objective) of completed trials."""
+    if not curve or len(finished) < PRUNE_AFTER_TRIALS:
+        return False
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=PRUNE_AFTER_TRIALS, n_warmup_steps=0)
+    study = optuna.create_study(direction=direction, pruner=pruner)
+    for values, objective in finished:
+        study.add_trial(
+            optuna.trial.create_trial(
+                value=objective, intermediate_values={int(s): float(v) for s, v in values.items()}
+            )
+        )
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=OptunaState.RUNNING, intermediate_values={int(s): float(v) for s, v in curve.items()}
+        )
+    )
+    return pruner.prune(study, study.trials[-1])

@@ -42,6 +42,12 @@ class SweepCreateSerializer(StrictSerializerMixin, serializers.Serializer):
                 default=1, help_text=_("How many trials at once, at most.")
             ),
             "seed": serializers.IntegerField(default=0, help_text=_("The sampler's seed.")),
+            "prune": serializers.BooleanField(
+                default=False,
+                help_text=_(
+                    "Stop a trial whose objective, logged per step, is worse than the median of earlier trials."
+                ),
+            ),
             **job,
         }
 
@@ -124,6 +130,7 @@ class SweepSerializer(serializers.ModelSerializer):
             "max_trials",
             "max_parallel",
             "seed",
+            "prune",
             "space",
             "spec",
             "counts",

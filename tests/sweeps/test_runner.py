@@ -144,3 +144,39 @@ def test_pause_resume_extend_and_stop(personas, mlflow_uri):
     sweep.refresh_from_db()
     assert sweep.status == SweepStatus.STOPPED and sweep.trials.get(number=2).state == TrialState.CANCELLED
     assert run_of(mlflow_uri, sweep.mlflow_run_id)["info"]["status"] == "KILLED"
+
+
+def log_curve(job: Job, mlflow: str, values: list[float]) -> None:
+    metrics = [{"key": "loss", "value": v, "timestamp": 0, "step": step} for step, v in enumerate(values, 1)]
+    requests.post(
+        f"{mlflow}/api/2.0/mlflow/runs/log-batch",
+        json={"run_id": job.mlflow_run_id, "metrics": metrics},
+        timeout=10,
+    ).raise_for_status()
+
+
+@pytest.mark.django_db
+def test_a_trial_worse_than_the_median_is_pruned_and_its_job_cancelled(personas, mlflow_uri, settings):
+    settings.TALLER_EXECUTOR = "local"
+    sweep = start(personas, max_trials=5, max_parallel=1, prune=True)
+    for number in (1, 2, 3):
+        runner.advance(sweep.pk)
+        job = sweep.trials.get(number=number).job
+        log_curve(job, mlflow_uri, [0.9, 0.5, 0.2 + number / 100])
+        for to in (JobStatus.DISPATCHING, JobStatus.RUNNING, JobStatus.SUCCEEDED):
+            move_job(job.pk, to, "test")
+    runner.advance(sweep.pk)
+    assert sweep.trials.get(number=3).curve == {"1": 0.9, "2": 0.5, "3": 0.23}
+    fourth = sweep.trials.get(number=4)
+    move_job(fourth.job_id, JobStatus.DISPATCHING, "admitted")
+    move_job(fourth.job_id, JobStatus.RUNNING, "started")
+    log_curve(fourth.job, mlflow_uri, [0.8])  # better than the median at step 1: goes on
+    runner.advance(sweep.pk)
+    assert Job.objects.get(pk=fourth.job_id).status == JobStatus.RUNNING
+    log_curve(fourth.job, mlflow_uri, [0.8, 3.0])  # far worse at step 2: stopped
+    runner.advance(sweep.pk)
+    assert Job.objects.get(pk=fourth.job_id).status == JobStatus.CANCELLED  # its quota freed
+    runner.advance(sweep.pk)
+    fourth.refresh_from_db()
+    assert fourth.state == TrialState.PRUNED and fourth.objective is None
+    assert sweep.trials.count() == 5  # the slot went to the next trial
