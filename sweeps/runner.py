@@ -110,6 +110,13 @@ def _logged_nothing(sweep: Sweep) -> bool:
     )
 
 
+def best_of(sweep: Sweep, trials: list[Trial]) -> Trial | None:
+    """The best of trials already loaded (ties: the earlier trial)."""
+    counted = [t for t in trials if t.state == TrialState.COMPLETE and t.objective is not None]
+    sign = 1 if sweep.direction == "minimize" else -1
+    return min(counted, key=lambda t: (sign * t.objective, t.number), default=None)
+
+
 def best_trial(sweep: Sweep) -> Trial | None:
     order = "objective" if sweep.direction == "minimize" else "-objective"
     return (

@@ -20,7 +20,7 @@ from portal.projects.access import Need, can, check, get_project_for_user
 from . import actions, charts
 from .forms import EXAMPLE, SweepForm
 from .models import Sweep
-from .runner import best_trial
+from .runner import best_of
 
 PAGE_SIZE = 25
 
@@ -62,7 +62,7 @@ def _sweep_for_user(request: HttpRequest, pk: int) -> Sweep:
 def sweep_detail(request: HttpRequest, pk: int) -> HttpResponse:
     sweep = _sweep_for_user(request, pk)
     trials = list(sweep.trials.select_related("job"))
-    best = best_trial(sweep)
+    best = best_of(sweep, trials)
     context = {
         "sweep": sweep,
         "trials": trials,

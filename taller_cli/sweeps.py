@@ -75,9 +75,7 @@ def run_sweep(project: str | None, path: Path, as_json: bool) -> None:
 @json_option
 def list_sweeps(project: str | None, as_json: bool) -> None:
     """Sweeps of the projects you can see, newest first."""
-    rows = api().pages("sweeps/", limit=MAX_SWEEPS)
-    if project:
-        rows = [row for row in rows if row.get("project") == project]
+    rows = api().pages("sweeps/", limit=MAX_SWEEPS, **({"project": project} if project else {}))
     if as_json:
         return output.emit_json(rows)
     click.echo(

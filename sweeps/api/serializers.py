@@ -11,7 +11,7 @@ from portal.api import StrictSerializerMixin
 
 from ..definition import Definition, check_sweep
 from ..models import Algorithm, Direction, Sweep, Trial
-from ..runner import best_trial
+from ..runner import best_of
 
 
 class SweepCreateSerializer(StrictSerializerMixin, serializers.Serializer):
@@ -150,7 +150,8 @@ class SweepSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(TrialSerializer(allow_null=True))
     def get_best(self, sweep: Sweep) -> dict | None:
-        best = best_trial(sweep)
+        # From the trials the view prefetched (with their jobs): no query per sweep of a list.
+        best = best_of(sweep, list(sweep.trials.all()))
         return None if best is None else trial_data(best)
 
     def get_spec(self, sweep: Sweep) -> dict:
@@ -170,4 +171,4 @@ class SweepDetailSerializer(SweepSerializer):
 
     @extend_schema_field(TrialSerializer(many=True))
     def get_trials(self, sweep: Sweep) -> list[dict]:
-        return [trial_data(t) for t in sweep.trials.select_related("job")]
+        return [trial_data(t) for t in sweep.trials.all()]

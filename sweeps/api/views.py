@@ -3,6 +3,7 @@ extend. Visibility comes from Sweep.objects.visible_to (a sweep of a project you
 404), changes from ``access.check`` (a viewer gets a 403)."""
 
 import yaml
+from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -17,7 +18,7 @@ from portal.api import JSONParser
 from portal.projects.access import Need, can, check, find_project
 
 from .. import actions
-from ..models import Sweep
+from ..models import Sweep, Trial
 from .serializers import ExtendSerializer, SweepCreateSerializer, SweepDetailSerializer, SweepSerializer
 
 UNAVAILABLE = {503: OpenApiResponse(description=_("MLflow is unavailable; nothing changed. Try again."))}
@@ -41,7 +42,13 @@ class YAMLParser(BaseParser):
 
 @extend_schema_view(
     list=extend_schema(
-        summary=_("List sweeps"), description=_("Sweeps of the projects you can see, newest first.")
+        summary=_("List sweeps"),
+        description=_("Sweeps of the projects you can see, newest first."),
+        parameters=[
+            OpenApiParameter(
+                "project", OpenApiTypes.STR, description=_("Only this project's sweeps (its slug).")
+            )
+        ],
     ),
     retrieve=extend_schema(
         summary=_("Show a sweep"),
@@ -57,7 +64,12 @@ class SweepViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     def get_queryset(self):
         sweeps = Sweep.objects.visible_to(self.request.user).select_related("project", "created_by")
-        return sweeps.prefetch_related("trials")
+        sweeps = sweeps.prefetch_related(
+            Prefetch("trials", Trial.objects.select_related("job").order_by("number"))
+        )
+        if self.action == "list" and (project := self.request.query_params.get("project")):
+            sweeps = sweeps.filter(project__slug=project)
+        return sweeps
 
     def get_serializer_class(self):
         return SweepSerializer if self.action == "list" else SweepDetailSerializer

@@ -81,3 +81,17 @@ def test_refusals_are_400_with_the_reason(api, sweep):
         assert response.status_code == 400 and "status" in response.json()
     response = api("bob").post(f"/api/v1/sweeps/{sweep.pk}/extend/", {"trials": 0})
     assert response.status_code == 400 and "trials" in response.json()
+
+
+def test_the_list_filters_by_project_in_a_bounded_number_of_queries(
+    api, personas, sweep, django_assert_max_num_queries
+):
+    from tests.sweeps.factories import sweep_with_trials
+
+    for _ in range(3):
+        sweep_with_trials(personas)
+    client = api("bob")
+    with django_assert_max_num_queries(12):
+        rows = client.get("/api/v1/sweeps/?project=genomics").json()["results"]
+    assert len(rows) == 4 and rows[0]["best"]["objective"] == 0.05
+    assert client.get("/api/v1/sweeps/?project=other").json()["results"] == []

@@ -32,7 +32,7 @@ def test_run_a_sweep_file_and_drive_it(personas, mlflow_uri, tmp_path):
     sweep = Sweep.objects.get()
     assert started.stdout.strip() == f"Sweep {sweep.pk} “bowl” started in genomics."
 
-    listed = taller("sweep", "list")
+    listed = taller("sweep", "list", "-p", "genomics")
     assert listed.exit_code == 0 and listed.stdout.splitlines()[1].split()[:4] == [
         str(sweep.pk),
         "bowl",
