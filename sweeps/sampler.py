@@ -68,6 +68,8 @@ def next_params(
     study = optuna.create_study(
         direction=direction, sampler=_sampler(algorithm, seed + len(trials), max_trials)
     )
+    if algorithm == "random":
+        trials = []  # the random sampler reads no history: its seed (with the number) is enough
     for params, state, objective in trials:
         optuna_state = STATES[state]
         if optuna_state == OptunaState.COMPLETE and objective is None:
