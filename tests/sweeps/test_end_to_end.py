@@ -8,7 +8,7 @@ import requests
 from rest_framework.test import APIClient
 
 from clusterjobs.backends import get_backend
-from clusterjobs.models import TERMINAL, JobStatus, JobTransition
+from clusterjobs.models import TERMINAL, Job, JobStatus, JobTransition
 from portal.quotas.models import Quota
 from sweeps.models import Sweep, SweepStatus, TrialState
 from tests.clusterjobs.watching import Watcher, wait_for
@@ -80,3 +80,44 @@ def test_a_sweep_runs_its_trials_as_jobs_and_finds_the_best(personas, settings, 
         timeout=10,
     ).json()["runs"]
     assert sorted(r["info"]["run_id"] for r in children) == sorted(t.job.mlflow_run_id for t in trials)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_restart_in_the_middle_neither_repeats_nor_loses_a_trial(personas, settings, mlflow_uri):
+    """The worker stops after the first trial is submitted and its queued messages are lost (a
+    restarted portal with an emptied broker); the trial's job ends meanwhile. A new worker and
+    beat's periodic advance carry the sweep on from the database alone."""
+    from celery.contrib.testing.worker import start_worker
+
+    from portal.celery import app
+    from sweeps.tasks import advance_sweeps
+
+    settings.TALLER_EXECUTOR = "local"
+    settings.TALLER_JOB_TRACKING_URI = mlflow_uri
+    settings.TALLER_LOCAL_POLL_SECONDS = 0.2
+    app.control.purge()
+    watcher = Watcher(get_backend("local"))
+    try:
+        client = APIClient()
+        client.force_authenticate(personas.bob)
+        with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30):
+            response = client.post("/api/v1/sweeps/", body(max_trials=2, max_parallel=1), format="json")
+            sweep = Sweep.objects.get(pk=response.json()["id"])
+            first = wait_for(lambda: sweep.trials.filter(number=1).first(), 60, "the first trial")
+        app.control.purge()  # what the stopped portal had queued is gone
+        wait_for(lambda: Job.objects.get(pk=first.job_id).is_terminal(), 120, "its job to end")
+        assert sweep.trials.count() == 1
+        with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30):
+            advance_sweeps.delay()  # beat's periodic message
+            done = wait_for(
+                lambda: Sweep.objects.filter(pk=sweep.pk, status=SweepStatus.COMPLETED).first(),
+                180,
+                "the sweep",
+            )
+    finally:
+        watcher.close()
+    trials = list(done.trials.all())
+    assert [t.number for t in trials] == [1, 2] and all(t.state == TrialState.COMPLETE for t in trials)
+    assert trials[0].params != trials[1].params
+    assert Job.objects.count() == 2 and done.trials.filter(job__status=JobStatus.SUCCEEDED).count() == 2
