@@ -19,6 +19,17 @@ from .space import Parameter
 
 MAX_TRIALS = 10_000
 MAX_NAME = 90
+SWEEP_FIELDS = {
+    "name",
+    "space",
+    "algorithm",
+    "objective",
+    "direction",
+    "max_trials",
+    "max_parallel",
+    "seed",
+    "prune",
+}
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,10 @@ def check_sweep(user, project: Project, **raw) -> Definition:
     holds name, space, algorithm, objective, direction, max_trials, max_parallel, seed and the job's
     request fields (image, command, env, cpu ...). Changes nothing."""
     errors: dict[str, str] = {}
+    job_fields = {f.name for f in JobRequest.fields()}
+    for key in sorted(set(raw) - job_fields - SWEEP_FIELDS):
+        errors[str(key)] = _("Not a field of a sweep.")
+        raw.pop(key)
     name = raw.pop("name", "")
     name = name.strip() if isinstance(name, str) else ""
     if not name:
@@ -149,8 +164,6 @@ def check_sweep(user, project: Project, **raw) -> Definition:
     except ValidationError as error:
         for field, messages in error.message_dict.items():
             errors.setdefault(field, " ".join(messages))
-    except TypeError as error:  # a key that is no field of a job
-        errors["non_field_errors"] = str(error)
     if request is not None and "max_parallel" not in errors:
         if message := parallel_error(project, request, max_parallel):
             errors["max_parallel"] = message

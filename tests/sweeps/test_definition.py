@@ -123,6 +123,9 @@ def test_the_form_lists_each_problem_by_its_field(personas):
     assert response.status_code == 200
     page = response.content.decode()
     assert 'id="sweep-errors"' in page and "max_parallel" in page and "such trials at once" in page
+    definition = yaml.safe_dump({**{k: v for k, v in body().items() if k != "project"}, "max_trails": 3})
+    page = client.post("/projects/genomics/sweeps/new/", {"definition": definition}).content.decode()
+    assert "max_trails" in page and "Not a field of a sweep." in page
     response = client.post("/projects/genomics/sweeps/new/", {"definition": "- a list"})
     assert "A sweep is a mapping" in response.content.decode()
     assert not Sweep.objects.exists()
