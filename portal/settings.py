@@ -391,6 +391,7 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "portal.projects.models.Role",
         "JobStatusEnum": "clusterjobs.models.JobStatus",
         "QuotaRequestStatusEnum": "portal.quotas.models.QuotaRequest.Status",
+        "SweepStatusEnum": "sweeps.models.SweepStatus",
     },
 }
 

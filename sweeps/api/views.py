@@ -13,6 +13,7 @@ from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from clusterjobs.api.views import JobCursorPagination
 from clusterjobs.validation import JobRequest
 from portal.api import JSONParser
 from portal.projects.access import Need, can, check, find_project
@@ -43,7 +44,10 @@ class YAMLParser(BaseParser):
 @extend_schema_view(
     list=extend_schema(
         summary=_("List sweeps"),
-        description=_("Sweeps of the projects you can see, newest first."),
+        description=_(
+            "Sweeps of the projects you can see, newest first, 50 a page (`page_size` up to 500); "
+            "follow `next` for the following page."
+        ),
         parameters=[
             OpenApiParameter(
                 "project", OpenApiTypes.STR, description=_("Only this project's sweeps (its slug).")
@@ -60,6 +64,7 @@ class SweepViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     """Hyperparameter sweeps of the projects you can see."""
 
     parser_classes = [JSONParser, YAMLParser]
+    pagination_class = JobCursorPagination  # newest first, `page_size` checked, like the jobs
     error_groups = JobRequest.groups()
 
     def get_queryset(self):
