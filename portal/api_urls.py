@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("portal.quotas.api.urls")),
     path("", include("portal.accounts.api.urls")),
     path("", include("deployments.api.urls")),
+    path("", include("sweeps.api.urls")),
 ]

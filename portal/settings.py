@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "experiments",
     "monitoring",
     "deployments",
+    "sweeps",
 ]
 
 MIDDLEWARE = [
@@ -391,6 +392,7 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "portal.projects.models.Role",
         "JobStatusEnum": "clusterjobs.models.JobStatus",
         "QuotaRequestStatusEnum": "portal.quotas.models.QuotaRequest.Status",
+        "SweepStatusEnum": "sweeps.models.SweepStatus",
     },
 }
 
@@ -503,6 +505,12 @@ TALLER_QUOTA_MAXIMA = {
     "max_time_limit_minutes": envint("TALLER_QUOTA_MAX_TIME_LIMIT_MINUTES", str(60 * 24 * 366)),
     "gpu_hours_per_period": envint("TALLER_QUOTA_MAX_GPU_HOURS", "10000000"),
     "cpu_hours_per_period": envint("TALLER_QUOTA_MAX_CPU_HOURS", "1000000000"),
+}
+# Sweeps whose last message was lost (a restarted worker) count their trials and start the next;
+# running trials of sweeps with early stopping are checked against the median this often.
+CELERY_BEAT_SCHEDULE["sweeps-advance"] = {
+    "task": "sweeps.tasks.advance_sweeps",
+    "schedule": envint("TALLER_SWEEPS_ADVANCE_SECONDS", "30"),
 }
 CELERY_BEAT_SCHEDULE["quotas-mirror-all"] = {
     "task": "portal.quotas.tasks.mirror_all_quotas",

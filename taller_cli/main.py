@@ -394,4 +394,5 @@ def show_config() -> None:
 
 
 # Commands in their own modules register themselves on `cli` when imported.
-from . import admin, deployments, models, templates, tokens  # noqa: E402, F401
+
+from . import admin, deployments, models, sweeps, templates, tokens  # noqa: E402, F401

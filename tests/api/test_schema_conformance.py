@@ -26,6 +26,7 @@ from portal.quotas.actions import request_quota, update_quota
 from tests.clusterjobs.factories import JobFactory
 from tests.experiments.conftest import log_example
 from tests.factories import MembershipFactory, ProjectFactory
+from tests.sweeps.factories import SweepFactory
 
 MAX_EXAMPLES = 30
 METHODS = {"get", "post", "put", "patch", "delete"}
@@ -68,6 +69,7 @@ def api_world(personas, mlflow_uri) -> dict:
     # A pending quota request (approve or decline it once), and a change in the quota's history.
     update_quota(personas.root, personas.project, "more for the schema run", max_gpus=2)
     quota_request = request_quota(personas.alice, personas.project, "a paper deadline", max_gpus=4)
+    sweep = SweepFactory(project=extra[0], created_by=personas.root)
     _token, key = create_token(personas.root, "schemathesis")
     return {
         "headers": {"Authorization": f"Token {key}"},
@@ -78,7 +80,10 @@ def api_world(personas, mlflow_uri) -> dict:
             "run_id": run.run_id,
             "id": job.pk,
         },
-        "known_under": {"/api/v1/projects/{slug}/quota/requests/": {"id": quota_request.pk}},
+        "known_under": {
+            "/api/v1/projects/{slug}/quota/requests/": {"id": quota_request.pk},
+            "/api/v1/sweeps/": {"id": sweep.pk},
+        },
         # Query values that name real objects, so that searches reach past their 404s too.
         "query": {"project": "genomics", "experiment": run.experiment_id},
         # Body values that name real objects: a job submitted to an active project.

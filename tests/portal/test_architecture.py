@@ -20,6 +20,7 @@ APPS = (
     "experiments",
     "monitoring",
     "deployments",
+    "sweeps",
 )
 # The site wires everything together (with the Celery app, the health check and the dashboard, which
 # draws on every app) and may import every

@@ -19,6 +19,7 @@ from portal.quotas.actions import request_quota
 from tests.clusterjobs.factories import JobFactory
 from tests.experiments.conftest import log_example
 from tests.factories import ProjectFactory
+from tests.sweeps.factories import sweep_with_trials
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -54,6 +55,7 @@ NOT_PAGES = {
     "clusterjobs:cancel",
     "clusterjobs:rerun",
     "clusterjobs:log-download",  # a text file
+    "sweeps:change",  # pause, resume, stop, extend
     "experiments:run-job",  # a redirect to the job's page
     "mlflow-link",  # a redirect to a run's page
     "experiments:run-history",  # JSON for the charts
@@ -103,6 +105,7 @@ def site(personas, mlflow_uri) -> dict:
     request_quota(personas.alice, personas.project, "thesis", max_gpus=2)
     return {
         "job": job,
+        "sweep": sweep_with_trials(personas),
         "run": first.run_id,
         "other_run": second.run_id,
         "experiment": first.experiment_id,
@@ -137,6 +140,9 @@ PAGES = {
     "experiments:models": ("bob", "/projects/genomics/models/"),
     "experiments:model": ("bob", "/projects/genomics/models/{model}/"),
     "experiments:version": ("bob", "/projects/genomics/models/{model}/versions/{version}/"),
+    "sweeps:list": ("bob", "/projects/genomics/sweeps/"),
+    "sweeps:new": ("bob", "/projects/genomics/sweeps/new/"),
+    "sweeps:detail": ("bob", "/sweeps/{sweep.pk}/"),
     "api-docs": ("bob", "/api/docs/"),
 }
 
