@@ -165,11 +165,13 @@ DEPLOY = ("deploy", "glpat-s3cret-deploy-token")
 
 
 @contextmanager
-def serving(root: Path, settings, name: str, credentials: tuple[str, str] | None = None):
+def serving(
+    root: Path, settings, name: str, credentials: tuple[str, str] | None = None, files: dict | None = None
+):
     """A repository ``name`` made under ``root`` and served over HTTP on 127.0.0.1, a host the
     site trusts for the test; (server, repo)."""
     root.mkdir()
-    repo = make_repo(root, name, {"train.py": TRAIN})
+    repo = make_repo(root, name, files or {"train.py": TRAIN})
     server = GitServer(root, credentials=credentials).start()
     settings.TALLER_GIT_TRUSTED_HOSTS = [*settings.TALLER_GIT_TRUSTED_HOSTS, server.host]
     try:

@@ -4,6 +4,7 @@ project's credential), the API's 400s, the re-run keeping its commit, and the cr
 (owners set it, nobody reads it back)."""
 
 import pytest
+import requests
 
 from clusterjobs import actions
 from clusterjobs.models import Job
@@ -115,8 +116,15 @@ def test_the_api_takes_a_source_and_pins_its_commit(personas, body, mlflow_uri, 
         "ref": "main",
         "commit": repo.commits["main"],
     }
-    assert Job.objects.get().source["commit"] == repo.commits["main"]
+    job = Job.objects.get()
+    assert job.source["commit"] == repo.commits["main"]
     assert ls_remotes(server) == 1  # the serializer's check; the action does not ask again
+    # The run records the code in MLflow's own source tags, so MLflow's UI shows them too.
+    run = requests.get(f"{mlflow_uri}/api/2.0/mlflow/runs/get", params={"run_id": job.mlflow_run_id}).json()
+    tags = {tag["key"]: tag["value"] for tag in run["run"]["data"]["tags"]}
+    assert tags["mlflow.source.git.commit"] == repo.commits["main"]
+    assert tags["mlflow.source.git.repoURL"] == tags["mlflow.source.name"] == server.url("lab")
+    assert tags["mlflow.source.type"] == "JOB" and tags["taller.image"] == body["image"]
 
 
 @pytest.mark.django_db
