@@ -71,3 +71,48 @@ def test_git_from_a_checkout(personas, mlflow_uri, forge, tmp_path, monkeypatch)
         and "push it first" in unpushed.stderr
     )
     assert Job.objects.count() == 1
+
+
+def as_user(monkeypatch, user) -> None:
+    monkeypatch.setenv("TALLER_TOKEN", create_token(user, "cli")[1])
+
+
+def test_git_credential_set_show_and_remove(personas, monkeypatch, tmp_path):
+    secret = "glpat-from-stdin-only"
+    refused = CliRunner().invoke(
+        cli,
+        ["git-credential", "set", "-p", "genomics", "--username", "deploy", "--token-stdin"],
+        input=secret,
+    )
+    assert refused.exit_code == 1 and len(refused.stderr.splitlines()) == 1  # bob is a member, not an owner
+    assert "HTTP 403" in refused.stderr
+
+    as_user(monkeypatch, personas.alice)
+    done = CliRunner().invoke(
+        cli,
+        ["git-credential", "set", "-p", "genomics", "--username", "deploy", "--token-stdin"],
+        input=secret,
+    )
+    assert done.exit_code == 0, done.stderr
+    assert (
+        "genomics has a git token for user deploy, set by alice" in done.stdout and secret not in done.stdout
+    )
+
+    as_user(monkeypatch, personas.vera)
+    shown = taller("git-credential", "show", "-p", "genomics", "--json")
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["set"] is True and secret not in shown.stdout
+    assert taller("git-credential", "remove", "-p", "genomics").exit_code == 1
+
+    as_user(monkeypatch, personas.charlie)
+    hidden = taller("git-credential", "show", "-p", "genomics")
+    assert hidden.exit_code == 1 and "HTTP 404" in hidden.stderr
+
+    as_user(monkeypatch, personas.alice)
+    key = tmp_path / "id_ed25519"
+    key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n")
+    assert taller("git-credential", "set", "-p", "genomics", "--ssh-key-file", str(key)).exit_code == 0
+    assert "git ssh_key" in taller("git-credential", "show", "-p", "genomics").stdout
+    assert taller("git-credential", "set", "-p", "genomics").exit_code == 2
+    removed = taller("git-credential", "remove", "-p", "genomics")
+    assert removed.exit_code == 0 and "no git credential now" in removed.stdout
+    assert "has no git credential" in taller("git-credential", "show", "-p", "genomics").stdout
