@@ -276,3 +276,46 @@ def test_the_form_takes_a_source_and_the_job_page_shows_its_commit(personas, mlf
     assert server.url("lab") in page and repo.commits["v1"][:12] in page
     copied = personas.client("bob").get(f"/projects/genomics/jobs/new/?copy={job.pk}").content.decode()
     assert f'value="{server.url("lab")}"' in copied and 'value="v1"' in copied
+
+
+PAGE = "/projects/genomics/git-credential/"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("who", "code", "form"),
+    [
+        ("alice", 200, True),
+        ("root", 200, True),
+        ("bob", 200, False),
+        ("vera", 200, False),
+        ("charlie", 404, False),
+    ],
+)
+def test_the_credential_page_shows_who_set_it_and_a_form_to_owners(personas, who, code, form):
+    source_actions.set_credential(personas.alice, personas.project, username=DEPLOY[0], token=DEPLOY[1])
+    response = personas.client(who).get(PAGE)
+    assert response.status_code == code
+    page = response.content.decode()
+    assert DEPLOY[1] not in page
+    if code == 200:
+        assert "A token is set, by alice" in page and "User name: deploy." in page
+        assert ('id="credential-form"' in page) == form
+
+
+@pytest.mark.django_db
+def test_owners_set_and_remove_it_from_the_page(personas):
+    assert personas.client(None).get(PAGE).status_code == 302  # to the sign-in page
+    assert personas.client("bob").post(PAGE, {"token": "x"}).status_code == 403
+    assert personas.client("vera").post(PAGE, {"remove": "1"}).status_code == 403
+    assert not SourceCredential.objects.exists()
+    bad = personas.client("alice").post(PAGE, {"username": "deploy"})
+    assert bad.status_code == 200 and "Give either a token" in bad.content.decode()
+    saved = personas.client("alice").post(PAGE, {"username": "deploy", "token": DEPLOY[1]}, follow=True)
+    assert "The project&#x27;s git credential was saved." in saved.content.decode()
+    assert DEPLOY[1] not in saved.content.decode()
+    assert SourceCredential.objects.get().credential().token == DEPLOY[1]
+    personas.client("alice").post(PAGE, {"remove": "1"})
+    assert not SourceCredential.objects.exists()
+    project_page = personas.client("vera").get("/projects/genomics/").content.decode()
+    assert f'href="{PAGE}"' in project_page
