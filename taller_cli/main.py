@@ -209,7 +209,7 @@ def submit(
         env=environment,
         resources={"cpu": cpu, "memory_mib": memory, "gpus": gpus, "gpu_type": gpu_type},
         time_limit_minutes=time_limit,
-    ) | source_body(**source)
+    ) | source_body(project, **source)
     client = api()
     if template:
         body = templates.with_template(templates.find_template(client, project, template), body)

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from . import snapshots
+
 
 class SourceError(Exception):
     """A source the command line refuses before asking the portal (one line for people)."""
@@ -23,6 +25,11 @@ def source_options(command: Callable) -> Callable:
             help="Run this folder's git checkout: its remote and its HEAD commit (pushed, no uncommitted changes).",
         ),
         click.option("--remote", default="origin", show_default=True, help="The remote --git uses."),
+        click.option(
+            "--code",
+            type=click.Path(exists=True, file_okay=False),
+            help="Run a snapshot of this folder (.gitignore honoured), uploaded once.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -64,10 +71,21 @@ def checkout_source(remote: str = "origin", cwd: str | None = None) -> dict[str,
     return {"git": url, "ref": head if branch == "HEAD" else branch, "commit": head}
 
 
-def source_body(*, git_url: str | None, ref: str | None, from_checkout: bool, remote: str) -> dict[str, Any]:
+def source_body(
+    project: str, *, git_url: str | None, ref: str | None, from_checkout: bool, remote: str, code: str | None
+) -> dict[str, Any]:
     """The `source` part of the job's body ({} without a source)."""
-    if from_checkout and git_url:
-        raise click.UsageError("give --git or --git-url, not both")
+    if sum(map(bool, (from_checkout, git_url, code))) > 1:
+        raise click.UsageError("give one of --git, --git-url and --code")
+    if code:
+        from .main import api
+
+        try:
+            digest, sent = snapshots.upload(api(), project, code)
+        except snapshots.PackError as error:
+            raise click.ClickException(f"--code: {error}") from None
+        click.echo(f"Snapshot {digest[:12]} {'uploaded' if sent else 'already uploaded'}.", err=True)
+        return {"source": {"snapshot": digest}}
     if ref and not git_url:
         raise click.UsageError("--ref needs --git-url")
     if from_checkout:

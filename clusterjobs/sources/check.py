@@ -1,4 +1,5 @@
-"""A request's ``source`` checked: ``{"git": <address>, "ref": <branch, tag or commit>}``, stored
+"""A request's ``source`` checked: ``{"git": <address>, "ref": <branch, tag or commit>}`` (or
+``{"snapshot": <SHA-256>}``, a code snapshot the project uploaded), stored
 as asked plus the commit the ref named at submission (``"commit"``), so that a re-run gets the same
 code. A source that already names its commit (a re-run, a copied job) is not resolved again; a
 new one costs one ``git ls-remote``. ``{}``: no source (the image's own code, or on the local
@@ -8,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from .remote import COMMIT, SourceError, ref_error, resolve, url_error
 
-KEYS = {"git", "ref", "commit"}
+KEYS = {"git", "ref", "commit", "snapshot"}
 
 
 def project_credential(project):
@@ -29,6 +30,8 @@ def check_source(project, raw: object, errors: dict) -> dict[str, str]:
     if unknown := sorted(set(raw) - KEYS):
         errors["source"] = _("Unknown source fields: %(names)s.") % {"names": ", ".join(unknown)}
         return {}
+    if "snapshot" in raw:
+        return _snapshot(project, raw, errors)
     url, ref, commit = raw.get("git", "").strip(), raw.get("ref", "").strip(), raw.get("commit", "").strip()
     if not url:
         errors["source"] = _("Give the repository's address under “git”.")
@@ -48,3 +51,14 @@ def check_source(project, raw: object, errors: dict) -> dict[str, str]:
             errors["source"] = str(error)
             return {}
     return {"git": url, "ref": ref, "commit": commit}
+
+
+def _snapshot(project, raw: dict, errors: dict) -> dict[str, str]:
+    from .snapshots import snapshot_source_error
+
+    digest = raw["snapshot"].strip().removeprefix("sha256:")
+    if set(raw) != {"snapshot"}:
+        errors["source"] = _("A source is a git repository or a snapshot, not both.")
+    elif message := snapshot_source_error(project, digest):
+        errors["source"] = message
+    return {} if "source" in errors else {"snapshot": digest}

@@ -47,6 +47,14 @@ echo "taller: checked out $(git rev-parse HEAD)"
 """
 
 
+UNPACK_STEP = "unpack"
+
+
+def snapshot_name(project: str, digest: str) -> str:
+    """Where a project's snapshot lives in the "snapshots" storage."""
+    return f"{project}/{digest}.tar.gz"
+
+
 def clone_command() -> list[str]:
     """The clone step as an argument list (the script as one argument, no user input in it)."""
     return ["sh", "-c", CLONE_SCRIPT]

@@ -38,3 +38,24 @@ class SourceCredential(models.Model):
             token=crypto.unseal(self.token_sealed),
             ssh_key=crypto.unseal(self.ssh_key_sealed),
         )
+
+
+class CodeSnapshot(models.Model):
+    """A folder a member uploaded (`taller submit --code DIR`) as a .tar.gz, stored once per
+    project under its SHA-256 (``snapshots.archive_name``) in the "snapshots" storage."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="code_snapshots")
+    digest = models.CharField(_("SHA-256"), max_length=64)
+    size = models.PositiveBigIntegerField(_("size (bytes)"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        app_label = "clusterjobs"
+        verbose_name = _("code snapshot")
+        constraints = [models.UniqueConstraint(fields=["project", "digest"], name="one_snapshot_per_digest")]
+
+    def __str__(self) -> str:
+        return f"snapshot {self.digest[:12]} of {self.project_id}"

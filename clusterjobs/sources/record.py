@@ -10,6 +10,7 @@ GIT_COMMIT = "mlflow.source.git.commit"
 GIT_REPO_URL = "mlflow.source.git.repoURL"
 GIT_BRANCH = "mlflow.source.git.branch"
 IMAGE = "taller.image"
+SNAPSHOT = "taller.source.snapshot"
 
 
 def run_tags(request) -> dict[str, str]:
@@ -23,4 +24,6 @@ def run_tags(request) -> dict[str, str]:
             GIT_COMMIT: source["commit"],
             GIT_BRANCH: source.get("ref", ""),
         }
+    if source.get("snapshot"):
+        tags |= {SNAPSHOT: f"sha256:{source['snapshot']}", SOURCE_NAME: f"sha256:{source['snapshot']}"}
     return tags

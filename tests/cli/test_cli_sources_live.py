@@ -116,3 +116,28 @@ def test_git_credential_set_show_and_remove(personas, monkeypatch, tmp_path):
     removed = taller("git-credential", "remove", "-p", "genomics")
     assert removed.exit_code == 0 and "no git credential now" in removed.stdout
     assert "has no git credential" in taller("git-credential", "show", "-p", "genomics").stdout
+
+
+def test_code_is_uploaded_once(personas, mlflow_uri, tmp_path, settings):
+    settings.TALLER_EXECUTOR = "local"
+    backend = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "snapshots": {**backend, "OPTIONS": {"location": str(tmp_path / "s")}},
+    }
+    folder = tmp_path / "code"
+    folder.mkdir()
+    (folder / "train.py").write_text("print('hi')\n")
+    (folder / ".gitignore").write_text("*.ckpt\n")
+    (folder / "weights.ckpt").write_text("big")
+
+    first = submit("--code", str(folder))
+    assert first.exit_code == 0, first.stderr
+    assert "uploaded." in first.stderr and "already" not in first.stderr
+    again = submit("--code", str(folder))
+    assert again.exit_code == 0, again.stderr
+    assert "already uploaded." in again.stderr
+    jobs = Job.objects.order_by("pk")
+    assert jobs.count() == 2 and jobs[0].source == jobs[1].source and "snapshot" in jobs[0].source
+    both = submit("--code", str(folder), "--git")
+    assert both.exit_code == 2
