@@ -117,6 +117,8 @@ def test_a_job_from_a_snapshot_records_its_digest(personas, body, tmp_path, mlfl
     run = requests.get(f"{mlflow_uri}/api/2.0/mlflow/runs/get", params={"run_id": job.mlflow_run_id}).json()
     tags = {tag["key"]: tag["value"] for tag in run["run"]["data"]["tags"]}
     assert tags["taller.source.snapshot"] == f"sha256:{digest}"
+    page = personas.client("vera").get(f"/jobs/{job.pk}/").content.decode()
+    assert f"sha256:{digest[:12]}" in page
     settings.TALLER_EXECUTOR = "kubernetes"
     refused = api(personas.bob).post("/api/v1/jobs/", body, format="json")
     assert refused.status_code == 400 and "local executor only" in refused.json()["source"][0]
