@@ -17,6 +17,7 @@ from portal.projects.models import Project
 from . import admission, queue, sync
 from .backends import BackendError, get_backend
 from .models import ACTIVE, Job, JobStatus, JobTemplate, JobTransition
+from .sources.record import run_tags
 from .validation import JobRequest, recheck
 
 
@@ -51,7 +52,12 @@ def submit_job(user, project: Project, request: JobRequest, *, rerun_of: Job | N
         # Last step of the transaction: if MLflow fails, the job row goes with the rollback.
         try:
             experiment_id, run_id = gateway.create_job_run(
-                project.slug, request.experiment, job.pk, f"{job.name} (job {job.pk})", user.username
+                project.slug,
+                request.experiment,
+                job.pk,
+                f"{job.name} (job {job.pk})",
+                user.username,
+                run_tags(request),
             )
         except gateway.GatewayError as error:
             if error.status in (400, 409):

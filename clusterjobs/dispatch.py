@@ -29,6 +29,7 @@ from . import admission, queue, sync
 from .backends import Backend, BackendError, BackendStatus, JobSpec, ProjectLimits, get_backend
 from .lifecycle import move_job
 from .models import Job, JobStatus, PreparedProject
+from .sources.jobs import source_environment
 from .validation import JobRequest
 
 log = logging.getLogger(__name__)
@@ -215,7 +216,13 @@ def job_environment(job: Job, token_key: str) -> tuple[dict[str, str], tuple[str
         "TALLER_JOB_ID": str(job.pk),
         "TALLER_PROJECT": job.project.slug,
     }
-    secret = {"MLFLOW_TRACKING_TOKEN", *(name for name in job.secret_env_names if name in env)}
+    source_env, source_secret = source_environment(job)  # the git credential, for the clone alone
+    env |= source_env
+    secret = {
+        "MLFLOW_TRACKING_TOKEN",
+        *source_secret,
+        *(name for name in job.secret_env_names if name in env),
+    }
     return env, tuple(sorted(secret))
 
 

@@ -95,6 +95,24 @@ class JobForm(forms.Form):
         help_text=gettext_lazy("The project's experiment the job's run goes to."),
     )
 
+    source_git = forms.CharField(
+        label=gettext_lazy("Git repository"),
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(attrs={"placeholder": "https://github.com/group/project.git"}),
+        help_text=gettext_lazy(
+            "Optional: the job starts in a checkout of this repository (https:// or ssh://). "
+            "A private one needs the project's git credential."
+        ),
+    )
+    source_ref = forms.CharField(
+        label=gettext_lazy("Branch, tag or commit"),
+        required=False,
+        max_length=250,
+        widget=forms.TextInput(attrs={"placeholder": "main"}),
+        help_text=gettext_lazy("Resolved to its commit when you submit, so a re-run gets the same code."),
+    )
+
     def __init__(self, *args, user, project, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
@@ -156,12 +174,15 @@ class JobForm(forms.Form):
             "env": {**env, **secret},
             "secret_env": sorted(secret),
             "memory_mib": int((data["memory_gib"] * 1024).to_integral_value()),
+            "source": {"git": data["source_git"], "ref": data["source_ref"]} if data["source_git"] else {},
         }
         try:
             self.request = check_request(self.user, self.project, **asked)
         except ValidationError as error:
-            if hasattr(error, "error_dict") and "memory_mib" in error.error_dict:
-                error.error_dict["memory_gib"] = error.error_dict.pop("memory_mib")
+            renamed = {"memory_mib": "memory_gib", "source": "source_git"}
+            for asked_name, field_name in renamed.items():
+                if hasattr(error, "error_dict") and asked_name in error.error_dict:
+                    error.error_dict[field_name] = error.error_dict.pop(asked_name)
             apply_errors(self, error)
         return data
 
@@ -206,6 +227,8 @@ def initial(request: JobRequest) -> dict:
         "command": shlex.join(command) if isinstance(command, list) else str(command),
         "env": format_env(env, secret, secret_lines=False),
         "secret_env": format_env(env, secret, secret_lines=True),
+        "source_git": (request.source or {}).get("git", ""),
+        "source_ref": (request.source or {}).get("ref", ""),
     }
 
 

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from portal.accounts.models import scoped_project_id
 
 from .reasons import translate_reason
+from .sources.models import SourceCredential  # noqa: F401 - the app's models are found here
 
 
 class JobStatus(models.TextChoices):
@@ -80,6 +81,8 @@ class JobRequestFields(models.Model):
     gpus = models.PositiveIntegerField(_("GPUs"), default=0)
     gpu_type = models.CharField(_("GPU type"), max_length=100, blank=True)
     time_limit_minutes = models.PositiveIntegerField(_("time limit (minutes)"), default=60)
+    # {"git": address, "ref": as asked, "commit": what it named at submission}; {}: none.
+    source = models.JSONField(_("source"), default=dict, blank=True)
 
     class Meta:
         abstract = True

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .sources import views as source_views
 
 app_name = "clusterjobs"
 urlpatterns = [
@@ -12,4 +13,5 @@ urlpatterns = [
     path("jobs/<int:pk>/rerun/", views.rerun, name="rerun"),
     path("projects/<slug:slug>/jobs/", views.project_jobs, name="project-jobs"),
     path("projects/<slug:slug>/jobs/new/", views.submit, name="submit"),
+    path("projects/<slug:slug>/git-credential/", source_views.credential, name="git-credential"),
 ]

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from portal.projects.models import Project
 
 from . import admission
+from .sources.check import check_source
 
 # Matched in full (fullmatch): with match and "$", "FOO\n" would pass, since "$" matches before a
 # final newline.
@@ -78,6 +79,15 @@ class JobRequest:
         default="default",
         metadata=_meta(
             gettext_lazy("The project's MLflow experiment the run goes to."), model="experiment_name"
+        ),
+    )
+    source: dict[str, str] = field(
+        default_factory=dict,
+        metadata=_meta(
+            gettext_lazy(
+                'Where the code comes from: {"git": https:// or ssh:// address, "ref": branch, tag or '
+                'commit}; the ref is resolved to a commit ("commit") at submission. Empty: the image\'s code.'
+            )
         ),
     )
 
@@ -301,7 +311,7 @@ def check_request(user, project: Project, **raw) -> JobRequest:
     a ``JobRequest``; raise ValidationError, per field. Changes nothing: the form also calls it as
     you type. Whether the user may submit in the project is the caller's check (``access``)."""
     defaults = {f.name: f.default for f in JobRequest.fields() if f.default is not dataclasses.MISSING}
-    raw = {**defaults, "env": {}, "secret_env": [], **raw}
+    raw = {**defaults, "env": {}, "secret_env": [], "source": {}, **raw}
     errors: dict[str, str] = {}
     if not project.is_active():
         errors["project"] = _("The project is %(status)s: only an active project runs jobs.") % {
@@ -333,6 +343,7 @@ def check_request(user, project: Project, **raw) -> JobRequest:
         errors["experiment"] = _("Name the MLflow experiment, e.g. default.")
     elif len(experiment) > 100 or "/" in experiment:
         errors["experiment"] = _("An experiment name has at most 100 characters and no “/”.")
+    source = check_source(project, raw["source"], errors)  # after the rest: one ls-remote at most
 
     # The project's quota, for the fields that passed the per-job checks (the others count as 0).
     asked = {"cpu": cpu, "memory_mib": memory_mib, "gpus": gpus, "time_limit_minutes": time_limit_minutes}
@@ -360,6 +371,7 @@ def check_request(user, project: Project, **raw) -> JobRequest:
         gpu_type=gpu_type,
         time_limit_minutes=time_limit_minutes,
         experiment=experiment,
+        source=source,
     )
 
 

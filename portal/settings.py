@@ -261,6 +261,13 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Code snapshots of jobs (clusterjobs/sources/snapshots.py), content-addressed: a folder under
+    # var/ by default; any Django storage backend by its dotted path (django-storages' S3Storage for
+    # an S3-compatible bucket, configured by its own AWS_* settings), with TALLER_SNAPSHOT_LOCATION.
+    "snapshots": {
+        "BACKEND": os.environ.get("TALLER_SNAPSHOT_STORAGE", "django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": {"location": os.environ.get("TALLER_SNAPSHOT_LOCATION", str(VAR_DIR / "snapshots"))},
+    },
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
@@ -455,6 +462,16 @@ TALLER_GPU_TYPES = envlist("TALLER_GPU_TYPES")
 # One sentence on the submission form saying where a job's code and data come from on this
 # deployment; unset, a default that fits the executor (clusterjobs.forms.code_source_note).
 TALLER_CODE_SOURCE_NOTE = os.environ.get("TALLER_CODE_SOURCE_NOTE", "")
+# Git sources of jobs (clusterjobs/sources): the one `git ls-remote` at submission is bounded by
+# this; hosts (host or host:port) that may be reached over plain http:// and at private addresses
+# (an internal forge); folders whose repositories may be named by path; the init container's image.
+TALLER_GIT_TIMEOUT_SECONDS = envint("TALLER_GIT_TIMEOUT_SECONDS", "20")
+TALLER_GIT_TRUSTED_HOSTS = envlist("TALLER_GIT_TRUSTED_HOSTS")
+TALLER_GIT_LOCAL_ROOTS = envlist("TALLER_GIT_LOCAL_ROOTS")
+TALLER_GIT_IMAGE = os.environ.get("TALLER_GIT_IMAGE", "alpine/git:v2.47.2")
+TALLER_GIT_CLONE_TIMEOUT_SECONDS = envint("TALLER_GIT_CLONE_TIMEOUT_SECONDS", "600")
+# The largest code snapshot (`taller submit --code DIR`, a .tar.gz) a project may upload.
+TALLER_SNAPSHOT_MAX_BYTES = envint("TALLER_SNAPSHOT_MAX_BYTES", str(50 * 1024 * 1024))
 # Where running jobs send their MLflow calls: the portal's authorizing proxy.
 TALLER_JOB_TRACKING_URI = f"{TALLER_JOB_PORTAL_URL}/mlflow"
 TALLER_DISPATCH_MAX_RETRIES = envint("TALLER_DISPATCH_MAX_RETRIES", "5")

@@ -42,13 +42,23 @@ class Api:
             {"Authorization": f"Token {token}", "Accept": "application/json", "User-Agent": "taller-cli"}
         )
 
-    def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None) -> Any:
-        """JSON of a successful answer (None for 204); ApiError for anything else."""
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        json: Any = None,
+        body: tuple | None = None,
+    ) -> Any:
+        """JSON of a successful answer (None for 204); ApiError for anything else. ``body``: raw
+        bytes to send instead of JSON, as (bytes, content type)."""
         url = path if path.startswith(("http://", "https://")) else f"{self.url}/api/v1/{path.lstrip('/')}"
         if params:
             params = {key: value for key, value in params.items() if value is not None}
         try:
-            response = self.session.request(method, url, params=params, json=json, timeout=self.timeout)
+            raw = {"data": body[0], "headers": {"Content-Type": body[1]}} if body else {"json": json}
+            response = self.session.request(method, url, params=params, timeout=self.timeout, **raw)
         except requests.Timeout:
             raise ApiError(f"{self.url} did not answer within {self.timeout:g} s") from None
         except requests.ConnectionError:

@@ -22,6 +22,7 @@ from .parsing import (  # noqa: F401 (default_name, job_request: the names scrip
     parse_memory_mib,
     parse_minutes,
 )
+from .sources import source_body, source_options
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
@@ -172,6 +173,7 @@ def finish(job: dict, as_json: bool) -> None:
 @click.option("--env", "-e", "env", multiple=True, help="NAME=VALUE for the job's environment (repeatable).")
 @click.option("--wait", "-w", is_flag=True, help="Follow the job to its end; exit 0 only if it succeeded.")
 @click.option("--poll-interval", type=click.FloatRange(min=0.05), default=2.0, show_default=True, hidden=True)
+@source_options
 @json_option
 @click.argument("command", nargs=-1)
 def submit(
@@ -189,6 +191,7 @@ def submit(
     poll_interval,
     as_json,
     command,
+    **source,
 ):
     """Submit COMMAND (after `--`) as a job: taller submit -p P -i IMAGE -- python train.py --lr 0.1
     (or taller submit -p P --template NAME)"""
@@ -206,7 +209,7 @@ def submit(
         env=environment,
         resources={"cpu": cpu, "memory_mib": memory, "gpus": gpus, "gpu_type": gpu_type},
         time_limit_minutes=time_limit,
-    )
+    ) | source_body(project, **source)
     client = api()
     if template:
         body = templates.with_template(templates.find_template(client, project, template), body)
@@ -394,5 +397,4 @@ def show_config() -> None:
 
 
 # Commands in their own modules register themselves on `cli` when imported.
-
-from . import admin, deployments, models, sweeps, templates, tokens  # noqa: E402, F401
+from . import admin, credentials, deployments, models, sweeps, templates, tokens  # noqa: E402, F401

@@ -32,6 +32,8 @@ def with_template(template: dict, body: dict[str, Any]) -> dict[str, Any]:
     merged["env"] = {**(template.get("env") or {}), **(body.get("env") or {})}
     merged["resources"] = {**(template.get("resources") or {}), **(body.get("resources") or {})}
     merged.setdefault("time_limit_minutes", template.get("time_limit_minutes"))
+    if not body.get("source") and template.get("source"):
+        merged["source"] = template["source"]
     if not body.get("name"):
         merged["name"] = template.get("title", "")[:100]
     return merged

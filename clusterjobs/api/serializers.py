@@ -216,6 +216,9 @@ class JobSerializer(serializers.ModelSerializer):
             "name": {"help_text": _("Its short name.")},
             "image": {"help_text": _("Container image; recorded and ignored on the local backend.")},
             "time_limit_minutes": {"help_text": _("It is stopped after this many minutes.")},
+            "source": {
+                "help_text": _("Its git repository, the ref asked and the commit it named; {}: none.")
+            },
             "status": {
                 "help_text": _("queued, dispatching, pending, running, then succeeded, failed or cancelled.")
             },

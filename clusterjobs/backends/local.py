@@ -33,6 +33,7 @@ from threading import Event
 from django.conf import settings
 from django.utils.translation import gettext_noop
 
+from ..sources import checkout
 from .base import Backend, BackendError, BackendStatus, JobSpec
 from .local_sandbox import bwrap_path, isolation_problem, sandbox_args
 
@@ -165,6 +166,9 @@ class LocalBackend(Backend):
             log.warning("local job %s runs unisolated: no working bwrap on this machine", spec.job_id)
         folder = self.folder(spec.job_id)
         control = self.control(spec.job_id)
+        source_env = checkout.clone_env(spec.request.source)
+        source = spec.request.source or {}
+        workdir = folder / "workspace" if source else folder  # a source: checked out or unpacked there
         try:
             (folder / "tmp").mkdir(parents=True, exist_ok=True)
             control.mkdir(mode=0o700, exist_ok=True)
@@ -191,8 +195,9 @@ class LocalBackend(Backend):
                         "project": spec.project,
                         "image": spec.image,
                         "command": list(spec.command),
-                        "sandbox": sandbox_args(bwrap, folder, control) if bwrap else [],
-                        "cwd": str(folder),
+                        "sandbox": sandbox_args(bwrap, folder, control, workdir) if bwrap else [],
+                        "cwd": str(workdir),
+                        "prepare": self._prepare_steps(spec, workdir, source_env),
                         "time_limit_seconds": spec.time_limit_seconds,
                         "grace_seconds": settings.TALLER_LOCAL_KILL_GRACE_SECONDS,
                         "cpu": str(spec.cpu),
@@ -200,9 +205,26 @@ class LocalBackend(Backend):
                         "gpus": spec.gpus,
                     },
                 )
-                self._launch(control, self._job_env(spec, folder))
+                self._launch(control, {**self._job_env(spec, folder), **source_env})
         except OSError as error:
             raise BackendError(f"could not prepare {folder}: {error}") from error
+
+    @staticmethod
+    def _prepare_steps(spec: JobSpec, workdir: Path, source_env: dict[str, str]) -> list[dict]:
+        """What the runner does before the job's command: the checkout of a git source into
+        ``workdir`` (its credential's variables dropped before the command starts), or the unpacking
+        of a code snapshot there."""
+        step = {"cwd": str(workdir), "timeout_seconds": settings.TALLER_GIT_CLONE_TIMEOUT_SECONDS}
+        if digest := (spec.request.source or {}).get("snapshot"):
+            from django.core.files.storage import storages
+
+            archive = storages["snapshots"].path(checkout.snapshot_name(spec.project, digest))
+            unpack = [sys.executable, "-m", "clusterjobs.sources.unpack", archive, str(workdir)]
+            return [{**step, "step": checkout.UNPACK_STEP, "command": unpack}]
+        if not source_env:
+            return []
+        drop = list(checkout.CREDENTIAL_NAMES)
+        return [{**step, "step": checkout.STEP, "command": checkout.clone_command(), "drop_env": drop}]
 
     def _launch(self, control: Path, env: dict[str, str]) -> None:
         """Start the detached runner with an environment of its own built from nothing; the job's

@@ -142,6 +142,14 @@ def sandboxed_returncode(returncode: int) -> int:
     return -(returncode - 128) if 128 < returncode < 128 + 65 else returncode
 
 
+def last_lines(path: Path, count: int = 5) -> str:
+    try:
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return " / ".join(lines[-count:])[-1000:]
+
+
 class Runner:
     def __init__(self, control: Path, env: dict[str, str]) -> None:
         self.control = control
@@ -176,6 +184,11 @@ class Runner:
                 )
             log.close()
             self.status(phase="failed", reason=reason, exit_code=None, started_at=started, finished_at=now())
+            return
+        problem = self.prepare(log)
+        if problem:
+            log.close()
+            self.status(phase="failed", reason=problem, exit_code=None, started_at=started, finished_at=now())
             return
         sandbox = spec.get("sandbox") or []
         popen = {
@@ -243,6 +256,47 @@ class Runner:
             started_at=started,
             finished_at=now(),
         )
+
+    def prepare(self, log) -> str:
+        """Run the spec's steps before the command (the checkout of a git source), each bounded by
+        its timeout and stopped by a cancel, its output in the job's log. Returns why one failed
+        (naming the step, with the end of its log), or ''. Variables only the steps need are then
+        dropped from the job's environment."""
+        for step in self.spec.get("prepare") or []:
+            name = step["step"]
+            Path(step["cwd"]).mkdir(parents=True, exist_ok=True)
+            step_log = self.control / f"{name}.log"
+            with open(step_log, "wb") as output:
+                try:
+                    process = subprocess.Popen(
+                        step["command"],
+                        cwd=step["cwd"],
+                        env=self.env,
+                        stdin=subprocess.DEVNULL,
+                        stdout=output,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                except OSError as error:
+                    return f"{name} failed: {error.strerror}"
+                deadline = time.monotonic() + step["timeout_seconds"]
+                while process.poll() is None:
+                    if self.stop_reason or time.monotonic() > deadline:
+                        kill_group(process.pid, signal.SIGKILL)
+                        process.wait()
+                        break
+                    time.sleep(POLL_SECONDS)
+            log.write(step_log.read_bytes())
+            log.flush()
+            if self.stop_reason:
+                return self.stop_reason
+            if process.returncode != 0:
+                if time.monotonic() > deadline:
+                    return f"{name} failed: not done within {step['timeout_seconds']} seconds"
+                return f"{name} failed (exit code {process.returncode}): {last_lines(step_log)}"
+            for variable in step.get("drop_env") or []:
+                self.env.pop(variable, None)
+        return ""
 
 
 def main(argv: list[str]) -> int:

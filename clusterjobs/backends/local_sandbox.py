@@ -75,10 +75,11 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def sandbox_args(bwrap: str, folder: Path, control: Path) -> list[str]:
+def sandbox_args(bwrap: str, folder: Path, control: Path, workdir: Path | None = None) -> list[str]:
     """The bwrap command line (up to the job's command) that runs a job in its own PID namespace
     with only ``folder`` writable, and its control folder, the portal's VAR_DIR, other jobs and
-    the rest of the machine's files out of sight."""
+    the rest of the machine's files out of sight; it starts in ``workdir`` (inside ``folder``;
+    the folder itself when None)."""
     readable: list[str] = list(SYSTEM_PATHS)
     resolv = os.path.realpath("/etc/resolv.conf")  # often a link into /run (systemd-resolved)
     if not resolv.startswith("/etc/"):
@@ -111,5 +112,6 @@ def sandbox_args(bwrap: str, folder: Path, control: Path) -> list[str]:
     if any(_inside(var_dir, path) for path in bound):
         args += ["--tmpfs", str(var_dir)]  # the portal's database, broker, logs, other jobs
     folder, control = os.path.abspath(folder), os.path.abspath(control)
-    args += ["--bind", folder, folder, "--tmpfs", control, "--chdir", folder]
+    workdir = os.path.abspath(workdir) if workdir else folder
+    args += ["--bind", folder, folder, "--tmpfs", control, "--chdir", workdir]
     return [*args, "--remount-ro", "/"]  # the sandbox's own root, where the mount points were made

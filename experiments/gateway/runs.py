@@ -46,14 +46,17 @@ def ensure_experiment(project: str, name: str = "default") -> str:
         return client.get_experiment_by_name(full_name).experiment_id
 
 
-def create_job_run(project: str, experiment: str, job_id: int, run_name: str, user: str) -> tuple[str, str]:
-    """Create the MLflow run a job logs into; returns (experiment_id, run_id)."""
+def create_job_run(
+    project: str, experiment: str, job_id: int, run_name: str, user: str, tags: dict[str, str] | None = None
+) -> tuple[str, str]:
+    """Create the MLflow run a job logs into, with ``tags`` besides the portal's own (the job's
+    source, its image); returns (experiment_id, run_id)."""
     experiment_id = ensure_experiment(project, experiment)
     with calling():
         run = mlflow_client().create_run(
             experiment_id,
             run_name=run_name,
-            tags={PROJECT_TAG: project, JOB_TAG: str(job_id), "mlflow.user": user},
+            tags={**(tags or {}), PROJECT_TAG: project, JOB_TAG: str(job_id), "mlflow.user": user},
         )
     return experiment_id, run.info.run_id
 

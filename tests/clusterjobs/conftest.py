@@ -16,6 +16,7 @@ from clusterjobs.validation import JobRequest
 from tests.conftest import Personas
 
 from .factories import JobFactory
+from .gitserver import private_git, public_git  # noqa: F401 - git servers for the source tests
 from .k8s_api import SCHEMA_VERSIONS, FakeKubernetes
 
 

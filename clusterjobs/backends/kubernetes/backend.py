@@ -81,6 +81,7 @@ class KubernetesBackend(Backend):
             "gpu_label": settings.TALLER_GPU_PRODUCT_LABEL,
             "ttl_seconds": settings.TALLER_JOB_TTL_SECONDS,
             "run_as_user": settings.TALLER_RUN_AS_USER,
+            "git_image": settings.TALLER_GIT_IMAGE,
         }
 
     def manifest(self, spec: JobSpec) -> dict:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
 
+from ...sources import checkout
 from ..base import JobSpec, ProjectLimits
 
 LABEL_JOB = "taller.io/job"
@@ -19,6 +20,7 @@ LABEL_PROJECT = "taller.io/project"
 ANNOTATION_UID = "taller.io/uid"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "taller"}
 CONTAINER = "main"
+SOURCE_CONTAINER = "source"  # the init container that fetches a job's code (sources.checkout)
 QUOTA_NAME = "taller-quota"
 LIMITS_NAME = "taller-limits"
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -71,6 +73,34 @@ def _env_entry(spec: JobSpec, name: str, value: str) -> dict:
     if name in spec.secret_names:
         return {"name": name, "valueFrom": {"secretKeyRef": {"name": spec.name, "key": name}}}
     return {"name": name, "value": value}
+
+
+def source_container(spec: JobSpec, git_image: str) -> dict | None:
+    """The init container that checks the job's commit out into /workspace before the job's
+    container starts (None for a job without a git source). The project's credential reaches it
+    alone, from the job's Secret; the address and commit are plain variables, never in the script."""
+    clone_env = checkout.clone_env(spec.request.source)
+    if not clone_env:
+        return None
+    credential = [name for name in checkout.CREDENTIAL_NAMES if name in spec.env]
+    return {
+        "name": SOURCE_CONTAINER,
+        "image": git_image,
+        "command": checkout.clone_command(),
+        "workingDir": checkout.WORKSPACE,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "env": [
+            {"name": "HOME", "value": "/tmp"},
+            *({"name": name, "value": value} for name, value in clone_env.items()),
+            *(_env_entry(spec, name, spec.env[name]) for name in credential),
+        ],
+        "resources": {
+            "requests": {"cpu": "500m", "memory": "512Mi"},
+            "limits": {"cpu": "500m", "memory": "512Mi"},
+        },
+        "securityContext": restricted_container_security(),
+        "volumeMounts": [{"name": "workspace", "mountPath": checkout.WORKSPACE}],
+    }
 
 
 def secret_manifest(spec: JobSpec, owner_uid: str) -> dict:
@@ -127,6 +157,7 @@ def job_manifest(
     gpu_label: str = "nvidia.com/gpu.product",
     ttl_seconds: int = 3600,
     run_as_user: int = 1000,
+    git_image: str = "alpine/git:v2.47.2",
 ) -> dict:
     """The batch/v1 Job for one portal job. ``volumes`` are PersistentVolumeClaim names, mounted
     at /data/<name>; their volumes are named data-0, data-1 ... (claim names may be longer or
@@ -137,6 +168,8 @@ def job_manifest(
     if spec.gpus > 0:
         quantities[GPU_RESOURCE] = str(int(spec.gpus))
     claims = list(dict.fromkeys(volumes))
+    source = source_container(spec, git_image)
+    own_env = [(n, v) for n, v in spec.env.items() if n not in checkout.CREDENTIAL_NAMES]
     pod_spec: dict = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
@@ -151,7 +184,7 @@ def job_manifest(
                 # log as its termination message: the watcher puts its last line in the job's
                 # reason (an MLflow client redirected or refused says so there).
                 "terminationMessagePolicy": "FallbackToLogsOnError",
-                "env": [_env_entry(spec, name, value) for name, value in spec.env.items()],
+                "env": [_env_entry(spec, name, value) for name, value in own_env],
                 "resources": {"requests": dict(quantities), "limits": dict(quantities)},
                 "securityContext": restricted_container_security(),
                 "volumeMounts": [
@@ -170,6 +203,12 @@ def job_manifest(
             ),
         ],
     }
+    if source is not None:
+        pod_spec["initContainers"] = [source]
+        pod_spec["volumes"].append({"name": "workspace", "emptyDir": {}})
+        main = pod_spec["containers"][0]
+        main["workingDir"] = checkout.WORKSPACE
+        main["volumeMounts"].append({"name": "workspace", "mountPath": checkout.WORKSPACE})
     if spec.gpus > 0 and spec.gpu_type:
         pod_spec["nodeSelector"] = {gpu_label: spec.gpu_type}
     return {

@@ -19,7 +19,7 @@ from datetime import datetime
 from django.utils.translation import gettext_noop
 
 from ..base import BackendStatus
-from .manifests import ANNOTATION_UID, CONTAINER
+from .manifests import ANNOTATION_UID, CONTAINER, SOURCE_CONTAINER
 
 FAILED_CREATE_SELECTOR = "involvedObject.kind=Job,reason=FailedCreate"
 IMAGE_PULL_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
@@ -42,6 +42,20 @@ def _last_line(message: str, limit: int = 500) -> str:
     end of the log, whose last line says what went wrong (a traceback's exception)."""
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
     return lines[-1][:limit] if lines else ""
+
+
+def clone_failure(pod: dict | None) -> str:
+    """Why the init container fetching the job's code failed (the step, its exit code and the end
+    of its log), or "" when it did not."""
+    for container in ((pod or {}).get("status") or {}).get("initContainerStatuses") or []:
+        terminated = (container.get("state") or {}).get("terminated") or {}
+        if container.get("name") == SOURCE_CONTAINER and terminated.get("exitCode", 0) != 0:
+            lines = [line for line in (terminated.get("message") or "").strip().splitlines() if line.strip()]
+            return gettext_noop("clone failed (exit code %(code)s): %(log)s") % {
+                "code": terminated["exitCode"],
+                "log": " / ".join(lines[-5:])[-1000:],
+            }
+    return ""
 
 
 def _waiting_reason(pod: dict | None) -> str:
@@ -118,6 +132,8 @@ def job_status(job_id: int, job: dict | None, pods: list[dict], events: Iterable
             reason = gettext_noop("time limit exceeded")
             if waiting:
                 reason = gettext_noop("time limit exceeded while waiting: %(reason)s") % {"reason": waiting}
+        elif clone := clone_failure(pod):
+            reason = clone
         elif terminated and terminated.get("reason") == "OOMKilled":
             reason = gettext_noop("out of memory (OOMKilled)")
         elif terminated:

@@ -151,8 +151,11 @@ def _job_errors(spec: dict) -> list[tuple[str, str]]:
     containers = pod.get("containers") or []
     if not containers:
         errors.append((f"{base}.containers", "Required value"))
-    for i, container in enumerate(containers):
-        path = f"{base}.containers[{i}]"
+    inits = pod.get("initContainers") or []
+    for path, container in [
+        *((f"{base}.containers[{i}]", c) for i, c in enumerate(containers)),
+        *((f"{base}.initContainers[{i}]", c) for i, c in enumerate(inits)),
+    ]:
         if not DNS1123_LABEL.match(container.get("name", "")):
             errors.append((f"{path}.name", f'Invalid value: "{container.get("name", "")}": {LABEL_MSG}'))
         image = container.get("image", "")

@@ -1,0 +1,47 @@
+"""A project's git credential set or removed by its owners (who may do it is the caller's check:
+``access.check(user, project, Need.MANAGE)``). Its values are never read back."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from . import crypto
+from .models import SourceCredential
+
+MAX_SECRET = 16384
+
+
+def set_credential(
+    user, project, *, username: str = "", token: str = "", ssh_key: str = ""
+) -> SourceCredential:
+    """Replace the project's credential: a token (with the user name the forge wants, e.g. a
+    GitLab deploy token's) for https, or a private key for ssh; exactly one of the two."""
+    username, token, ssh_key = username.strip(), token.strip(), ssh_key.strip()
+    errors = {}
+    if bool(token) == bool(ssh_key):
+        errors["token"] = _("Give either a token (for https) or an ssh key, not both.")
+    if len(token) > MAX_SECRET or len(ssh_key) > MAX_SECRET:
+        errors["token" if token else "ssh_key"] = _("Too long.")
+    if ssh_key and "PRIVATE KEY-----" not in ssh_key:
+        errors["ssh_key"] = _("Give the private key, as its file reads (-----BEGIN … PRIVATE KEY-----).")
+    if len(username) > 200 or any(ch.isspace() for ch in username):
+        errors["username"] = _("A user name has at most 200 characters and no spaces.")
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        row, _created = SourceCredential.objects.update_or_create(
+            project=project,
+            defaults={
+                "username": username,
+                "token_sealed": crypto.seal(token),
+                "ssh_key_sealed": crypto.seal(ssh_key),
+                "set_by": user,
+            },
+        )
+    return row
+
+
+def clear_credential(user, project) -> bool:
+    """Remove the project's credential; False when it had none."""
+    deleted, _rows = SourceCredential.objects.filter(project=project).delete()
+    return bool(deleted)

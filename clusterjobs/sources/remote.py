@@ -1,0 +1,183 @@
+"""A git repository address checked, and its ref resolved to a commit by one ``git ls-remote``.
+
+Allowed addresses: ``https://`` and ``ssh://`` (and ``user@host:path``, git's short ssh form) to
+hosts that do not resolve to the portal's own or private addresses, plain ``http://`` only to a
+host the site trusts (``TALLER_GIT_TRUSTED_HOSTS``, an internal forge, which may also be private),
+and a path under one of ``TALLER_GIT_LOCAL_ROOTS``. Never ``file://`` or another transport: git
+is started with ``GIT_ALLOW_PROTOCOL`` so that it cannot be talked into one either.
+"""
+
+import ipaddress
+import os
+import re
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from . import checkout
+
+COMMIT = re.compile(r"[0-9a-f]{40}")
+SCP_LIKE = re.compile(r"(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+):(?P<path>[^/].*)")
+MAX_URL = 500
+MAX_REF = 250
+
+
+class SourceError(Exception):
+    """A repository or ref that cannot be used; the message is for people."""
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What git needs to read a private repository (none of it is ever shown back)."""
+
+    username: str = ""
+    token: str = ""
+    ssh_key: str = ""
+
+    def env(self) -> dict[str, str]:
+        values = {
+            checkout.USERNAME: self.username,
+            checkout.TOKEN: self.token,
+            checkout.SSH_KEY: self.ssh_key,
+        }
+        return {name: value for name, value in values.items() if value}
+
+
+def _host_error(host: str, port: int | None, *, plain_http: bool) -> str | None:
+    trusted = {h.lower() for h in settings.TALLER_GIT_TRUSTED_HOSTS}
+    named = {host.lower(), f"{host.lower()}:{port}" if port else host.lower()}
+    if named & trusted:
+        return None
+    if plain_http:
+        return _("Use https:// or ssh://: plain http:// is only for the site's own forges.")
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)}
+    except (OSError, UnicodeError):
+        return _("The host %(host)s could not be found.") % {"host": host}
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if not ip.is_global:
+            return _("The host %(host)s is a private address; the portal does not fetch from it.") % {
+                "host": host
+            }
+    return None
+
+
+def url_error(url: str) -> str | None:
+    """Why ``url`` may not be fetched by the portal and its jobs, or None."""
+    if not url or len(url) > MAX_URL or any(ch.isspace() or ord(ch) < 32 for ch in url):
+        return _("Give the repository's address, e.g. https://github.com/group/project.git.")
+    if url.startswith("/"):
+        path = Path(os.path.normpath(url))
+        roots = [Path(os.path.normpath(root)) for root in settings.TALLER_GIT_LOCAL_ROOTS]
+        if any(path == root or root in path.parents for root in roots):
+            return None
+        return _("A path is allowed only under the site's git folders.")
+    if url.startswith("-"):
+        return _("Give the repository's address, e.g. https://github.com/group/project.git.")
+    if match := SCP_LIKE.fullmatch(url):
+        return _host_error(match["host"], 22, plain_http=False)
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "ssh", "http") or not parts.hostname:
+        return _("Only https://, ssh:// or a path the site allows; not %(scheme)s.") % {
+            "scheme": f"{parts.scheme}://" if parts.scheme else url
+        }
+    if parts.password:
+        return _("Put no password in the address: set the project's git credential instead.")
+    try:
+        port = parts.port
+    except ValueError:
+        return _("The address has an invalid port.")
+    return _host_error(parts.hostname, port, plain_http=parts.scheme == "http")
+
+
+def ref_error(ref: str) -> str | None:
+    if not ref or len(ref) > MAX_REF or ref.startswith("-") or any(ch.isspace() for ch in ref):
+        return _("Give a branch, a tag or a commit, e.g. main.")
+    return None
+
+
+def git_env(credential: Credential | None, home: str) -> dict[str, str]:
+    """The environment of the portal's own git calls: nothing of the portal's, no prompts, only
+    the transports allowed, the credential for the helper of ``checkout.CLONE_SCRIPT``."""
+    return {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_ASKPASS": "true",
+        "SSH_ASKPASS": "true",
+        "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new",
+        "GIT_ALLOW_PROTOCOL": "https:ssh:http:file",
+        **(credential.env() if credential else {}),
+    }
+
+
+def _credential_args(credential: Credential | None) -> list[str]:
+    args = ["-c", "credential.helper="]
+    if credential and credential.token:
+        args += [
+            "-c",
+            'credential.helper=!f() { test "$1" = get || exit 0; '
+            'echo "username=${TALLER_GIT_USERNAME:-git}"; echo "password=$TALLER_GIT_TOKEN"; }; f',
+        ]
+    return args
+
+
+def _explain(stderr: str, url: str) -> str:
+    text = stderr.lower()
+    if "authentication failed" in text or "could not read username" in text or "403" in text:
+        return _(
+            "The repository %(url)s needs credentials the project does not have (or they were refused)."
+        ) % {"url": url}
+    if "not found" in text or "does not appear to be a git repository" in text or "404" in text:
+        return _(
+            "There is no repository at %(url)s (or it is private and the project has no credential)."
+        ) % {"url": url}
+    last = next((line for line in reversed(stderr.strip().splitlines()) if line.strip()), "")
+    return _("git could not read %(url)s: %(error)s") % {"url": url, "error": last[:300]}
+
+
+def resolve(url: str, ref: str, credential: Credential | None = None) -> str:
+    """The commit ``ref`` (a branch, a tag, or a full commit id) names in the repository at ``url``:
+    one ``git ls-remote``, bounded by TALLER_GIT_TIMEOUT_SECONDS. Raises SourceError."""
+    with tempfile.TemporaryDirectory(prefix="taller-git-") as home:
+        env = git_env(credential, home)
+        key = Path(home) / "key"
+        if credential and credential.ssh_key:
+            key.write_text(credential.ssh_key.rstrip("\n") + "\n")
+            key.chmod(0o600)
+            env["GIT_SSH_COMMAND"] += f" -i {key} -o IdentitiesOnly=yes"
+        try:
+            done = subprocess.run(
+                ["git", *_credential_args(credential), "ls-remote", "--", url],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=settings.TALLER_GIT_TIMEOUT_SECONDS,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired as error:
+            raise SourceError(
+                _("The repository %(url)s did not answer within %(n)s seconds.")
+                % {"url": url, "n": settings.TALLER_GIT_TIMEOUT_SECONDS}
+            ) from error
+    if done.returncode != 0:
+        raise SourceError(_explain(done.stderr, url))
+    refs: dict[str, str] = {}
+    for line in done.stdout.splitlines():
+        commit, _tab, name = line.partition("\t")
+        refs[name] = commit
+    for name in (ref, f"refs/heads/{ref}", f"refs/tags/{ref}^{{}}", f"refs/tags/{ref}"):
+        if name in refs and COMMIT.fullmatch(refs[name]):
+            return refs[name]
+    if COMMIT.fullmatch(ref):
+        return ref  # a commit id: whether the repository has it, the clone says
+    raise SourceError(_("No branch or tag %(ref)s in %(url)s.") % {"ref": ref, "url": url})

@@ -1,0 +1,98 @@
+"""Where a submitted job's code comes from: `--git-url URL --ref REF`, or `--git` (the checkout
+the command runs in: its remote's address and its HEAD, which the remote must have)."""
+
+import subprocess
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from . import snapshots
+
+
+class SourceError(Exception):
+    """A source the command line refuses before asking the portal (one line for people)."""
+
+
+def source_options(command: Callable) -> Callable:
+    options = [
+        click.option("--git-url", help="Run a checkout of this repository (https:// or ssh://)."),
+        click.option("--ref", help="Branch, tag or commit of --git-url (default: its HEAD)."),
+        click.option(
+            "--git",
+            "from_checkout",
+            is_flag=True,
+            help="Run this folder's git checkout: its remote and its HEAD commit (pushed, no uncommitted changes).",
+        ),
+        click.option("--remote", default="origin", show_default=True, help="The remote --git uses."),
+        click.option(
+            "--code",
+            type=click.Path(exists=True, file_okay=False),
+            help="Run a snapshot of this folder (.gitignore honoured), uploaded once.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _git(*args: str, cwd: str | None = None) -> str:
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise SourceError(f"could not run git: {error}") from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["git failed"])[-1]
+        raise SourceError(last)
+    return done.stdout.strip()
+
+
+def checkout_source(remote: str = "origin", cwd: str | None = None) -> dict[str, str]:
+    """The source of the checkout at ``cwd``: refused with uncommitted changes, or when its HEAD is
+    on none of the remote's branches or tags (push it first)."""
+    _git("rev-parse", "--is-inside-work-tree", cwd=cwd)
+    if _git("status", "--porcelain", "--untracked-files=no", cwd=cwd):
+        raise SourceError("the checkout has uncommitted changes: commit and push them first")
+    url = _git("remote", "get-url", remote, cwd=cwd)
+    head = _git("rev-parse", "HEAD", cwd=cwd)
+    branch = _git("rev-parse", "--abbrev-ref", "HEAD", cwd=cwd)
+    tips = {line.split("\t")[0] for line in _git("ls-remote", remote, cwd=cwd).splitlines() if "\t" in line}
+    for tip in tips:
+        if tip == head:
+            break
+        known = subprocess.run(["git", "cat-file", "-e", f"{tip}^{{commit}}"], cwd=cwd, capture_output=True)
+        ancestor = subprocess.run(
+            ["git", "merge-base", "--is-ancestor", head, tip], cwd=cwd, capture_output=True
+        )
+        if known.returncode == 0 and ancestor.returncode == 0:
+            break
+    else:
+        raise SourceError(f"commit {head[:12]} is not on {remote} ({url}): push it first")
+    return {"git": url, "ref": head if branch == "HEAD" else branch, "commit": head}
+
+
+def source_body(
+    project: str, *, git_url: str | None, ref: str | None, from_checkout: bool, remote: str, code: str | None
+) -> dict[str, Any]:
+    """The `source` part of the job's body ({} without a source)."""
+    if sum(map(bool, (from_checkout, git_url, code))) > 1:
+        raise click.UsageError("give one of --git, --git-url and --code")
+    if code:
+        from .main import api
+
+        try:
+            digest, sent = snapshots.upload(api(), project, code)
+        except snapshots.PackError as error:
+            raise click.ClickException(f"--code: {error}") from None
+        click.echo(f"Snapshot {digest[:12]} {'uploaded' if sent else 'already uploaded'}.", err=True)
+        return {"source": {"snapshot": digest}}
+    if ref and not git_url:
+        raise click.UsageError("--ref needs --git-url")
+    if from_checkout:
+        try:
+            return {"source": checkout_source(remote)}
+        except SourceError as error:
+            raise click.ClickException(f"--git: {error}") from None
+    if git_url:
+        return {"source": {"git": git_url, **({"ref": ref} if ref else {})}}
+    return {}
