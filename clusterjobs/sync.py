@@ -177,13 +177,11 @@ def job_ended(job_id: int, *, log_lines: list[str] | None = None) -> None:
 
 
 def queue_tags(job: Job) -> dict[str, str]:
-    """The run's record of when the job really started: ``taller.started_at`` and the time it
-    waited since submission (``taller.queue_seconds``: the quota, the dispatch, the image pull).
-    MLflow's API cannot move a run's start, which stays the submission's."""
+    """When the backend started the job's process (``taller.started_at``): its run started when the
+    job was handed to the backend (runs.py), so the scheduling and the image pull are inside it."""
     if job.started_at is None:
         return {}
-    waited = max((job.started_at - job.created_at).total_seconds(), 0.0)
-    return {"taller.started_at": job.started_at.isoformat(), "taller.queue_seconds": f"{waited:.0f}"}
+    return {"taller.started_at": job.started_at.isoformat()}
 
 
 def _tag_start(job_id: int) -> None:

@@ -53,10 +53,10 @@ from .registry import (
 from .runs import (
     EXPERIMENT_CACHE_SECONDS,
     check_run,
-    create_job_run,
     ensure_experiment,
     experiment_name,
     experiment_project,
+    find_job_run,
     finish_run,
     get_experiment,
     get_run,
@@ -70,6 +70,7 @@ from .runs import (
     run_project,
     search_runs,
     set_run_tags,
+    start_job_run,
 )
 
 __all__ = [
@@ -85,7 +86,6 @@ __all__ = [
     "clean_artifact_path",
     "client_message",
     "configure",
-    "create_job_run",
     "delete_alias",
     "delete_model_tag",
     "delete_version_tag",
@@ -95,6 +95,7 @@ __all__ = [
     "experiment_name_project",
     "experiment_project",
     "filter_literal",
+    "find_job_run",
     "finish_run",
     "get_experiment",
     "get_model",
@@ -126,5 +127,6 @@ __all__ = [
     "set_model_tag",
     "set_run_tags",
     "set_version_tag",
+    "start_job_run",
     "unreachable",
 ]

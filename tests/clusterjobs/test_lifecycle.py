@@ -1,13 +1,14 @@
 """What the backend says, applied to jobs: moves with readable reasons, times and exit codes,
 idempotent, terminal jobs never move again, and what follows a job's end."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 import requests
 from django.db import transaction
+from django.utils import timezone
 
-from clusterjobs import actions, sync, tasks
+from clusterjobs import actions, runs, sync, tasks
 from clusterjobs.backends import BackendStatus
 from clusterjobs.lifecycle import move_job
 from clusterjobs.models import Job, JobStatus
@@ -133,6 +134,7 @@ def test_the_mlflow_run_follows_the_job(personas, spec, mlflow_uri, phase, run_s
     job = actions.submit_job(
         personas.bob, personas.project, check_request(personas.bob, personas.project, **spec)
     )
+    assert runs.start_run(job, timezone.now(), retried=False)  # as its dispatch does
     Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, final_log="")
     if phase == "cancelled":
         actions.cancel_job(personas.bob, job)
@@ -170,23 +172,6 @@ def test_mlflow_down_at_the_end_retries_later(
         sync.apply_status(BackendStatus(job.pk, "succeeded", exit_code=0))
     assert Job.objects.get(pk=job.pk).status == "succeeded"
     assert later == [((job.pk,), 30)]
-
-
-@pytest.mark.django_db
-def test_the_run_records_when_the_job_started_and_how_long_it_waited(personas, spec, mlflow_uri):
-    job = actions.submit_job(
-        personas.bob, personas.project, check_request(personas.bob, personas.project, **spec)
-    )
-    created = Job.objects.get(pk=job.pk).created_at
-    Job.objects.filter(pk=job.pk).update(status=JobStatus.PENDING)
-    started = created + timedelta(minutes=5, seconds=3)
-    assert sync.apply_status(BackendStatus(job.pk, "running", started_at=started))
-    run = requests.get(f"{mlflow_uri}/api/2.0/mlflow/runs/get", params={"run_id": job.mlflow_run_id}).json()[
-        "run"
-    ]
-    tags = {tag["key"]: tag["value"] for tag in run["data"]["tags"]}
-    assert tags["taller.queue_seconds"] == "303"
-    assert tags["taller.started_at"] == started.isoformat()
 
 
 @pytest.mark.django_db(transaction=True)
