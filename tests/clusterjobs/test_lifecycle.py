@@ -15,7 +15,7 @@ from clusterjobs.models import Job, JobStatus
 from clusterjobs.validation import check_request
 from portal.accounts.actions import create_token
 
-from .factories import JobFactory
+from .factories import JobFactory, dispatched_job
 
 
 def history(job: Job) -> list[tuple[str, str, str]]:
@@ -203,3 +203,26 @@ def test_other_apps_hear_each_move_once_it_is_committed_and_a_failing_listener_s
     finally:
         job_moved.disconnect(broken)
         job_moved.disconnect(listener)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_whoever_sees_the_job_ended_sees_its_final_log_and_its_token_revoked(personas, local):
+    """The final log and the token's revocation are committed with the terminal state: a reader
+    (here the job_moved listeners, told right after the commit) never sees one without the other."""
+    from clusterjobs.signals import job_moved
+
+    seen = []
+
+    def listener(job_id, to_status, **kwargs):
+        if to_status == JobStatus.SUCCEEDED:
+            job = Job.objects.select_related("mlflow_token").get(pk=job_id)
+            seen.append((job.status, job.final_log, job.mlflow_token.revoked_at is not None))
+
+    job = dispatched_job(personas.project, personas.bob)  # prints "hi"
+    assert local.wait(job.pk, 30).phase == "succeeded"
+    job_moved.connect(listener, weak=False)
+    try:
+        assert sync.apply_status(local.status(job.pk, job.project.slug))
+    finally:
+        job_moved.disconnect(listener)
+    assert seen == [(JobStatus.SUCCEEDED, "hi", True)]
