@@ -17,16 +17,16 @@ from portal.projects.models import Project
 from . import admission, queue, sync
 from .backends import BackendError, get_backend
 from .models import ACTIVE, Job, JobStatus, JobTemplate, JobTransition
-from .sources.record import run_tags
 from .validation import JobRequest, recheck
 
 
 def submit_job(user, project: Project, request: JobRequest, *, rerun_of: Job | None = None) -> Job:
-    """Create a queued job for a checked request, and its MLflow run; after commit, admit and
-    dispatch what fits.
+    """Create a queued job for a checked request in its MLflow experiment (created the first time);
+    after commit, admit and dispatch what fits. The job's run is created when it is dispatched
+    (dispatch.py), so that the run starts when the job does, not when it was submitted.
 
     Raises ValidationError (the project's quota, checked again under its lock; the experiment
-    MLflow refuses) or ServiceUnavailable when MLflow cannot create the run: then nothing is
+    MLflow refuses) or ServiceUnavailable when MLflow cannot be reached: then nothing is
     created.
     """
     with transaction.atomic():
@@ -51,24 +51,17 @@ def submit_job(user, project: Project, request: JobRequest, *, rerun_of: Job | N
         Job.objects.filter(pk=job.pk).update(status_reason=reason)
         # Last step of the transaction: if MLflow fails, the job row goes with the rollback.
         try:
-            experiment_id, run_id = gateway.create_job_run(
-                project.slug,
-                request.experiment,
-                job.pk,
-                f"{job.name} (job {job.pk})",
-                user.username,
-                run_tags(request),
-            )
+            experiment_id = gateway.ensure_experiment(project.slug, request.experiment)
         except gateway.GatewayError as error:
             if error.status in (400, 409):
                 raise ValidationError({"experiment": str(error)}) from error
             raise ServiceUnavailable(
                 _(
-                    "MLflow is unavailable, so the job's run could not be created; nothing was submitted. Try again shortly. (%(error)s)"
+                    "MLflow is unavailable, so the job's experiment could not be checked; nothing was submitted. Try again shortly. (%(error)s)"
                 )
                 % {"error": error}
             ) from error
-        Job.objects.filter(pk=job.pk).update(mlflow_experiment_id=experiment_id, mlflow_run_id=run_id)
+        Job.objects.filter(pk=job.pk).update(mlflow_experiment_id=experiment_id)
         # The job as submitted (queued): admission may move it as soon as the transaction commits.
         job.refresh_from_db()
         transaction.on_commit(lambda: _admit_submitted(job.pk, project.pk, reason))

@@ -25,7 +25,7 @@ from django.utils.translation import gettext_noop
 from portal.accounts.actions import create_token, revoke_token
 from portal.projects.models import Project
 
-from . import admission, queue, sync
+from . import admission, queue, runs, sync
 from .backends import Backend, BackendError, BackendStatus, JobSpec, ProjectLimits, get_backend
 from .lifecycle import move_job
 from .models import Job, JobStatus, PreparedProject
@@ -85,6 +85,7 @@ def dispatch(job_id: int, attempt: str = "") -> str:
 
 
 def _create_on_backend(job: Job, backend: Backend, key: str | None, claim: dict) -> str:
+    retried = key is None
     if key is None:
         found = backend.status(job.pk, job.project.slug)
         if found.phase != "missing":
@@ -102,6 +103,9 @@ def _create_on_backend(job: Job, backend: Backend, key: str | None, claim: dict)
                 revoke_token(current.mlflow_token)
             key = _hand_token(job, backend, claim)
     limits = ensure_project(backend, job.project)
+    started = timezone.now()
+    if not runs.start_run(job, started, retried=retried):
+        return "skipped"  # cancelled meanwhile
     env, secret_names = job_environment(job, key)
     backend.submit(job_spec(job, env, limits, secret_names))
     if move_job(
@@ -109,6 +113,7 @@ def _create_on_backend(job: Job, backend: Backend, key: str | None, claim: dict)
         JobStatus.PENDING,
         gettext_noop("created on the backend as %(name)s") % {"name": job.backend_name},
         only_from={JobStatus.DISPATCHING},
+        dispatched_at=started,  # the start of its MLflow run
     ):
         return "submitted"
     # Cancelled while we were creating it (or already ended): do not leave it running.

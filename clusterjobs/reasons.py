@@ -26,6 +26,7 @@ WITH_VALUES = (
     gettext_noop("the backend refused the job: %(error)s"),
     gettext_noop("could not be created on the backend after %(n)s attempts: %(error)s"),
     gettext_noop("dispatch failed, retrying: %(error)s"),
+    gettext_noop("MLflow could not create the job's run: %(error)s"),
     gettext_noop("image could not be pulled (%(reason)s): %(message)s"),
     gettext_noop("waiting for resources: %(message)s"),
     gettext_noop("the cluster did not create the pod: %(message)s"),

@@ -1,8 +1,9 @@
 """What the watcher and reconcile apply to jobs: a status the backend reports, the end of a job (its
 final log, its token, its MLflow run, the next queued jobs) and the periodic repair (reconcile).
 
-A job ends through ``lifecycle.move_job`` (a conditional update): whoever moves it to a terminal
-state is the only one that runs ``job_ended``. Reasons are stored in English (``gettext_noop``)
+A job ends through ``end_job`` (``lifecycle.move_job``, a conditional update, with the final log and
+the token's revocation in the same commit): whoever moves it to a terminal state is the only one
+that runs the rest of its end. Reasons are stored in English (``gettext_noop``)
 and translated where they are shown (reasons.py).
 """
 
@@ -112,19 +113,19 @@ def apply_status(status: BackendStatus) -> bool:
         reason = status.reason or gettext_noop("exited with code 0")
         if status.finished_at:
             fields["finished_at"] = status.finished_at
-        moved = move_job(job.pk, JobStatus.SUCCEEDED, reason, exit_code=status.exit_code or 0, **fields)
+        moved = end_job(job.pk, JobStatus.SUCCEEDED, reason, exit_code=status.exit_code or 0, **fields)
     elif phase == "failed":
         if status.finished_at:
             fields["finished_at"] = status.finished_at
-        moved = move_job(
+        moved = end_job(
             job.pk, JobStatus.FAILED, _describe_failure(status), exit_code=status.exit_code, **fields
         )
     elif phase == "missing":
         if job.cancel_reason:
             # The deletion of a cancel the portal asked for, seen before the cancel was recorded.
-            moved = move_job(job.pk, JobStatus.CANCELLED, job.cancel_reason, only_from=set(ACTIVE))
+            moved = end_job(job.pk, JobStatus.CANCELLED, job.cancel_reason, only_from=set(ACTIVE))
         elif job.status in (JobStatus.PENDING, JobStatus.RUNNING):
-            moved = move_job(
+            moved = end_job(
                 job.pk,
                 JobStatus.FAILED,
                 status.reason
@@ -133,10 +134,8 @@ def apply_status(status: BackendStatus) -> bool:
             )
     else:
         log.warning("job %s: unknown backend phase %r", job.pk, phase)
-    if moved and phase in ("succeeded", "failed", "missing"):
-        job_ended(job.pk)
-        if _gone(status):
-            release_job(job.pk)
+    if moved and _gone(status):
+        release_job(job.pk)
     return moved
 
 
@@ -156,34 +155,54 @@ def bounded_log(lines: list[str]) -> str:
     return text
 
 
-def job_ended(job_id: int, *, log_lines: list[str] | None = None) -> None:
-    """What follows a job's end, run once by whoever moved it to a terminal state: keep its final
-    log, revoke its token, finish its MLflow run, and admit the project's next queued jobs."""
-    job = Job.objects.select_related("project", "mlflow_token").get(pk=job_id)
-    # A cancel kept the log as it was just before the backend stopped the job: not read again.
-    if log_lines is None and job.backend and not job.final_log:
-        try:
-            log_lines = get_backend(job.backend).logs(job.pk, job.project.slug)
-        except BackendError as error:
-            log.warning("job %s: final log not available: %s", job.pk, error)
-    if log_lines is not None:
-        Job.objects.filter(pk=job.pk).update(final_log=bounded_log(log_lines))
-    if job.mlflow_token is not None:
-        revoke_token(job.mlflow_token)
-    if sync_run(job.pk) == "retry":
+def end_job(
+    job_id: int, to: str, reason: str, *, log_lines: list[str] | None = None, only_from=None, **fields
+) -> bool:
+    """Move the job to the terminal state ``to``, with what an ended job shows (its final log, its
+    token revoked) in the same commit: whoever reads the job ended reads them too. Then finish its
+    MLflow run and admit the next queued jobs. Returns whether it moved: only the one that moved it
+    does the rest. The final log is ``log_lines`` or, if none was kept (a cancel keeps it before the
+    backend stops the job), read from the backend first."""
+    if log_lines is None:
+        log_lines = _backend_log(job_id)
+    with transaction.atomic():
+        if not move_job(job_id, to, reason, only_from=only_from, **fields):
+            return False
+        job = Job.objects.select_related("mlflow_token").only("pk", "mlflow_token").get(pk=job_id)
+        if log_lines is not None:
+            Job.objects.filter(pk=job.pk).update(final_log=bounded_log(log_lines))
+        if job.mlflow_token is not None:
+            revoke_token(job.mlflow_token)
+    if sync_run(job_id) == "retry":
         # MLflow being down loses nothing: a task finishes the run later.
-        transaction.on_commit(lambda: queue.send_sync_run(job.pk, countdown=30))
+        transaction.on_commit(lambda: queue.send_sync_run(job_id, countdown=30))
     transaction.on_commit(lambda: queue.admit_and_dispatch())
+    return True
+
+
+def _backend_log(job_id: int) -> list[str] | None:
+    """The log of a job as its backend has it, unless a cancel kept it already (not read again)."""
+    job = (
+        Job.objects.filter(pk=job_id)
+        .only("pk", "backend", "final_log", "project__slug")
+        .select_related("project")
+    )
+    job = job.first()
+    if job is None or not job.backend or job.final_log:
+        return None
+    try:
+        return get_backend(job.backend).logs(job.pk, job.project.slug)
+    except BackendError as error:
+        log.warning("job %s: final log not available: %s", job.pk, error)
+        return None
 
 
 def queue_tags(job: Job) -> dict[str, str]:
-    """The run's record of when the job really started: ``taller.started_at`` and the time it
-    waited since submission (``taller.queue_seconds``: the quota, the dispatch, the image pull).
-    MLflow's API cannot move a run's start, which stays the submission's."""
+    """When the backend started the job's process (``taller.started_at``): its run started when the
+    job was handed to the backend (runs.py), so the scheduling and the image pull are inside it."""
     if job.started_at is None:
         return {}
-    waited = max((job.started_at - job.created_at).total_seconds(), 0.0)
-    return {"taller.started_at": job.started_at.isoformat(), "taller.queue_seconds": f"{waited:.0f}"}
+    return {"taller.started_at": job.started_at.isoformat()}
 
 
 def _tag_start(job_id: int) -> None:
@@ -225,17 +244,11 @@ def sync_run(job_id: int) -> str:
 
 def fail_job(job_id: int, reason: str) -> bool:
     """End a job that cannot run (dispatch refused or out of retries) as failed, with its reason."""
-    if move_job(job_id, JobStatus.FAILED, reason):
-        job_ended(job_id, log_lines=None)
-        return True
-    return False
+    return end_job(job_id, JobStatus.FAILED, reason)
 
 
 def end_cancelled(job_id: int, reason: str, *, log_lines: list[str] | None) -> bool:
-    if not move_job(job_id, JobStatus.CANCELLED, reason):
-        return False
-    job_ended(job_id, log_lines=log_lines)
-    return True
+    return end_job(job_id, JobStatus.CANCELLED, reason, log_lines=log_lines)
 
 
 def release_job(job_id: int) -> bool:

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from portal.projects.access import Need, can, get_project_for_user
 from portal.projects.models import Project
+from portal.times import when
 
 from . import gateway
 from .templatetags.mlflow_extras import duration, mlflow_state, ms_datetime, short_number
@@ -189,7 +190,7 @@ def _run_rows(runs: list[dict], run_url: str) -> str:
                 "{status}</span></td><td>{user}</td><td>{took}</td>{cells}<td>{job}</td></tr>",
                 id=run["run_id"],
                 label=label,
-                started=started.strftime("%Y-%m-%d %H:%M") if started else "",
+                started=when(started) if started else "",
                 url=f"{run_url}{run['run_id']}/",
                 name=run["run_name"] or run["run_id"],
                 status_class=run["status"].lower(),

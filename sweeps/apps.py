@@ -8,8 +8,11 @@ class SweepsConfig(AppConfig):
     verbose_name = _("Hyperparameter sweeps")
 
     def ready(self) -> None:
+        from clusterjobs.runs import add_to_runs
         from clusterjobs.signals import job_moved
 
-        from . import receivers, tasks  # noqa: F401 - the tasks register with Celery
+        from . import receivers, tasks, tracking  # noqa: F401 - the tasks register with Celery
 
         job_moved.connect(receivers.job_moved, dispatch_uid="sweeps.job_moved")
+        # A trial's run is created by the dispatch: with its parent run and parameters.
+        add_to_runs(tracking.trial_run_additions)

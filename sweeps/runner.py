@@ -161,12 +161,8 @@ def _start_trial(sweep: Sweep) -> bool:
         with transaction.atomic():
             request = definition.trial_request(sweep.created_by, sweep, number, params)
             job = job_actions.submit_job(sweep.created_by, sweep.project, request)
+            # The dispatch creates the trial's run with its parent and parameters (trial_run_additions).
             Trial.objects.create(sweep=sweep, number=number, params=params, job=job)
-            texts = {name: space.text_of(value) for name, value in params.items()}
-            try:
-                tracking.adopt_trial_run(sweep, number, job.mlflow_run_id, params, texts)
-            except gateway.GatewayError as error:
-                raise tracking.unavailable(error) from error
     except ValidationError as error:
         why = " ".join(error.messages)[:400]
         sweep.say(

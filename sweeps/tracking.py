@@ -68,14 +68,22 @@ def create_parent_run(sweep, user, parameters) -> tuple[str, str]:
     return experiment_id, run_id
 
 
-def adopt_trial_run(sweep, trial_number: int, run_id: str, params: dict, texts: dict) -> None:
-    """Make a trial's job run a child of the sweep's run, with the trial's parameters (as the
-    command received them: the script may log the same values again)."""
-    tags = {PARENT_TAG: sweep.mlflow_run_id, SWEEP_TAG: sweep.pk, TRIAL_TAG: trial_number}
-    _call(
-        "runs/log-batch",
-        {"run_id": run_id, "params": _tags({name: texts[name] for name in params}), "tags": _tags(tags)},
-    )
+def trial_run_additions(job) -> tuple[dict, dict] | None:
+    """What a trial's job run is created with (``clusterjobs.runs.add_to_runs``, when the dispatch
+    creates it): the sweep's run as its parent, the trial's number, and the trial's parameters as
+    the command received them (the script may log the same values again). None for other jobs."""
+    from . import space
+    from .models import Trial
+
+    trial = Trial.objects.filter(job_id=job.pk).select_related("sweep").first()
+    if trial is None:
+        return None
+    tags = {
+        PARENT_TAG: trial.sweep.mlflow_run_id,
+        SWEEP_TAG: str(trial.sweep_id),
+        TRIAL_TAG: str(trial.number),
+    }
+    return tags, {name: space.text_of(value) for name, value in trial.params.items()}
 
 
 def record_best(sweep, value: float, trial_number: int, finished: int) -> None:

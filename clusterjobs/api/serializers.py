@@ -229,7 +229,11 @@ class JobSerializer(serializers.ModelSerializer):
             "backend": {"help_text": _("Where it runs: local or kubernetes; empty until dispatched.")},
             "image_digest": {"help_text": _("Digest of the image that ran, when the backend reports it.")},
             "mlflow_experiment_id": {"help_text": _("MLflow experiment of its run.")},
-            "mlflow_run_id": {"help_text": _("Its MLflow run: GET /api/v1/runs/<id>/.")},
+            "mlflow_run_id": {
+                "help_text": _(
+                    "Its MLflow run, created when the job is dispatched (empty before): GET /api/v1/runs/<id>/."
+                )
+            },
             "rerun_of": {"help_text": _("Id of the job it re-runs; null for a new job.")},
             "created_at": {"help_text": _("When it was submitted.")},
             "dispatched_at": {"help_text": _("When it was handed to the backend; null before.")},

@@ -46,19 +46,41 @@ def ensure_experiment(project: str, name: str = "default") -> str:
         return client.get_experiment_by_name(full_name).experiment_id
 
 
-def create_job_run(
-    project: str, experiment: str, job_id: int, run_name: str, user: str, tags: dict[str, str] | None = None
-) -> tuple[str, str]:
-    """Create the MLflow run a job logs into, with ``tags`` besides the portal's own (the job's
-    source, its image); returns (experiment_id, run_id)."""
-    experiment_id = ensure_experiment(project, experiment)
+def start_job_run(
+    project: str,
+    experiment_id: str,
+    job_id: int,
+    run_name: str,
+    user: str,
+    *,
+    start_time_ms: int,
+    tags: dict[str, str] | None = None,
+) -> str:
+    """Create the MLflow run a job logs into, started at ``start_time_ms`` (when the job goes to
+    its backend, not when it was submitted), in one call; returns its id."""
     with calling():
         run = mlflow_client().create_run(
             experiment_id,
+            start_time=start_time_ms,
             run_name=run_name,
             tags={**(tags or {}), PROJECT_TAG: project, JOB_TAG: str(job_id), "mlflow.user": user},
         )
-    return experiment_id, run.info.run_id
+    return run.info.run_id
+
+
+def log_params(run_id: str, params: dict[str, str]) -> None:
+    """Log ``params`` on a run in one call (a sweep's trial: the values its command received)."""
+    from mlflow.entities import Param
+
+    with calling():
+        mlflow_client().log_batch(run_id, params=[Param(key, str(value)) for key, value in params.items()])
+
+
+def find_job_run(experiment_id: str, job_id: int) -> str:
+    """The id of a run already created for the job (by a dispatch attempt that died before
+    recording it), or ''."""
+    found = search_runs([experiment_id], filter_string=f"tags.`{JOB_TAG}` = {filter_literal(str(job_id))}")
+    return found["runs"][0]["run_id"] if found["runs"] else ""
 
 
 def finish_run(run_id: str, status: str) -> None:

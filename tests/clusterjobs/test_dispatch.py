@@ -25,6 +25,8 @@ PRINT_ENV = (
 
 
 def admitted(personas, **kwargs) -> Job:
+    """An admitted job whose run exists (dispatch makes none); with no experiment either, it has no
+    run at all, and nothing here reaches MLflow."""
     fields = {"mlflow_run_id": "run123", "mlflow_experiment_id": "7", **kwargs}
     return JobFactory(
         project=personas.project, submitter=personas.bob, status=JobStatus.DISPATCHING, **fields
@@ -128,7 +130,7 @@ def test_retryable_error_is_retried_by_the_worker_with_backoff(personas, local, 
     settings.TALLER_DISPATCH_MAX_RETRIES = 1
     jobs_folder = settings.VAR_DIR / "jobs"
     jobs_folder.write_text("not a folder")
-    job = admitted(personas, mlflow_run_id="")
+    job = admitted(personas, mlflow_run_id="", mlflow_experiment_id="")
     tasks.dispatch_job.delay(job.pk)
     deadline = time.monotonic() + 60
     while Job.objects.get(pk=job.pk).status == JobStatus.DISPATCHING:
@@ -206,7 +208,9 @@ def test_drain_queues_admits_what_a_lost_commit_hook_left(personas, monkeypatch)
 def test_failed_attempt_says_why_and_holds_the_job_for_its_retry(personas, local, settings, celery_worker):
     jobs_folder = settings.VAR_DIR / "jobs"
     jobs_folder.write_text("not a folder")  # the backend fails until someone clears the way
-    job = admitted(personas, command=["python", "-c", "print('at last')"], mlflow_run_id="")
+    job = admitted(
+        personas, command=["python", "-c", "print('at last')"], mlflow_run_id="", mlflow_experiment_id=""
+    )
     tasks.dispatch_job.delay(job.pk)
     deadline = time.monotonic() + 60
     while not Job.objects.get(pk=job.pk).status_reason.startswith("dispatch failed, retrying: "):
@@ -260,7 +264,9 @@ def test_an_attempt_slower_than_its_claim_keeps_it(personas, local, settings):
     import fcntl
 
     settings.TALLER_DISPATCH_CLAIM_SECONDS = 2
-    job = admitted(personas, command=["python", "-c", "print('once')"], mlflow_run_id="")
+    job = admitted(
+        personas, command=["python", "-c", "print('once')"], mlflow_run_id="", mlflow_experiment_id=""
+    )
     control = local.control(job.pk)
     control.mkdir(parents=True)
     outcomes = []

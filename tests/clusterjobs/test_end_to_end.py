@@ -112,7 +112,7 @@ def test_train_cancel_and_time_limit(personas, settings, mlflow_uri, celery_work
         timeout=10,
     ).json()["metrics"]
     assert sorted(m["step"] for m in metric) == [1, 2, 3]
-    # The log is attached after the job turns terminal (the watcher's job_ended, a few MLflow
+    # The log is attached after the job turns terminal (attached by end_job a few MLflow
     # calls after the status commit): wait for it as a reader would, not for the status.
     artifacts = wait_for(
         lambda: (

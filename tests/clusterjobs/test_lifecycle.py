@@ -1,20 +1,21 @@
 """What the backend says, applied to jobs: moves with readable reasons, times and exit codes,
 idempotent, terminal jobs never move again, and what follows a job's end."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 import requests
 from django.db import transaction
+from django.utils import timezone
 
-from clusterjobs import actions, sync, tasks
+from clusterjobs import actions, runs, sync, tasks
 from clusterjobs.backends import BackendStatus
 from clusterjobs.lifecycle import move_job
 from clusterjobs.models import Job, JobStatus
 from clusterjobs.validation import check_request
 from portal.accounts.actions import create_token
 
-from .factories import JobFactory
+from .factories import JobFactory, dispatched_job
 
 
 def history(job: Job) -> list[tuple[str, str, str]]:
@@ -133,6 +134,7 @@ def test_the_mlflow_run_follows_the_job(personas, spec, mlflow_uri, phase, run_s
     job = actions.submit_job(
         personas.bob, personas.project, check_request(personas.bob, personas.project, **spec)
     )
+    assert runs.start_run(job, timezone.now(), retried=False)  # as its dispatch does
     Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, final_log="")
     if phase == "cancelled":
         actions.cancel_job(personas.bob, job)
@@ -172,23 +174,6 @@ def test_mlflow_down_at_the_end_retries_later(
     assert later == [((job.pk,), 30)]
 
 
-@pytest.mark.django_db
-def test_the_run_records_when_the_job_started_and_how_long_it_waited(personas, spec, mlflow_uri):
-    job = actions.submit_job(
-        personas.bob, personas.project, check_request(personas.bob, personas.project, **spec)
-    )
-    created = Job.objects.get(pk=job.pk).created_at
-    Job.objects.filter(pk=job.pk).update(status=JobStatus.PENDING)
-    started = created + timedelta(minutes=5, seconds=3)
-    assert sync.apply_status(BackendStatus(job.pk, "running", started_at=started))
-    run = requests.get(f"{mlflow_uri}/api/2.0/mlflow/runs/get", params={"run_id": job.mlflow_run_id}).json()[
-        "run"
-    ]
-    tags = {tag["key"]: tag["value"] for tag in run["data"]["tags"]}
-    assert tags["taller.queue_seconds"] == "303"
-    assert tags["taller.started_at"] == started.isoformat()
-
-
 @pytest.mark.django_db(transaction=True)
 def test_other_apps_hear_each_move_once_it_is_committed_and_a_failing_listener_stops_no_one(personas):
     from clusterjobs.signals import job_moved
@@ -218,3 +203,26 @@ def test_other_apps_hear_each_move_once_it_is_committed_and_a_failing_listener_s
     finally:
         job_moved.disconnect(broken)
         job_moved.disconnect(listener)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_whoever_sees_the_job_ended_sees_its_final_log_and_its_token_revoked(personas, local):
+    """The final log and the token's revocation are committed with the terminal state: a reader
+    (here the job_moved listeners, told right after the commit) never sees one without the other."""
+    from clusterjobs.signals import job_moved
+
+    seen = []
+
+    def listener(job_id, to_status, **kwargs):
+        if to_status == JobStatus.SUCCEEDED:
+            job = Job.objects.select_related("mlflow_token").get(pk=job_id)
+            seen.append((job.status, job.final_log, job.mlflow_token.revoked_at is not None))
+
+    job = dispatched_job(personas.project, personas.bob)  # prints "hi"
+    assert local.wait(job.pk, 30).phase == "succeeded"
+    job_moved.connect(listener, weak=False)
+    try:
+        assert sync.apply_status(local.status(job.pk, job.project.slug))
+    finally:
+        job_moved.disconnect(listener)
+    assert seen == [(JobStatus.SUCCEEDED, "hi", True)]

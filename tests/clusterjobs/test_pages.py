@@ -206,7 +206,12 @@ def test_submit_from_the_form(personas, mlflow_uri):
     assert response.status_code == 302 and response["Location"] == f"/jobs/{job.pk}/"
     assert job.command == ["python", "-m", "examples.train", "--epochs", "2"]
     assert job.env == {"SEED": "3", "TOKEN": "abc"} and job.secret_env_names == ["TOKEN"]
-    assert job.status == JobStatus.QUEUED and job.mlflow_run_id
+    assert job.status == JobStatus.QUEUED and job.mlflow_experiment_id
+    # Its run starts when the job does: the page says so while it waits.
+    assert (
+        "Created when the job goes to its backend."
+        in personas.client("bob").get(f"/jobs/{job.pk}/").content.decode()
+    )
     assert job.memory_mib == 1536  # the form's 1.5 GiB
 
 

@@ -53,7 +53,9 @@ def row_held(job_id: int, seconds: float):
 
 @pytest.mark.slow
 def test_dispatch_retries_a_transient_database_error(personas, local, short_lock_timeout, celery_worker):
-    job = admitted(personas, command=["python", "-c", "print('dispatched')"], mlflow_run_id="")
+    job = admitted(
+        personas, command=["python", "-c", "print('dispatched')"], mlflow_run_id="", mlflow_experiment_id=""
+    )
     with row_held(job.pk, 2):
         tasks.dispatch_job.delay(job.pk)  # its first attempt waits 200 ms for the row, and fails
     wait_for(lambda: Job.objects.get(pk=job.pk).status != JobStatus.DISPATCHING, 60, "the dispatch")
@@ -63,7 +65,9 @@ def test_dispatch_retries_a_transient_database_error(personas, local, short_lock
 
 @pytest.mark.slow
 def test_watcher_retries_a_transient_database_error(personas, local, short_lock_timeout):
-    job = admitted(personas, command=["python", "-c", "print('done')"], mlflow_run_id="")
+    job = admitted(
+        personas, command=["python", "-c", "print('done')"], mlflow_run_id="", mlflow_experiment_id=""
+    )
     tasks.dispatch_job.apply(args=(job.pk,))
     assert local.wait(job.pk, 30).phase == "succeeded"
     stop = threading.Event()

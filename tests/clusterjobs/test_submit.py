@@ -25,7 +25,7 @@ def api(user=None) -> APIClient:
 
 
 @pytest.mark.django_db
-def test_member_submits_a_queued_job_with_its_mlflow_run(
+def test_member_submits_a_queued_job_in_its_mlflow_experiment(
     personas, body, mlflow_uri, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -41,11 +41,15 @@ def test_member_submits_a_queued_job_with_its_mlflow_run(
     job = Job.objects.get(pk=data["id"])
     assert job.env["API_KEY"] == "s3cr3t" and job.submitter == personas.bob
     assert job.command == body["command"]
-    # The run exists in MLflow, in the project's experiment, tagged with the job.
-    run = requests.get(f"{mlflow_uri}/api/2.0/mlflow/runs/get", params={"run_id": job.mlflow_run_id}).json()
-    tags = {tag["key"]: tag["value"] for tag in run["run"]["data"]["tags"]}
-    assert tags["taller.job_id"] == str(job.pk) and tags["taller.project"] == "genomics"
-    assert run["run"]["info"]["experiment_id"] == job.mlflow_experiment_id == data["mlflow_experiment_id"]
+    # The project's experiment exists in MLflow; the run waits for the job's dispatch
+    # (test_run_start.py).
+    experiment = requests.get(
+        f"{mlflow_uri}/api/2.0/mlflow/experiments/get", params={"experiment_id": job.mlflow_experiment_id}
+    ).json()["experiment"]
+    assert (
+        experiment["name"] == "genomics/default" and job.mlflow_experiment_id == data["mlflow_experiment_id"]
+    )
+    assert job.mlflow_run_id == data["mlflow_run_id"] == ""
     # Admission and dispatch wait for the commit: one callback.
     assert len(callbacks) == 1
 
@@ -223,7 +227,7 @@ def test_rerun_keeps_the_spec_and_secret_values(personas, spec, mlflow_uri):
     new = Job.objects.get(pk=response.json()["id"])
     assert new.pk != job.pk and new.rerun_of == job and new.submitter == personas.alice
     assert (new.command, new.env, new.secret_env_names) == (job.command, job.env, job.secret_env_names)
-    assert new.mlflow_run_id and new.mlflow_run_id != job.mlflow_run_id
+    assert new.mlflow_experiment_id == job.mlflow_experiment_id and not new.mlflow_run_id
     assert new.transitions.get().reason == f"re-run of job {job.pk} by alice"
 
 

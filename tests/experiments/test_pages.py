@@ -81,7 +81,7 @@ def test_run_page_shows_params_metrics_tags_artifacts_and_the_job(personas, logg
         command=["python", "train.py"],
         mlflow_run_id=genomics.run_id,
     )
-    # What the portal tags a job's run with when it creates it (create_job_run).
+    # What the portal tags a job's run with when it creates it (clusterjobs.runs, at dispatch).
     gateway.set_run_tags(genomics.run_id, {gateway.JOB_TAG: str(job.pk)})
     page = personas.client("vera").get(f"/projects/genomics/runs/{genomics.run_id}/").content.decode()
     assert "depth" in page and "0.7" in page and "taller.project" in page

@@ -6,25 +6,15 @@ violation of serious or critical impact.
 The pages are those of the Content-Security-Policy test, whose list is checked against the URLconf,
 so a new page is checked here too."""
 
-from pathlib import Path
-
 import pytest
-from django.conf import settings as django_settings
 from playwright.sync_api import Page
 
+from tests.browser import AXE, AXE_RUN, WIDTH, browser_context_args  # noqa: F401 (a fixture)
 from tests.portal import test_csp as csp
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-AXE = Path(django_settings.BASE_DIR) / "static" / "vendor" / "axe-core" / "axe.min.js"
 site = csp.site  # one of everything a page shows (runs, a model, a queued job, pending requests)
-
-
-@pytest.fixture
-def browser_context_args(browser_context_args):
-    """axe-core is added to each page as an inline script, which the portal's policy refuses: the
-    checks run with the policy set aside (its own test is test_csp.py)."""
-    return {**browser_context_args, "bypass_csp": True}
 
 
 # What a member (bob, alice for the owner's project page) and a site admin (root) look at.
@@ -33,15 +23,6 @@ ADMIN = [("root", path) for who, path in csp.PAGES.values() if who is not None]
 # Django's admin and Swagger UI are others' pages; the error page is ours.
 OURS_ONLY = ("/admin/", "/api/docs/", "/api/v1/")
 ERRORS = [("bob", "/projects/no-such-project/"), ("bob", "/projects/review/")]  # 404, 403
-
-AXE_RUN = """async () => {
-  const result = await axe.run(document, { resultTypes: ["violations"] });
-  return result.violations
-    .filter((v) => ["serious", "critical"].includes(v.impact))
-    .map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
-}"""
-
-WIDTH = "() => [document.documentElement.scrollWidth, window.innerWidth]"
 
 
 @pytest.mark.parametrize("width", [390, 1366])
