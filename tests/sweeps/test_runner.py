@@ -6,7 +6,9 @@ interrupted before its commit is asked again, once, with the same parameters."""
 
 import pytest
 import requests
+from django.utils import timezone
 
+from clusterjobs import runs
 from clusterjobs.lifecycle import move_job
 from clusterjobs.models import Job, JobStatus
 from sweeps import actions, runner, sampler
@@ -26,15 +28,24 @@ def start(personas, **changes) -> Sweep:
     )
 
 
+def dispatch(job_id: int) -> Job:
+    """What a dispatch does before the backend: the job moves, and its run is created (by the real
+    clusterjobs.runs, with what the sweep adds: the parent run, the trial's parameters)."""
+    move_job(job_id, JobStatus.DISPATCHING, "admitted")
+    assert runs.start_run(Job.objects.get(pk=job_id), timezone.now(), retried=False)
+    return Job.objects.get(pk=job_id)
+
+
 def end(job: Job, mlflow: str, value: float | None, status=JobStatus.SUCCEEDED) -> None:
-    """The job runs, logs ``value`` (unless None) into its run, and ends."""
+    """The job is dispatched, runs, logs ``value`` (unless None) into its run, and ends."""
+    job = dispatch(job.pk)
     if value is not None:
         requests.post(
             f"{mlflow}/api/2.0/mlflow/runs/log-metric",
             json={"run_id": job.mlflow_run_id, "key": "loss", "value": value, "timestamp": 0, "step": 1},
             timeout=10,
         ).raise_for_status()
-    for to in (JobStatus.DISPATCHING, JobStatus.RUNNING, status):
+    for to in (JobStatus.RUNNING, status):
         move_job(job.pk, to, "test")
 
 
@@ -56,10 +67,10 @@ def test_trials_fill_the_slots_and_their_objectives_are_told(personas, mlflow_ur
     runner.advance(sweep.pk)
     assert sweep.trials.count() == 1
     first = sweep.trials.get()
-    move_job(first.job_id, JobStatus.DISPATCHING, "admitted")
+    dispatch(first.job_id)
     runner.advance(sweep.pk)
     second = sweep.trials.get(number=2)
-    move_job(second.job_id, JobStatus.DISPATCHING, "admitted")
+    dispatch(second.job_id)
     runner.advance(sweep.pk)
     assert sweep.trials.count() == 2 and active(sweep) == 2  # max_parallel
 
@@ -161,19 +172,19 @@ def test_a_trial_worse_than_the_median_is_pruned_and_its_job_cancelled(personas,
     sweep = start(personas, max_trials=5, max_parallel=1, prune=True)
     for number in (1, 2, 3):
         runner.advance(sweep.pk)
-        job = sweep.trials.get(number=number).job
+        job = dispatch(sweep.trials.get(number=number).job_id)
         log_curve(job, mlflow_uri, [0.9, 0.5, 0.2 + number / 100])
-        for to in (JobStatus.DISPATCHING, JobStatus.RUNNING, JobStatus.SUCCEEDED):
+        for to in (JobStatus.RUNNING, JobStatus.SUCCEEDED):
             move_job(job.pk, to, "test")
     runner.advance(sweep.pk)
     assert sweep.trials.get(number=3).curve == {"1": 0.9, "2": 0.5, "3": 0.23}
     fourth = sweep.trials.get(number=4)
-    move_job(fourth.job_id, JobStatus.DISPATCHING, "admitted")
+    fourth_job = dispatch(fourth.job_id)
     move_job(fourth.job_id, JobStatus.RUNNING, "started")
-    log_curve(fourth.job, mlflow_uri, [0.8])  # better than the median at step 1: goes on
+    log_curve(fourth_job, mlflow_uri, [0.8])  # better than the median at step 1: goes on
     runner.advance(sweep.pk)
     assert Job.objects.get(pk=fourth.job_id).status == JobStatus.RUNNING
-    log_curve(fourth.job, mlflow_uri, [0.8, 3.0])  # far worse at step 2: stopped
+    log_curve(fourth_job, mlflow_uri, [0.8, 3.0])  # far worse at step 2: stopped
     runner.advance(sweep.pk)
     assert Job.objects.get(pk=fourth.job_id).status == JobStatus.CANCELLED  # its quota freed
     runner.advance(sweep.pk)
