@@ -13,17 +13,21 @@ from __future__ import annotations
 import logging
 import queue
 import re
+import socket
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 
+import orjson
+from django.conf import settings
 from django.utils.translation import gettext_noop
-from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
+from kubernetes.watch.watch import iter_resp_lines
 
 from ..base import BackendStatus
 from .calls import TRANSPORT_ERRORS, read
 from .manifests import LABEL_JOB, job_name
+from .records import record
 from .status import job_status
 
 logger = logging.getLogger(__name__)
@@ -87,18 +91,76 @@ def follow(
 
 
 class _Follower:
-    """One stream: list, then watch, resume, list again (see the module's docstring)."""
+    """One stream: list, then watch, resume, list again (see the module's docstring). Lists and
+    watch events are read as JSON (no client model objects), and only their ``records`` reach the
+    queue: a list is read a page at a time, so that the whole of it is never held at once."""
 
     def __init__(self, kind: str, list_call: Callable, selector: dict) -> None:
         self.kind = kind
         self.list_call = list_call
         self.selector = selector
-        self.current: watch.Watch | None = None
+        self.response = None  # the open watch response, cut by interrupt()
+        self.interrupted = False
 
     def interrupt(self) -> None:
-        current = self.current
-        if current is not None:
-            current.stop()
+        """End the watch now: its read, blocked until the next event, fails at once."""
+        self.interrupted = True
+        connection = getattr(self.response, "connection", None)
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def listing(self, timeout: tuple[float, float]) -> tuple[str, list[dict]]:
+        """The records of every object the stream selects, and the list's resourceVersion."""
+        records: list[dict] = []
+        token, version = None, None
+        while True:
+            page = read(
+                self.list_call(
+                    **self.selector,
+                    limit=int(settings.TALLER_K8S_LIST_PAGE_SIZE),
+                    _continue=token,
+                    _request_timeout=timeout,
+                    _preload_content=False,
+                )
+            )
+            meta = page.get("metadata") or {}
+            version = version or meta["resourceVersion"]  # each page carries the first page's
+            records += [record(self.kind, obj) for obj in page.get("items") or []]
+            token = meta.get("continue")
+            if not token:
+                return version, records
+
+    def events(self, version: str, timeout: tuple[float, float], watch_seconds: int) -> Iterator[dict]:
+        """The events of one watch request from ``version``; an ERROR event (410 Gone after the
+        server forgot ``version``) raised as the ApiException the client raises for an answer."""
+        self.response = self.list_call(
+            **self.selector,
+            watch=True,
+            resource_version=version,
+            allow_watch_bookmarks=True,
+            timeout_seconds=watch_seconds,
+            _request_timeout=(timeout[0], watch_seconds + timeout[1]),
+            _preload_content=False,
+        )
+        try:
+            for line in iter_resp_lines(self.response):
+                if not line:
+                    continue
+                event = orjson.loads(line)
+                if event.get("type") == "ERROR":
+                    status = event.get("object") or {}
+                    raise ApiException(
+                        status=status.get("code"), reason=f"{status.get('reason')}: {status.get('message')}"
+                    )
+                yield event
+        finally:
+            response, self.response = self.response, None
+            response.close()
+            response.release_conn()
 
     def run(
         self,
@@ -112,29 +174,20 @@ class _Follower:
         delay = WATCH_MIN_BACKOFF_SECONDS
 
         def stopped() -> bool:
-            return stop.is_set() or done.is_set()
+            return stop.is_set() or done.is_set() or self.interrupted
 
         while not stopped():
             try:
                 if version is None:
-                    listing = read(
-                        self.list_call(**self.selector, _request_timeout=timeout, _preload_content=False)
-                    )
-                    version = listing["metadata"]["resourceVersion"]
-                    changes.put(("SYNC", self.kind, listing.get("items") or []))
+                    version, records = self.listing(timeout)
+                    changes.put(("SYNC", self.kind, records))
                     delay = WATCH_MIN_BACKOFF_SECONDS
-                self.current = watch.Watch()
-                for event in self.current.stream(
-                    self.list_call,
-                    resource_version=version,
-                    timeout_seconds=watch_seconds,
-                    _request_timeout=(timeout[0], watch_seconds + timeout[1]),
-                    **self.selector,
-                ):
-                    obj = event["raw_object"]
-                    version = obj.get("metadata", {}).get("resourceVersion") or version
-                    if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
-                        changes.put((event["type"], self.kind, obj))
+                for event in self.events(version, timeout, watch_seconds):
+                    obj = event.get("object") or {}
+                    # A BOOKMARK carries only a resourceVersion to resume from.
+                    version = (obj.get("metadata") or {}).get("resourceVersion") or version
+                    if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
+                        changes.put((event["type"], self.kind, record(self.kind, obj)))
                     delay = WATCH_MIN_BACKOFF_SECONDS
                     if stopped():
                         break
@@ -153,8 +206,6 @@ class _Follower:
                 logger.info("watch of %s dropped (%s); reconnecting from %s", self.kind, exc, version)
                 stop.wait(delay)
                 delay = min(delay * 2, WATCH_MAX_BACKOFF_SECONDS)
-            finally:
-                self.current = None
 
 
 def _job_key(namespace: str, labels: dict | None, name: str = "") -> tuple[str, int] | None:
@@ -169,8 +220,9 @@ def _job_key(namespace: str, labels: dict | None, name: str = "") -> tuple[str, 
 
 
 class Cache:
-    """What the watcher knows of the portal's Jobs, Pods and FailedCreate events, and which
-    status of each job the portal has saved (``last``) or failed to save (``unsaved``)."""
+    """What the watcher knows of the portal's Jobs, Pods and FailedCreate events (their
+    ``records``), and which status of each job the portal has saved (``last``) or failed to save
+    (``unsaved``)."""
 
     def __init__(self) -> None:
         self.jobs: dict[tuple[str, int], dict] = {}
