@@ -234,3 +234,17 @@ def test_watch_resumes_from_a_bookmark(cluster, watcher):
         time.sleep(0.2)
     running(cluster.api)
     watcher.phase(42, "running")
+
+
+def test_a_running_job_listed_at_the_start_is_said_running_once(cluster):
+    cluster.backend.submit(make_spec())
+    running(cluster.api)
+    watcher = Watcher(cluster.backend)
+    try:
+        watcher.phase(42, "running")
+        cluster.backend.submit(make_spec(43))
+        watcher.phase(43, "pending")
+    finally:
+        watcher.close()
+    # Its status waited for the list of Pods: no "waiting for the pod" before it.
+    assert [s.phase for s in watcher.seen if s.job_id == 42] == ["running"]

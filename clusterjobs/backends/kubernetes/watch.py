@@ -38,6 +38,8 @@ JOB_NAME = re.compile(r"^taller-(\d+)$")
 WATCH_MIN_BACKOFF_SECONDS = 0.5
 WATCH_MAX_BACKOFF_SECONDS = 5.0
 WATCH_RETRY_SECONDS = 2.0
+# At the start, statuses wait (at most this long) until every kind has been listed once.
+HOLD_SECONDS = 10.0
 
 # (kind, the client's list method across namespaces, its selector)
 Stream = tuple[str, Callable, dict]
@@ -66,14 +68,14 @@ def follow(
     ]
     for thread in threads:
         thread.start()
-    cache = Cache()
+    cache = Cache(held=[follower.kind for follower in followers])
     retry_at = time.monotonic() + WATCH_RETRY_SECONDS
     try:
         while not stop.is_set():
             try:
                 statuses = cache.apply(*changes.get(timeout=0.5))
             except queue.Empty:
-                statuses = []
+                statuses = cache.release() if cache.held_too_long() else []
             if cache.unsaved and time.monotonic() >= retry_at:
                 statuses += cache.retry()
                 retry_at = time.monotonic() + WATCH_RETRY_SECONDS
@@ -224,7 +226,12 @@ class Cache:
     ``records``), and which status of each job the portal has saved (``last``) or failed to save
     (``unsaved``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, held: list[str] = ()) -> None:
+        # The kinds whose first list has not come yet: no status is computed until they have,
+        # or until HOLD_SECONDS have passed (``held_too_long``); ``touched`` keeps the jobs seen meanwhile.
+        self.held = set(held)
+        self.hold_until = time.monotonic() + HOLD_SECONDS
+        self.touched: set[tuple[str, int]] = set()
         self.jobs: dict[tuple[str, int], dict] = {}
         self.pods: dict[tuple[str, int], dict[str, dict]] = {}
         self.events: dict[tuple[str, int], dict[str, dict]] = {}
@@ -270,12 +277,31 @@ class Cache:
                 touched.add(self.put(kind, "ADDED", obj))
         else:
             touched = {self.put(kind, change, payload)}
-        statuses = []
-        for key in sorted(k for k in touched if k is not None):
-            status = self._status(key)
-            if status is not None:
-                statuses.append(status)
-        return statuses
+        touched.discard(None)
+        if self.held:
+            # Until every kind is listed, a job's status would be read without its Pods (a
+            # "waiting for the pod" for each running job, then its "running" again).
+            if change == "SYNC":
+                self.held.discard(kind)
+            self.touched |= touched
+            if self.held and not self.held_too_long():
+                return []
+            return self.release()
+        return self._statuses(touched)
+
+    def held_too_long(self) -> bool:
+        """Whether some kind is still not listed after HOLD_SECONDS (it may be refused for good,
+        an event list forbidden to the portal: the others are followed without it)."""
+        return bool(self.held) and time.monotonic() >= self.hold_until
+
+    def release(self) -> list[BackendStatus]:
+        """The statuses of the jobs held while the first lists came in."""
+        self.held.clear()
+        touched, self.touched = self.touched, set()
+        return self._statuses(touched)
+
+    def _statuses(self, keys: set[tuple[str, int]]) -> list[BackendStatus]:
+        return [status for key in sorted(keys) if (status := self._status(key)) is not None]
 
     def retry(self) -> list[BackendStatus]:
         """The statuses the portal failed to save, as the cluster shows those jobs now."""
