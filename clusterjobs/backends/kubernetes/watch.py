@@ -2,8 +2,10 @@
 FailedCreate events of Jobs) across namespaces, each in a thread of its own feeding one queue, and
 the cache of all three from which each job's status is recomputed when something of it changes.
 
-Each stream lists, then watches from the list's resourceVersion; after a dropped or ended stream
-it resumes from the last resourceVersion seen, and lists again when the server says 410 Gone. A
+Each stream lists (in pages), then watches from the list's resourceVersion; after a dropped or
+ended stream it resumes from the last resourceVersion seen (an event's or a bookmark's), and lists
+again when the server says 410 Gone. Only ``records`` of the objects are kept (a few KiB per job),
+and statuses wait until every kind has been listed once. A
 failed attempt waits 0.5 s, doubling up to WATCH_MAX_BACKOFF_SECONDS, and a list or an event that
 arrives starts again from 0.5 s: after an API server restart the stream is back within seconds.
 """
