@@ -70,22 +70,27 @@ def active_jobs(api: FakeKubernetes, size: int) -> None:
                     "labels": created["spec"]["template"]["metadata"]["labels"],
                 },
                 "spec": created["spec"]["template"]["spec"],
-                "status": {
-                    "phase": "Running",
-                    "containerStatuses": [
-                        {
-                            "name": "main",
-                            "image": "registry.example.edu/ml/train:1.0",
-                            "imageID": "",
-                            "ready": True,
-                            "restartCount": 0,
-                            "started": True,
-                            "state": {"running": {"startedAt": "2026-11-26T10:00:00Z"}},
-                        }
-                    ],
-                },
+                "status": running_status("2026-11-26T10:00:00Z"),
             }
             api.create("pods", f"taller-{slug}", pod)
+
+
+def running_status(started_at: str) -> dict:
+    """The status of a Pod whose main container runs since ``started_at``."""
+    return {
+        "phase": "Running",
+        "containerStatuses": [
+            {
+                "name": "main",
+                "image": "registry.example.edu/ml/train:1.0",
+                "imageID": "",
+                "ready": True,
+                "restartCount": 0,
+                "started": True,
+                "state": {"running": {"startedAt": started_at}},
+            }
+        ],
+    }
 
 
 def fresh_process() -> None:
