@@ -1,8 +1,9 @@
 """The watcher (`manage.py watch_jobs`, a process of its own) with 10,000 active jobs on the test
-API server: the reconcile bench's jobs, in the database and on the cluster.
+API server: the reconcile bench's jobs, in the database and on the cluster, measured by
+`python -m bench reconcile` after its reconcile of them.
 
 - memory: the watcher's RSS (/proc/<pid>/status) once it has listed and applied every job, less
-  the RSS of the same watcher started on the empty cluster earlier in the run, per 1,000 active
+  the RSS of the same watcher started on an empty test cluster just before, per 1,000 active
   jobs. Target: at most 30 MiB per 1,000 (issue 17; whole Job and Pod objects cost 77 MiB per
   1,000 against a real API server).
 - status propagation: the Pods of SAMPLE pending jobs start running on the test API server, at
@@ -26,7 +27,7 @@ from clusterjobs.models import Job, JobStatus
 from tests.clusterjobs.k8s_api import FakeKubernetes
 
 from .bench_dispatch import test_cluster
-from .bench_reconcile import active_jobs, p95, running_status
+from .bench_reconcile import p95, running_status
 
 SIZE = 10000
 SAMPLE = 200  # jobs whose Pods start running during the measure
@@ -37,26 +38,25 @@ MEMORY_TARGET_MIB = 30.0  # per 1,000 active jobs
 LATENCY_TARGET = 1.0  # seconds, p95
 
 
-def run() -> list[dict]:
-    with test_cluster(simulate_pods=False) as (api, kubeconfig):
-        Job.objects.all().delete()  # jobs other benches left are on no cluster of this bench
-        empty = Watcher(kubeconfig)
+def measure(api: FakeKubernetes, kubeconfig: Path) -> list[dict]:
+    """Run by the reconcile bench on its cluster of SIZE active jobs (its setup, not a second)."""
+    with test_cluster(simulate_pods=False) as (_empty_api, empty_kubeconfig):
+        empty = Watcher(empty_kubeconfig)
         try:
-            empty.settle(api, sentinel=None)
+            empty.settle(_empty_api, sentinel=None)
             empty_rss = empty.rss()
         finally:
             empty.stop()
-        active_jobs(api, SIZE)
-        sample = list(Job.objects.order_by("pk").values_list("pk", "project__slug")[: SAMPLE + 1])
-        pending(api, sample)
-        watcher = Watcher(kubeconfig)
-        try:
-            watcher.settle(api, sentinel=sample[0])
-            full_rss = watcher.rss()
-            latencies = propagation(api, sample[1:])
-            full_rss = max(full_rss, watcher.rss())
-        finally:
-            watcher.stop()
+    sample = list(Job.objects.order_by("pk").values_list("pk", "project__slug")[: SAMPLE + 1])
+    pending(api, sample)
+    watcher = Watcher(kubeconfig)
+    try:
+        watcher.settle(api, sentinel=sample[0])
+        full_rss = watcher.rss()
+        latencies = propagation(api, sample[1:])
+        full_rss = max(full_rss, watcher.rss())
+    finally:
+        watcher.stop()
     growth = (full_rss - empty_rss) / (SIZE / 1000)
     return [
         {
