@@ -218,3 +218,33 @@ def test_a_status_the_consumer_could_not_save_is_yielded_again(cluster):
         assert watcher.until(lambda s: s.job_id == 42, "42 anything").phase == "running"
     finally:
         watcher.close()
+
+
+def test_watch_resumes_from_a_bookmark(cluster, watcher):
+    cluster.backend.submit(make_spec())
+    watcher.phase(42, "pending")
+    # Changes the portal's watches do not select move the server's resourceVersion on.
+    cluster.api.create("namespaces", "", {"metadata": {"name": "elsewhere"}})
+    version = cluster.api.rv
+
+    # The watch ends (TALLER_K8S_WATCH_SECONDS) with a bookmark; the next resumes from it.
+    deadline = time.monotonic() + WAIT
+    while not any(f"resourceVersion={version}&" in p for p in watch_calls(cluster, "/api/v1/pods?")):
+        assert time.monotonic() < deadline, watch_calls(cluster, "/api/v1/pods?")
+        time.sleep(0.2)
+    running(cluster.api)
+    watcher.phase(42, "running")
+
+
+def test_a_running_job_listed_at_the_start_is_said_running_once(cluster):
+    cluster.backend.submit(make_spec())
+    running(cluster.api)
+    watcher = Watcher(cluster.backend)
+    try:
+        watcher.phase(42, "running")
+        cluster.backend.submit(make_spec(43))
+        watcher.phase(43, "pending")
+    finally:
+        watcher.close()
+    # Its status waited for the list of Pods: no "waiting for the pod" before it.
+    assert [s.phase for s in watcher.seen if s.job_id == 42] == ["running"]

@@ -32,6 +32,7 @@ from .manifests import (
     secret_manifest,
 )
 from .namespace import ensure_namespace, prepare_namespace
+from .records import record
 from .status import FAILED_CREATE_SELECTOR, job_status
 from .watch import Cache, Stream, follow
 
@@ -319,7 +320,7 @@ class KubernetesBackend(Backend):
             doing = gettext_noop("listing the portal's %(kind)s") % {"kind": kind}
             for obj in self._list_all(call, selector, doing):
                 if cache.key(kind, obj) in wanted:
-                    cache.put(kind, "ADDED", obj)
+                    cache.put(kind, "ADDED", record(kind, obj))
         return {key[1]: cache.survey_status(key) for key in wanted}
 
     def watch(self, stop: threading.Event) -> Generator[BackendStatus, bool | None, None]:

@@ -37,7 +37,7 @@ def _main_container(pod: dict) -> dict:
     return statuses[0] if statuses else {}
 
 
-def _last_line(message: str, limit: int = 500) -> str:
+def last_line(message: str, limit: int = 500) -> str:
     """The last line of a container's termination message: with FallbackToLogsOnError it is the
     end of the log, whose last line says what went wrong (a traceback's exception)."""
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
@@ -141,8 +141,8 @@ def job_status(job_id: int, job: dict | None, pods: list[dict], events: Iterable
                 "code": terminated.get("exitCode"),
                 "reason": terminated.get("reason") or condition.get("reason", ""),
             }
-            if last_line := _last_line(terminated.get("message") or ""):
-                reason += f": {last_line}"
+            if line := last_line(terminated.get("message") or ""):
+                reason += f": {line}"
         else:
             reason = condition.get("message") or condition.get("reason") or gettext_noop("failed")
         return result("failed", reason, finished_at=finished)

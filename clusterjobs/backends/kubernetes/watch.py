@@ -2,8 +2,10 @@
 FailedCreate events of Jobs) across namespaces, each in a thread of its own feeding one queue, and
 the cache of all three from which each job's status is recomputed when something of it changes.
 
-Each stream lists, then watches from the list's resourceVersion; after a dropped or ended stream
-it resumes from the last resourceVersion seen, and lists again when the server says 410 Gone. A
+Each stream lists (in pages), then watches from the list's resourceVersion; after a dropped or
+ended stream it resumes from the last resourceVersion seen (an event's or a bookmark's), and lists
+again when the server says 410 Gone. Only ``records`` of the objects are kept (a few KiB per job),
+and statuses wait until every kind has been listed once. A
 failed attempt waits 0.5 s, doubling up to WATCH_MAX_BACKOFF_SECONDS, and a list or an event that
 arrives starts again from 0.5 s: after an API server restart the stream is back within seconds.
 """
@@ -13,17 +15,21 @@ from __future__ import annotations
 import logging
 import queue
 import re
+import socket
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 
+import orjson
+from django.conf import settings
 from django.utils.translation import gettext_noop
-from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
+from kubernetes.watch.watch import iter_resp_lines
 
 from ..base import BackendStatus
 from .calls import TRANSPORT_ERRORS, read
 from .manifests import LABEL_JOB, job_name
+from .records import record
 from .status import job_status
 
 logger = logging.getLogger(__name__)
@@ -34,6 +40,8 @@ JOB_NAME = re.compile(r"^taller-(\d+)$")
 WATCH_MIN_BACKOFF_SECONDS = 0.5
 WATCH_MAX_BACKOFF_SECONDS = 5.0
 WATCH_RETRY_SECONDS = 2.0
+# At the start, statuses wait (at most this long) until every kind has been listed once.
+HOLD_SECONDS = 10.0
 
 # (kind, the client's list method across namespaces, its selector)
 Stream = tuple[str, Callable, dict]
@@ -62,14 +70,14 @@ def follow(
     ]
     for thread in threads:
         thread.start()
-    cache = Cache()
+    cache = Cache(held=[follower.kind for follower in followers])
     retry_at = time.monotonic() + WATCH_RETRY_SECONDS
     try:
         while not stop.is_set():
             try:
                 statuses = cache.apply(*changes.get(timeout=0.5))
             except queue.Empty:
-                statuses = []
+                statuses = cache.release() if cache.held_too_long() else []
             if cache.unsaved and time.monotonic() >= retry_at:
                 statuses += cache.retry()
                 retry_at = time.monotonic() + WATCH_RETRY_SECONDS
@@ -87,18 +95,76 @@ def follow(
 
 
 class _Follower:
-    """One stream: list, then watch, resume, list again (see the module's docstring)."""
+    """One stream: list, then watch, resume, list again (see the module's docstring). Lists and
+    watch events are read as JSON (no client model objects), and only their ``records`` reach the
+    queue: a list is read a page at a time, so that the whole of it is never held at once."""
 
     def __init__(self, kind: str, list_call: Callable, selector: dict) -> None:
         self.kind = kind
         self.list_call = list_call
         self.selector = selector
-        self.current: watch.Watch | None = None
+        self.response = None  # the open watch response, cut by interrupt()
+        self.interrupted = False
 
     def interrupt(self) -> None:
-        current = self.current
-        if current is not None:
-            current.stop()
+        """End the watch now: its read, blocked until the next event, fails at once."""
+        self.interrupted = True
+        connection = getattr(self.response, "connection", None)
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def listing(self, timeout: tuple[float, float]) -> tuple[str, list[dict]]:
+        """The records of every object the stream selects, and the list's resourceVersion."""
+        records: list[dict] = []
+        token, version = None, None
+        while True:
+            page = read(
+                self.list_call(
+                    **self.selector,
+                    limit=int(settings.TALLER_K8S_LIST_PAGE_SIZE),
+                    _continue=token,
+                    _request_timeout=timeout,
+                    _preload_content=False,
+                )
+            )
+            meta = page.get("metadata") or {}
+            version = version or meta["resourceVersion"]  # each page carries the first page's
+            records += [record(self.kind, obj) for obj in page.get("items") or []]
+            token = meta.get("continue")
+            if not token:
+                return version, records
+
+    def events(self, version: str, timeout: tuple[float, float], watch_seconds: int) -> Iterator[dict]:
+        """The events of one watch request from ``version``; an ERROR event (410 Gone after the
+        server forgot ``version``) raised as the ApiException the client raises for an answer."""
+        self.response = self.list_call(
+            **self.selector,
+            watch=True,
+            resource_version=version,
+            allow_watch_bookmarks=True,
+            timeout_seconds=watch_seconds,
+            _request_timeout=(timeout[0], watch_seconds + timeout[1]),
+            _preload_content=False,
+        )
+        try:
+            for line in iter_resp_lines(self.response):
+                if not line:
+                    continue
+                event = orjson.loads(line)
+                if event.get("type") == "ERROR":
+                    status = event.get("object") or {}
+                    raise ApiException(
+                        status=status.get("code"), reason=f"{status.get('reason')}: {status.get('message')}"
+                    )
+                yield event
+        finally:
+            response, self.response = self.response, None
+            response.close()
+            response.release_conn()
 
     def run(
         self,
@@ -112,29 +178,20 @@ class _Follower:
         delay = WATCH_MIN_BACKOFF_SECONDS
 
         def stopped() -> bool:
-            return stop.is_set() or done.is_set()
+            return stop.is_set() or done.is_set() or self.interrupted
 
         while not stopped():
             try:
                 if version is None:
-                    listing = read(
-                        self.list_call(**self.selector, _request_timeout=timeout, _preload_content=False)
-                    )
-                    version = listing["metadata"]["resourceVersion"]
-                    changes.put(("SYNC", self.kind, listing.get("items") or []))
+                    version, records = self.listing(timeout)
+                    changes.put(("SYNC", self.kind, records))
                     delay = WATCH_MIN_BACKOFF_SECONDS
-                self.current = watch.Watch()
-                for event in self.current.stream(
-                    self.list_call,
-                    resource_version=version,
-                    timeout_seconds=watch_seconds,
-                    _request_timeout=(timeout[0], watch_seconds + timeout[1]),
-                    **self.selector,
-                ):
-                    obj = event["raw_object"]
-                    version = obj.get("metadata", {}).get("resourceVersion") or version
-                    if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
-                        changes.put((event["type"], self.kind, obj))
+                for event in self.events(version, timeout, watch_seconds):
+                    obj = event.get("object") or {}
+                    # A BOOKMARK carries only a resourceVersion to resume from.
+                    version = (obj.get("metadata") or {}).get("resourceVersion") or version
+                    if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
+                        changes.put((event["type"], self.kind, record(self.kind, obj)))
                     delay = WATCH_MIN_BACKOFF_SECONDS
                     if stopped():
                         break
@@ -153,8 +210,6 @@ class _Follower:
                 logger.info("watch of %s dropped (%s); reconnecting from %s", self.kind, exc, version)
                 stop.wait(delay)
                 delay = min(delay * 2, WATCH_MAX_BACKOFF_SECONDS)
-            finally:
-                self.current = None
 
 
 def _job_key(namespace: str, labels: dict | None, name: str = "") -> tuple[str, int] | None:
@@ -169,10 +224,16 @@ def _job_key(namespace: str, labels: dict | None, name: str = "") -> tuple[str, 
 
 
 class Cache:
-    """What the watcher knows of the portal's Jobs, Pods and FailedCreate events, and which
-    status of each job the portal has saved (``last``) or failed to save (``unsaved``)."""
+    """What the watcher knows of the portal's Jobs, Pods and FailedCreate events (their
+    ``records``), and which status of each job the portal has saved (``last``) or failed to save
+    (``unsaved``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, held: list[str] = ()) -> None:
+        # The kinds whose first list has not come yet: no status is computed until they have,
+        # or until HOLD_SECONDS have passed (``held_too_long``); ``touched`` keeps the jobs seen meanwhile.
+        self.held = set(held)
+        self.hold_until = time.monotonic() + HOLD_SECONDS
+        self.touched: set[tuple[str, int]] = set()
         self.jobs: dict[tuple[str, int], dict] = {}
         self.pods: dict[tuple[str, int], dict[str, dict]] = {}
         self.events: dict[tuple[str, int], dict[str, dict]] = {}
@@ -218,12 +279,31 @@ class Cache:
                 touched.add(self.put(kind, "ADDED", obj))
         else:
             touched = {self.put(kind, change, payload)}
-        statuses = []
-        for key in sorted(k for k in touched if k is not None):
-            status = self._status(key)
-            if status is not None:
-                statuses.append(status)
-        return statuses
+        touched.discard(None)
+        if self.held:
+            # Until every kind is listed, a job's status would be read without its Pods (a
+            # "waiting for the pod" for each running job, then its "running" again).
+            if change == "SYNC":
+                self.held.discard(kind)
+            self.touched |= touched
+            if self.held and not self.held_too_long():
+                return []
+            return self.release()
+        return self._statuses(touched)
+
+    def held_too_long(self) -> bool:
+        """Whether some kind is still not listed after HOLD_SECONDS (it may be refused for good,
+        an event list forbidden to the portal: the others are followed without it)."""
+        return bool(self.held) and time.monotonic() >= self.hold_until
+
+    def release(self) -> list[BackendStatus]:
+        """The statuses of the jobs held while the first lists came in."""
+        self.held.clear()
+        touched, self.touched = self.touched, set()
+        return self._statuses(touched)
+
+    def _statuses(self, keys: set[tuple[str, int]]) -> list[BackendStatus]:
+        return [status for key in sorted(keys) if (status := self._status(key)) is not None]
 
     def retry(self) -> list[BackendStatus]:
         """The statuses the portal failed to save, as the cluster shows those jobs now."""

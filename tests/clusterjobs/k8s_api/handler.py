@@ -219,6 +219,11 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 if not pending and time.monotonic() >= deadline:
                     break
+            if query.get("allowWatchBookmarks") == "true":
+                # As a real server may, before it ends the watch: where to resume from.
+                with state.lock:
+                    version = str(state.rv)
+                self._chunk({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": version}}})
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, OSError):
