@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "portal.quotas",
     "clusterjobs",
     "experiments",
+    "pipelines",
     "monitoring",
 ]
 
@@ -312,6 +313,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "clusterjobs.tasks.drain_queues",
         "schedule": envint("TALLER_DRAIN_SECONDS", "30"),
     },
+    # Repair pipeline steps a lost message left claimed, retries due, step jobs whose end went unheard.
+    "advance-pipelines": {
+        "task": "pipelines.tasks.advance_pipelines",
+        "schedule": envint("TALLER_PIPELINE_REPAIR_SECONDS", "30"),
+    },
 }
 
 # MLflow: the upstream tracking server the portal talks to.
@@ -442,6 +448,8 @@ TALLER_PROJECT_VOLUMES = envmapping("TALLER_PROJECT_VOLUMES")
 TALLER_MAX_JOB_CPU = envint("TALLER_MAX_JOB_CPU", "32")
 TALLER_MAX_JOB_MEMORY_MIB = envint("TALLER_MAX_JOB_MEMORY_MIB", "262144")
 TALLER_MAX_JOB_GPUS = envint("TALLER_MAX_JOB_GPUS", "8")
+# The most steps one pipeline may have.
+TALLER_PIPELINE_MAX_STEPS = envint("TALLER_PIPELINE_MAX_STEPS", "500")
 TALLER_MAX_JOB_TIME_LIMIT_MINUTES = envint("TALLER_MAX_JOB_TIME_LIMIT_MINUTES", "10080")
 # Registry prefixes a job image must start with, comma-separated; unset allows any image.
 TALLER_ALLOWED_IMAGE_PREFIXES = envlist("TALLER_ALLOWED_IMAGE_PREFIXES")

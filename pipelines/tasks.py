@@ -1,0 +1,37 @@
+"""Celery tasks of pipelines: thin, taking ids, over the engine (engine.py). Each is safe to run
+twice: the engine claims rows under the run's lock and does nothing for a decided step."""
+
+from celery import shared_task
+
+from portal.errors import ServiceUnavailable
+from portal.retry import WritingTask
+
+from . import engine, queue
+
+
+@shared_task(bind=True, base=WritingTask)
+def submit_step(self, step_id: int) -> int | None:
+    try:
+        return engine.submit_step(step_id)
+    except ServiceUnavailable as error:  # MLflow is down: the step stays claimed; try again
+        raise self.retry(
+            exc=error, countdown=min(10 * 2**self.request.retries, 300), max_retries=20
+        ) from error
+
+
+@shared_task(base=WritingTask)
+def step_job_ended(job_id: int) -> str:
+    return engine.job_ended(job_id)
+
+
+@shared_task(base=WritingTask)
+def finish_parent_run(run_id: int) -> None:
+    engine.finish_parent_run(run_id)
+
+
+@shared_task(base=WritingTask)
+def advance_pipelines() -> int:
+    return engine.repair()
+
+
+queue.install(submit_step=submit_step, step_job_ended=step_job_ended, finish_parent_run=finish_parent_run)
