@@ -80,17 +80,22 @@ def upstream_env_name(step: str) -> str:
     return "UPSTREAM_" + re.sub(r"[^A-Z0-9]", "_", step.upper()) + "_RUN_ID"
 
 
-def with_upstream(spec: dict, run_ids: dict[str, str]) -> dict:
-    """A step's job body with its upstream steps' MLflow run ids in its environment."""
+def with_upstream(spec: dict, run_ids: dict[str, str], **context: str) -> dict:
+    """A step's job body with what the pipeline tells it in its environment: its upstream steps'
+    MLflow run ids, and ``context`` (the run, the attempt) as ``PIPELINE_<NAME>``."""
     env = spec.get("env", {})
-    if not isinstance(env, dict) or not run_ids:
+    if not isinstance(env, dict):
         return spec  # a bad env is the job check's to refuse
-    env = {**env, UPSTREAM_IDS: json.dumps(run_ids, sort_keys=True)}
-    env |= {upstream_env_name(name): run_id for name, run_id in run_ids.items()}
+    env = {**env, **{f"PIPELINE_{name.upper()}": value for name, value in context.items()}}
+    if run_ids:
+        env[UPSTREAM_IDS] = json.dumps(run_ids, sort_keys=True)
+        env |= {upstream_env_name(name): run_id for name, run_id in run_ids.items()}
     return {**spec, "env": env}
 
 
-def job_request(user, project, spec: dict, run_ids: dict[str, str], experiment: str) -> JobRequest:
+def job_request(
+    user, project, spec: dict, run_ids: dict[str, str], experiment: str, **context: str
+) -> JobRequest:
     """The checked job request of a step (the jobs API's serializer, then ``check_request``)."""
     # Imported here, DRF's views first (as a request's URL resolution imports them): the tasks
     # import this module as the apps load, and portal.api, which the serializer imports, is itself
@@ -99,7 +104,7 @@ def job_request(user, project, spec: dict, run_ids: dict[str, str], experiment: 
 
     from clusterjobs.api.serializers import JobSubmitSerializer
 
-    body = with_upstream({"experiment": experiment, **spec}, run_ids)
+    body = with_upstream({"experiment": experiment, **spec}, run_ids, **context)
     serializer = JobSubmitSerializer(data={**body, "project": project.slug})
     if not serializer.is_valid():
         raise ValidationError(_flat(serializer.errors))
@@ -219,11 +224,12 @@ def check(user, project, data: dict) -> Definition:
     steps = [step for index, raw in enumerate(raw_steps) if (step := _step(raw, index, errors))]
     errors += _graph_errors(steps)
     if not errors:
-        placeholder = {}
         for step in steps:
             placeholder = {upstream: "0" * 32 for upstream in step.depends_on}
             try:
-                job_request(user, project, step.spec, placeholder, experiment.strip())
+                job_request(
+                    user, project, step.spec, placeholder, experiment.strip(), run_id="0", step_attempt="1"
+                )
             except ValidationError as error:
                 errors += [
                     _("Step “%(step)s”: %(field)s: %(message)s")

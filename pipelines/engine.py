@@ -35,7 +35,11 @@ def backoff(step: StepRun) -> int:
 
 
 def lock_run(run_id: int) -> PipelineRun:
-    return PipelineRun.objects.select_for_update().select_related("project", "started_by").get(pk=run_id)
+    return (
+        PipelineRun.objects.select_for_update(of=("self",))
+        .select_related("project", "started_by")
+        .get(pk=run_id)
+    )
 
 
 def start_ready(run: PipelineRun, names: list[str] | None = None) -> list[int]:
@@ -78,7 +82,15 @@ def submit_step(step_id: int) -> int | None:
         }
         experiment = run.definition.get("experiment", "default")
         try:
-            request = definition.job_request(run.started_by, run.project, step.spec, upstream, experiment)
+            request = definition.job_request(
+                run.started_by,
+                run.project,
+                step.spec,
+                upstream,
+                experiment,
+                run_id=str(run.pk),
+                step_attempt=str(step.attempts + 1),
+            )
             job = job_actions.submit_job(run.started_by, run.project, request)
         except ValidationError as error:
             reason = "; ".join(f"{field}: {' '.join(m)}" for field, m in error.message_dict.items())
