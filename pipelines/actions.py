@@ -18,9 +18,8 @@ from . import definition, engine, queue
 from .models import NOT_STARTED, Pipeline, PipelineRun, RunStatus, StepRun, StepStatus
 
 
-def start_pipeline(user, project, data: dict) -> PipelineRun:
-    """Check the definition ``data`` and start a run of it (the pipeline of its name is created,
-    or given this definition)."""
+def define_pipeline(user, project, data: dict) -> tuple[Pipeline, definition.Definition]:
+    """Check the definition ``data`` and keep it under its name (created, or given this definition)."""
     checked = definition.check(user, project, data)
     with transaction.atomic():
         now = timezone.now()
@@ -36,7 +35,14 @@ def start_pipeline(user, project, data: dict) -> PipelineRun:
         )
         if not created:
             Pipeline.objects.filter(pk=pipeline.pk).update(definition=checked.as_json(), updated_at=now)
-        return _create_run(user, pipeline, checked, kept={}, rerun_of=None)
+    return pipeline, checked
+
+
+def start_pipeline(user, project, data: dict, *, schedule=None) -> PipelineRun:
+    """Check the definition ``data``, keep it under its name and start a run of it; all or nothing."""
+    with transaction.atomic():
+        pipeline, checked = define_pipeline(user, project, data)
+        return _create_run(user, pipeline, checked, kept={}, rerun_of=None, schedule=schedule)
 
 
 def _create_run(
@@ -45,6 +51,7 @@ def _create_run(
     checked: definition.Definition,
     kept: dict[str, StepRun],
     rerun_of: PipelineRun | None,
+    schedule=None,
 ) -> PipelineRun:
     """A run of ``checked`` with its steps; ``kept`` are steps of an earlier run that succeeded
     and are not run again. Its parent MLflow run is created last: if MLflow fails, nothing stays."""
@@ -54,6 +61,7 @@ def _create_run(
         started_by=user,
         definition=checked.as_json(),
         rerun_of=rerun_of,
+        schedule=schedule,
     )
     dependants: dict[str, list[str]] = {step.name: [] for step in checked.steps}
     for step in checked.steps:

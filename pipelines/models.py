@@ -76,6 +76,10 @@ class PipelineRun(models.Model):
     )
     status_reason = models.TextField(_("status reason"), blank=True)
     rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Started by this schedule (rather than by a person).
+    schedule = models.ForeignKey(
+        "Schedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
     mlflow_experiment_id = models.CharField(max_length=64, blank=True)
     mlflow_run_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -152,3 +156,56 @@ class StepRun(models.Model):
         if self.started_at is None:
             return None
         return (self.finished_at or timezone.now()) - self.started_at
+
+
+class MissedPolicy(models.TextChoices):
+    SKIP = "skip", _("skip the missed times")
+    ONCE = "once", _("run once to catch up")
+
+
+class Schedule(models.Model):
+    """A pipeline run on a cron expression in a time zone, as the user who made it."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="schedules")
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="schedules")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    cron = models.CharField(_("cron expression"), max_length=100)
+    zone = models.CharField(_("time zone"), max_length=64, default="UTC")
+    missed = models.CharField(
+        _("missed times"), max_length=8, choices=MissedPolicy.choices, default=MissedPolicy.SKIP
+    )
+    paused = models.BooleanField(_("paused"), default=False)
+    next_run_at = models.DateTimeField(_("next run"), null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = VisibleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["paused", "next_run_at"], name="schedule_due")]
+
+    def __str__(self) -> str:
+        return f"{self.pipeline.name} ({self.cron})"
+
+
+class ScheduleEvent(models.Model):
+    """What a schedule did at one of its times: started a run, was refused (the quota, the
+    project), or skipped times missed while the portal was down."""
+
+    class Outcome(models.TextChoices):
+        STARTED = "started", _("started")
+        REFUSED = "refused", _("refused")
+        MISSED = "missed", _("missed")
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="events")
+    due_at = models.DateTimeField(_("due at"))
+    at = models.DateTimeField(default=timezone.now)
+    outcome = models.CharField(_("outcome"), max_length=8, choices=Outcome.choices)
+    message = models.TextField(_("message"), blank=True)
+    run = models.ForeignKey(PipelineRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.outcome} {self.due_at:%Y-%m-%d %H:%M}"

@@ -14,6 +14,7 @@ class _Installed:
     submit_step: Task | None = None
     step_job_ended: Task | None = None
     finish_parent_run: Task | None = None
+    fire_schedule: Task | None = None
 
 
 installed = _Installed()
@@ -46,3 +47,7 @@ def send_step_job_ended(job_id: int) -> bool:
 
 def send_finish_parent_run(run_id: int) -> bool:
     return _send("finish_parent_run", (run_id,))
+
+
+def send_fire_schedule(schedule_id: int, due_at: str) -> bool:
+    return _send("fire_schedule", (schedule_id, due_at))

@@ -6,7 +6,7 @@ from celery import shared_task
 from portal.errors import ServiceUnavailable
 from portal.retry import WritingTask
 
-from . import engine, queue
+from . import engine, queue, schedules
 
 
 @shared_task(bind=True, base=WritingTask)
@@ -34,4 +34,25 @@ def advance_pipelines() -> int:
     return engine.repair()
 
 
-queue.install(submit_step=submit_step, step_job_ended=step_job_ended, finish_parent_run=finish_parent_run)
+@shared_task(base=WritingTask)
+def tick_schedules() -> int:
+    return len(schedules.tick())
+
+
+@shared_task(bind=True, base=WritingTask)
+def fire_schedule(self, schedule_id: int, due_at: str) -> str | None:
+    try:
+        event = schedules.fire(schedule_id, due_at)
+    except ServiceUnavailable as error:  # MLflow is down: nothing was started; try again
+        raise self.retry(
+            exc=error, countdown=min(30 * 2**self.request.retries, 600), max_retries=5
+        ) from error
+    return event.outcome if event else None
+
+
+queue.install(
+    submit_step=submit_step,
+    step_job_ended=step_job_ended,
+    finish_parent_run=finish_parent_run,
+    fire_schedule=fire_schedule,
+)

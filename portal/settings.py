@@ -318,6 +318,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "pipelines.tasks.advance_pipelines",
         "schedule": envint("TALLER_PIPELINE_REPAIR_SECONDS", "30"),
     },
+    # Start the pipelines whose schedule is due.
+    "tick-schedules": {"task": "pipelines.tasks.tick_schedules", "schedule": 60},
 }
 
 # MLflow: the upstream tracking server the portal talks to.
@@ -450,6 +452,10 @@ TALLER_MAX_JOB_MEMORY_MIB = envint("TALLER_MAX_JOB_MEMORY_MIB", "262144")
 TALLER_MAX_JOB_GPUS = envint("TALLER_MAX_JOB_GPUS", "8")
 # The most steps one pipeline may have.
 TALLER_PIPELINE_MAX_STEPS = envint("TALLER_PIPELINE_MAX_STEPS", "500")
+# Schedules: the shortest interval a cron expression may have, and how late a time may be taken
+# before it counts as missed (the portal was down): then skipped, or run once, as the schedule says.
+TALLER_SCHEDULE_MIN_INTERVAL_MINUTES = envint("TALLER_SCHEDULE_MIN_INTERVAL_MINUTES", "10")
+TALLER_SCHEDULE_GRACE_SECONDS = envint("TALLER_SCHEDULE_GRACE_SECONDS", "300")
 TALLER_MAX_JOB_TIME_LIMIT_MINUTES = envint("TALLER_MAX_JOB_TIME_LIMIT_MINUTES", "10080")
 # Registry prefixes a job image must start with, comma-separated; unset allows any image.
 TALLER_ALLOWED_IMAGE_PREFIXES = envlist("TALLER_ALLOWED_IMAGE_PREFIXES")
