@@ -394,4 +394,4 @@ def show_config() -> None:
 
 
 # Commands in their own modules register themselves on `cli` when imported.
-from . import admin, models, pipelines, templates, tokens  # noqa: E402, F401
+from . import admin, models, pipelines, schedules, templates, tokens  # noqa: E402, F401

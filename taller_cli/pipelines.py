@@ -89,6 +89,15 @@ def validate_pipeline(path: str, project: str | None) -> None:
     click.echo(f"{answer['name']}: valid, {len(answer['steps'])} step(s): {', '.join(answer['steps'])}")
 
 
+@pipeline.command(name="define")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--project", "-p", help="Slug of the project (or `project:` in the file).")
+def define_pipeline(path: str, project: str | None) -> None:
+    """Keep the pipeline in PATH under its name without running it (to schedule it)."""
+    answer = api().post("pipelines/define/", _body(path, project))
+    click.echo(f"pipeline {answer['name']} saved in {answer['project']}")
+
+
 @pipeline.command(name="list")
 @click.option("--project", "-p", help="Only this project's runs.")
 @click.option("--limit", default=50, type=click.IntRange(1, MAX_RUNS), help="How many runs at most.")

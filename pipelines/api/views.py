@@ -77,6 +77,21 @@ class PipelineViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return Response(RunDetailSerializer(_run_detail(run.pk)).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
+        summary=_("Keep a pipeline definition without running it"),
+        description=_(
+            "The same checks as running it; the definition is kept under its name (to schedule it)."
+        ),
+        request=StartSerializer,
+        responses={201: PipelineSerializer},
+    )
+    @action(detail=False, methods=["post"])
+    def define(self, request: Request) -> Response:
+        data, project = _definition_and_project(request.user, request.data)
+        pipeline, _checked = actions.define_pipeline(request.user, project, data)
+        pipeline = self.get_queryset().get(pk=pipeline.pk)
+        return Response(PipelineSerializer(pipeline).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
         summary=_("Check a pipeline definition"),
         description=_("The same checks as running it; nothing is created."),
         request=StartSerializer,

@@ -68,3 +68,24 @@ def test_a_refused_definition_is_one_line(tmp_path):
     assert not PipelineRun.objects.exists()
     missing = taller("pipeline", "run", str(tmp_path / "nope.yaml"))
     assert missing.exit_code == 1 and missing.stderr.startswith("taller: error: cannot read")
+
+
+def test_define_and_schedule(personas, tmp_path):
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(YAML)
+    defined = taller("pipeline", "define", str(path))
+    assert defined.exit_code == 0 and defined.stdout.strip() == "pipeline nightly saved in genomics"
+    created = taller("schedule", "create", "-p", "genomics", "--pipeline", "nightly", "--cron", "30 2 * * *",
+                     "--tz", "Europe/Madrid", "--json")  # fmt: skip
+    assert created.exit_code == 0, created.stderr
+    row = json.loads(created.stdout)
+    assert len(row["next_times"]) == 5 and row["timezone"] == "Europe/Madrid"
+    listed = taller("schedule", "list")
+    assert listed.exit_code == 0 and "30 2 * * *" in listed.stdout
+    assert taller("schedule", "pause", str(row["id"])).stdout.strip() == f"schedule {row['id']} paused"
+    assert taller("schedule", "resume", str(row["id"])).exit_code == 0
+    shown = taller("schedule", "show", str(row["id"]))
+    assert "Europe/Madrid" in shown.stdout
+    bad = taller("schedule", "create", "-p", "genomics", "--pipeline", "nightly", "--cron", "* * * * *")
+    assert bad.exit_code == 1 and bad.stderr.startswith("taller: error: cron: It fires more often")
+    assert taller("schedule", "delete", str(row["id"])).exit_code == 0
