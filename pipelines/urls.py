@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import schedule_views, views
 
 app_name = "pipelines"
 urlpatterns = [
@@ -9,4 +9,9 @@ urlpatterns = [
     path("pipelines/runs/<int:pk>/", views.run_detail, name="run"),
     path("pipelines/runs/<int:pk>/cancel/", views.cancel, name="cancel"),
     path("pipelines/runs/<int:pk>/rerun/", views.rerun, name="rerun"),
+    path("projects/<slug:slug>/schedules/", schedule_views.project_schedules, name="schedules"),
+    *(
+        path(f"schedules/<int:pk>/{verb}/", schedule_views.change, {"verb": verb}, name=f"schedule-{verb}")
+        for verb in ("pause", "resume", "delete")
+    ),
 ]

@@ -139,3 +139,13 @@ def _tick_queries(personas, pipeline, due: int) -> int:
 
 def test_a_tick_of_1000_schedules_runs_a_bounded_number_of_queries(personas, pipeline):
     assert _tick_queries(personas, pipeline, 5) == _tick_queries(personas, pipeline, 400)
+
+
+def test_beat_runs_the_tick_and_the_repair():
+    from django.conf import settings
+
+    from portal.celery import app
+
+    beat = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"pipelines.tasks.tick_schedules", "pipelines.tasks.advance_pipelines"} <= beat
+    assert {"pipelines.tasks.tick_schedules", "pipelines.tasks.advance_pipelines"} <= set(app.tasks)
