@@ -209,3 +209,8 @@ class ScheduleEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.outcome} {self.due_at:%Y-%m-%d %H:%M}"
+
+    def get_message_display(self) -> str:
+        from .reasons import translate
+
+        return translate(self.message)

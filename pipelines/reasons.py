@@ -13,6 +13,8 @@ WITH_VALUES = (
     gettext_noop("upstream step %(step)s did not succeed"),
     gettext_noop("kept from pipeline run %(id)s"),
     gettext_noop("the pipeline run ended"),
+    gettext_noop("%(n)s time(s) missed while the portal was down; skipped"),
+    gettext_noop("%(user)s may no longer run the project's pipelines"),
 )
 VALUE = re.compile(r"%\((\w+)\)s")
 

@@ -184,3 +184,15 @@ def _queries_to_decide(personas, size: int) -> int:
 
 def test_deciding_costs_the_same_for_10_and_500_steps(personas, mlflow_uri):
     assert _queries_to_decide(personas, 10) == _queries_to_decide(personas, 500)
+
+
+def test_repair_resends_what_lost_messages_left(personas, mlflow_uri):
+    run = start(personas, step("a"), step("b"))
+    assert engine.repair() == 2  # both claimed, their submission never heard of
+    submit_claimed(run)
+    assert engine.repair() == 0
+    job = end(run, "a", JobStatus.SUCCEEDED)
+    StepRun.objects.filter(run=run, name="a").update(status=StepStatus.SUBMITTED)  # its end went unheard
+    Job.objects.filter(pk=job.pk).update(finished_at=timezone.now() - timedelta(minutes=5))
+    assert engine.repair() == 1
+    assert engine.job_ended(job.pk) == StepStatus.SUCCEEDED
