@@ -144,7 +144,7 @@ def cancel_run(user, run: PipelineRun) -> None:
         job_ids = list(
             StepRun.objects.filter(run=run, status=StepStatus.SUBMITTED).values_list("job_id", flat=True)
         )
-        transaction.on_commit(lambda: queue.send_finish_parent_run(run.pk))
+        transaction.on_commit(lambda: (queue.send_finish_parent_run(run.pk), queue.send_notify_run(run.pk)))
     for job in Job.objects.filter(pk__in=job_ids).select_related("project"):
         try:
             job_actions.cancel_job(user, job)

@@ -200,7 +200,7 @@ def finish_if_done(run: PipelineRun) -> None:
     run.status = RunStatus.FAILED if failed else RunStatus.SUCCEEDED
     run.finished_at = timezone.now()
     PipelineRun.objects.filter(pk=run.pk).update(status=run.status, finished_at=run.finished_at)
-    transaction.on_commit(lambda: queue.send_finish_parent_run(run.pk))
+    transaction.on_commit(lambda: (queue.send_finish_parent_run(run.pk), queue.send_notify_run(run.pk)))
 
 
 def finish_parent_run(run_id: int) -> None:

@@ -214,3 +214,67 @@ class ScheduleEvent(models.Model):
         from .reasons import translate
 
         return translate(self.message)
+
+
+class NotificationChoice(models.Model):
+    """What one user wants to hear, by email, about their own jobs and pipeline runs in one project."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
+    on_end = models.BooleanField(_("when one ends"), default=False)
+    on_failure = models.BooleanField(_("when one fails"), default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "project"], name="notification_choice_per_project")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project}"
+
+
+class Webhook(models.Model):
+    """A project's outgoing webhook: a chat service's incoming webhook (Slack, Mattermost, Teams
+    take ``{"text": ...}``), or a generic JSON body signed with HMAC-SHA256."""
+
+    class Kind(models.TextChoices):
+        CHAT = "chat", _("chat (Slack, Mattermost, Teams)")
+        SIGNED = "signed", _("generic JSON, signed")
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(_("URL"), max_length=500)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.CHAT)
+    secret = models.CharField(max_length=64, blank=True, editable=False)
+    only_failures = models.BooleanField(_("only failures"), default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class Delivery(models.Model):
+    """One notification on its way (an email or a webhook call), retried with backoff by a task."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+
+    webhook = models.ForeignKey(
+        Webhook, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    email = models.EmailField(blank=True)
+    subject = models.CharField(max_length=300)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.subject

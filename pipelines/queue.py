@@ -15,6 +15,9 @@ class _Installed:
     step_job_ended: Task | None = None
     finish_parent_run: Task | None = None
     fire_schedule: Task | None = None
+    deliver: Task | None = None
+    notify_job: Task | None = None
+    notify_run: Task | None = None
 
 
 installed = _Installed()
@@ -51,3 +54,15 @@ def send_finish_parent_run(run_id: int) -> bool:
 
 def send_fire_schedule(schedule_id: int, due_at: str) -> bool:
     return _send("fire_schedule", (schedule_id, due_at))
+
+
+def send_deliver(delivery_id: int, countdown: float = 0) -> bool:
+    return _send("deliver", (delivery_id,), countdown)
+
+
+def send_notify_job(job_id: int) -> bool:
+    return _send("notify_job", (job_id,))
+
+
+def send_notify_run(run_id: int) -> bool:
+    return _send("notify_run", (run_id,))

@@ -1,6 +1,6 @@
 """Listening to jobs: a job's end is handed to a Celery task (``clusterjobs.signals.job_moved``
 may come from a request, a worker or the watcher, so nothing slow happens here). The task finds
-whether the job is a pipeline step at all."""
+whether the job is a pipeline step at all; another who is to be told of its end."""
 
 from django.dispatch import receiver
 
@@ -14,3 +14,4 @@ from . import queue
 def step_job_moved(sender, job_id: int, from_status: str, to_status: str, **kwargs) -> None:
     if to_status in TERMINAL:
         queue.send_step_job_ended(job_id)
+        queue.send_notify_job(job_id)

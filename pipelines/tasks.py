@@ -6,7 +6,7 @@ from celery import shared_task
 from portal.errors import ServiceUnavailable
 from portal.retry import WritingTask
 
-from . import engine, queue, schedules
+from . import engine, notify, queue, schedules
 
 
 @shared_task(bind=True, base=WritingTask)
@@ -50,7 +50,28 @@ def fire_schedule(self, schedule_id: int, due_at: str) -> str | None:
     return event.outcome if event else None
 
 
+@shared_task(base=WritingTask)
+def notify_job(job_id: int) -> int:
+    return len(notify.job_ended(job_id))
+
+
+@shared_task(base=WritingTask)
+def notify_run(run_id: int) -> int:
+    return len(notify.run_ended(run_id))
+
+
+@shared_task(base=WritingTask)
+def deliver(delivery_id: int) -> None:
+    """Send one notification; a failure worth retrying comes back later, with backoff."""
+    countdown = notify.deliver(delivery_id)
+    if countdown is not None:
+        queue.send_deliver(delivery_id, countdown=countdown)
+
+
 queue.install(
+    deliver=deliver,
+    notify_job=notify_job,
+    notify_run=notify_run,
     submit_step=submit_step,
     step_job_ended=step_job_ended,
     finish_parent_run=finish_parent_run,
