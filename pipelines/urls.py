@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import schedule_views, views
+from . import notify_views, schedule_views, views
 
 app_name = "pipelines"
 urlpatterns = [
@@ -13,5 +13,12 @@ urlpatterns = [
     *(
         path(f"schedules/<int:pk>/{verb}/", schedule_views.change, {"verb": verb}, name=f"schedule-{verb}")
         for verb in ("pause", "resume", "delete")
+    ),
+    path("projects/<slug:slug>/notifications/", notify_views.notifications, name="notifications"),
+    *(
+        path(
+            f"webhooks/<int:pk>/{verb}/", notify_views.webhook_action, {"verb": verb}, name=f"webhook-{verb}"
+        )
+        for verb in ("test", "delete")
     ),
 ]
