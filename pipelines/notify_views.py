@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_lazy, gettext_noop
 from django.views.decorators.http import require_POST
 
 from portal.forms import apply_errors
@@ -27,6 +27,8 @@ class ChoiceForm(forms.ModelForm):
 
 
 class WebhookForm(forms.ModelForm):
+    url = forms.URLField(label=gettext_lazy("URL"), max_length=500, assume_scheme="https")
+
     class Meta:
         model = Webhook
         fields = ["url", "kind", "only_failures"]

@@ -5,11 +5,12 @@ and child MLflow runs."""
 
 import pytest
 import requests
+from django.core import mail
 from rest_framework.test import APIClient
 
 from clusterjobs.backends import get_backend
 from clusterjobs.models import Job, JobStatus
-from pipelines.models import PipelineRun, StepRun
+from pipelines.models import NotificationChoice, PipelineRun, StepRun
 from tests.clusterjobs.watching import Watcher, wait_for
 
 PY = "python"
@@ -54,6 +55,7 @@ def test_diamond_failure_retry_rerun_and_cancel(personas, settings, mlflow_uri, 
     settings.TALLER_LOCAL_POLL_SECONDS = 0.2
     client = APIClient()
     client.force_authenticate(personas.bob)
+    NotificationChoice.objects.create(user=personas.bob, project=personas.project, on_failure=True)
     check_upstream = (
         "import json, os; ids = json.loads(os.environ['UPSTREAM_RUN_IDS']); "
         "assert sorted(ids) == ['train-a', 'train-b'], ids; print('evaluating', ids)"
@@ -104,6 +106,9 @@ def test_diamond_failure_retry_rerun_and_cancel(personas, settings, mlflow_uri, 
     assert {"key": "mlflow.parentRunId", "value": run.mlflow_run_id} in tags
     parent = lambda: requests.get(mlflow, params={"run_id": run.mlflow_run_id}, timeout=10).json()["run"]  # noqa: E731
     wait_for(lambda: parent()["info"]["status"] == "FAILED", 60, "the parent run to end")
+    # Bob asked to be told of failures: the failed job and the failed run, by email, from the worker.
+    subject = f"[genomics] pipeline diamond run {first}: failed"
+    wait_for(lambda: any(m.subject == subject for m in mail.outbox), 60, "the email of the failed run")
 
     # Re-run from the failure: what succeeded is kept, the failed branch runs again.
     gate.write_text("")
