@@ -3,7 +3,8 @@ with their latest deliveries and a "send a test" action."""
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -20,13 +21,13 @@ OWNERS_ONLY = _("Only owners of the project manage its webhooks.")
 LATEST = 5
 
 
-class ChoiceSerializer(StrictSerializerMixin, serializers.ModelSerializer):
+class NotificationChoiceSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     class Meta:
         model = NotificationChoice
         fields = ["on_end", "on_failure"]
 
 
-class DeliverySerializer(serializers.ModelSerializer):
+class WebhookDeliverySerializer(serializers.ModelSerializer):
     class Meta:
         model = Delivery
         fields = ["id", "subject", "status", "attempts", "last_error", "created_at", "sent_at"]
@@ -42,31 +43,47 @@ class WebhookSerializer(StrictSerializerMixin, serializers.ModelSerializer):
         read_only_fields = ["id", "created_at", "deliveries"]
 
     def get_deliveries(self, webhook: Webhook) -> list[dict]:
-        return DeliverySerializer(webhook.deliveries.all()[:LATEST], many=True).data
+        return WebhookDeliverySerializer(webhook.deliveries.all()[:LATEST], many=True).data
 
 
 class NotificationChoiceView(APIView):
     """Your own choice of emails about your jobs and pipeline runs in a project."""
 
-    @extend_schema(summary=_("Your notification choice"), responses={200: ChoiceSerializer})
+    @extend_schema(summary=_("Your notification choice"), responses={200: NotificationChoiceSerializer})
     def get(self, request: Request, slug: str) -> Response:
         project = get_project_for_user(request.user, slug)
         choice = NotificationChoice.objects.filter(user=request.user, project=project).first()
-        return Response(ChoiceSerializer(choice or NotificationChoice()).data)
+        return Response(NotificationChoiceSerializer(choice or NotificationChoice()).data)
 
     @extend_schema(
-        summary=_("Set your notification choice"), request=ChoiceSerializer, responses={200: ChoiceSerializer}
+        summary=_("Set your notification choice"),
+        request=NotificationChoiceSerializer,
+        responses={200: NotificationChoiceSerializer},
     )
     def put(self, request: Request, slug: str) -> Response:
         project = get_project_for_user(request.user, slug)
-        body = ChoiceSerializer(data=request.data)
+        body = NotificationChoiceSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         choice, _created = NotificationChoice.objects.update_or_create(
             user=request.user, project=project, defaults=body.validated_data
         )
-        return Response(ChoiceSerializer(choice).data)
+        return Response(NotificationChoiceSerializer(choice).data)
 
 
+WEBHOOK_ID = OpenApiParameter(
+    "id", OpenApiTypes.INT, OpenApiParameter.PATH, description=_("The webhook's id.")
+)
+
+
+@extend_schema_view(
+    list=extend_schema(summary=_("List a project's webhooks")),
+    create=extend_schema(
+        summary=_("Add a webhook"),
+        description=_("https only, to a public address; a signed one answers its secret once."),
+    ),
+    destroy=extend_schema(summary=_("Delete a webhook"), parameters=[WEBHOOK_ID]),
+    test=extend_schema(parameters=[WEBHOOK_ID]),
+)
 class WebhookViewSet(
     mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
 ):
@@ -74,6 +91,7 @@ class WebhookViewSet(
 
     serializer_class = WebhookSerializer
     pagination_class = None
+    queryset = Webhook.objects.none()  # for the schema; requests get get_queryset()
 
     def _project(self):
         project = get_project_for_user(self.request.user, self.kwargs["project_slug"])
@@ -81,6 +99,8 @@ class WebhookViewSet(
         return project
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Webhook.objects.none()
         return Webhook.objects.filter(project=self._project()).prefetch_related("deliveries").order_by("pk")
 
     def create(self, request: Request, project_slug: str) -> Response:
@@ -96,9 +116,11 @@ class WebhookViewSet(
             answer["secret"] = webhook.secret  # shown once: the receiver checks signatures with it
         return Response(answer, status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary=_("Send a test notification"), request=None, responses={202: DeliverySerializer})
+    @extend_schema(
+        summary=_("Send a test notification"), request=None, responses={202: WebhookDeliverySerializer}
+    )
     @action(detail=True, methods=["post"])
     def test(self, request: Request, project_slug: str, pk: str) -> Response:
         webhook = get_object_or_404(self.get_queryset(), pk=pk)
         delivery = Delivery.objects.get(pk=notify.test_delivery(webhook))
-        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+        return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

@@ -3,7 +3,7 @@ pause, resume, delete. Visibility from ``visible_to``; changes need a member or 
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -36,7 +36,7 @@ class ScheduleCreateSerializer(StrictSerializerMixin, serializers.Serializer):
     )
 
 
-class EventSerializer(serializers.ModelSerializer):
+class ScheduleEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = ScheduleEvent
         fields = ["due_at", "at", "outcome", "message", "run"]
@@ -86,9 +86,16 @@ class ScheduleDetailSerializer(ScheduleSerializer):
         return [serializers.DateTimeField().to_representation(t) for t in times]
 
     def get_events(self, schedule: Schedule) -> list[dict]:
-        return EventSerializer(schedule.events.all()[:EVENTS], many=True).data
+        return ScheduleEventSerializer(schedule.events.all()[:EVENTS], many=True).data
 
 
+@extend_schema_view(
+    list=extend_schema(summary=_("List schedules")),
+    retrieve=extend_schema(
+        summary=_("Show a schedule"), description=_("Its next five times and latest events.")
+    ),
+    destroy=extend_schema(summary=_("Delete a schedule"), description=_("Its runs stay.")),
+)
 class ScheduleViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
 ):
@@ -112,6 +119,7 @@ class ScheduleViewSet(
 
     @extend_schema(
         summary=_("Schedule a pipeline"),
+        description=_("Run a pipeline of the project on a cron expression in a time zone."),
         request=ScheduleCreateSerializer,
         responses={201: ScheduleDetailSerializer},
     )

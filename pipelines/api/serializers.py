@@ -4,10 +4,12 @@ JSON) text in ``definition``; ``definition.check`` is its one check."""
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from portal.api import StrictSerializerMixin
+
 from ..models import Pipeline, PipelineRun, StepRun
 
 
-class StartSerializer(serializers.Serializer):
+class StartSerializer(StrictSerializerMixin, serializers.Serializer):
     """A pipeline to run: its definition as text, or its fields in the body itself."""
 
     project = serializers.CharField(required=False, help_text=_("Slug of the project; or in the definition."))
@@ -27,13 +29,13 @@ class StartSerializer(serializers.Serializer):
     )
 
 
-class RerunSerializer(serializers.Serializer):
+class RerunSerializer(StrictSerializerMixin, serializers.Serializer):
     from_failed = serializers.BooleanField(
         default=False, help_text=_("Keep the steps that succeeded and run the others again.")
     )
 
 
-class StepSerializer(serializers.ModelSerializer):
+class PipelineStepSerializer(serializers.ModelSerializer):
     job = serializers.IntegerField(
         source="job_id", read_only=True, allow_null=True, help_text=_("Its current job.")
     )
@@ -63,7 +65,7 @@ class StepSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RunSerializer(serializers.ModelSerializer):
+class PipelineRunSerializer(serializers.ModelSerializer):
     pipeline = serializers.CharField(source="pipeline.name", read_only=True)
     project = serializers.CharField(source="project.slug", read_only=True)
     started_by = serializers.CharField(source="started_by.username", read_only=True)
@@ -86,11 +88,11 @@ class RunSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RunDetailSerializer(RunSerializer):
-    steps = StepSerializer(many=True, read_only=True)
+class PipelineRunDetailSerializer(PipelineRunSerializer):
+    steps = PipelineStepSerializer(many=True, read_only=True)
 
-    class Meta(RunSerializer.Meta):
-        fields = [*RunSerializer.Meta.fields, "definition", "steps"]
+    class Meta(PipelineRunSerializer.Meta):
+        fields = [*PipelineRunSerializer.Meta.fields, "definition", "steps"]
         read_only_fields = fields
 
 

@@ -4,7 +4,7 @@ see is a 404), changes from ``access.check`` (a viewer gets a 403)."""
 
 from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -15,10 +15,10 @@ from portal.projects.access import Need, can, check, find_project
 from .. import actions, definition
 from ..models import Pipeline, PipelineRun, StepRun
 from .serializers import (
+    PipelineRunDetailSerializer,
+    PipelineRunSerializer,
     PipelineSerializer,
     RerunSerializer,
-    RunDetailSerializer,
-    RunSerializer,
     StartSerializer,
 )
 
@@ -30,6 +30,7 @@ def _definition_and_project(user, body):
     """The definition a request gives, and its project (checked: the user may run jobs there)."""
     if not isinstance(body, dict):
         raise exceptions.ValidationError({"definition": [_("Give a JSON object.")]})
+    StartSerializer(data=body).is_valid(raise_exception=True)  # the fields' types, before any lookup
     data = dict(body)
     text = data.pop("definition", None)
     if text is not None:
@@ -50,6 +51,7 @@ def _definition_and_project(user, body):
     return data, project
 
 
+@extend_schema_view(list=extend_schema(summary=_("List pipelines")))
 class PipelineViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Pipelines (named definitions) of the projects you can see; POST runs one."""
 
@@ -69,12 +71,12 @@ class PipelineViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             "step limit, every step as a job) and starts a run; nothing is created if any of it is refused."
         ),
         request=StartSerializer,
-        responses={201: RunDetailSerializer, **UNAVAILABLE},
+        responses={201: PipelineRunDetailSerializer, **UNAVAILABLE},
     )
     def create(self, request: Request) -> Response:
         data, project = _definition_and_project(request.user, request.data)
         run = actions.start_pipeline(request.user, project, data)
-        return Response(RunDetailSerializer(_run_detail(run.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(PipelineRunDetailSerializer(_run_detail(run.pk)).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary=_("Keep a pipeline definition without running it"),
@@ -113,6 +115,12 @@ def _run_detail(pk: int) -> PipelineRun:
     )
 
 
+@extend_schema_view(
+    list=extend_schema(summary=_("List pipeline runs")),
+    retrieve=extend_schema(
+        summary=_("Show a pipeline run"), description=_("Its status and every step's, with their jobs.")
+    ),
+)
 class PipelineRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Runs of pipelines in the projects you can see, newest first."""
 
@@ -127,30 +135,32 @@ class PipelineRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         return runs
 
     def get_serializer_class(self):
-        return RunSerializer if self.action == "list" else RunDetailSerializer
+        return PipelineRunSerializer if self.action == "list" else PipelineRunDetailSerializer
 
     def _run_to_change(self) -> PipelineRun:
         run = self.get_object()
         check(self.request.user, run.project, Need.CHANGE, CHANGE_REFUSAL)
         return run
 
-    @extend_schema(summary=_("Cancel a pipeline run"), request=None, responses={200: RunDetailSerializer})
+    @extend_schema(
+        summary=_("Cancel a pipeline run"), request=None, responses={200: PipelineRunDetailSerializer}
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         """Cancel its running steps' jobs and skip the steps not started."""
         actions.cancel_run(request.user, self._run_to_change())
-        return Response(RunDetailSerializer(_run_detail(int(pk))).data)
+        return Response(PipelineRunDetailSerializer(_run_detail(int(pk))).data)
 
     @extend_schema(
         summary=_("Re-run a pipeline run"),
         request=RerunSerializer,
-        responses={201: RunDetailSerializer, **UNAVAILABLE},
+        responses={201: PipelineRunDetailSerializer, **UNAVAILABLE},
     )
     @action(detail=True, methods=["post"])
     def rerun(self, request: Request, pk: str) -> Response:
         """A new run of the same definition: all of it, or (from_failed) the steps that did not succeed."""
-        run = self._run_to_change()
         body = RerunSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        run = self._run_to_change()
         new = actions.rerun(request.user, run, from_failed=body.validated_data["from_failed"])
-        return Response(RunDetailSerializer(_run_detail(new.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(PipelineRunDetailSerializer(_run_detail(new.pk)).data, status=status.HTTP_201_CREATED)
