@@ -16,25 +16,38 @@ from portal.projects.access import Need, check, get_project_for_user
 
 from .. import notify
 from ..models import Delivery, NotificationChoice, Webhook
+from .described import PROJECT_SLUG, SLUG, Described
 
 OWNERS_ONLY = _("Only owners of the project manage its webhooks.")
 LATEST = 5
 
 
-class NotificationChoiceSerializer(StrictSerializerMixin, serializers.ModelSerializer):
+class StrictBoolean(serializers.BooleanField):
+    """true or false, and only those: DRF would take "yes", "1" or 0 too."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class NotificationChoiceSerializer(Described, StrictSerializerMixin, serializers.ModelSerializer):
+    on_end = StrictBoolean()
+    on_failure = StrictBoolean()
+
     class Meta:
         model = NotificationChoice
         fields = ["on_end", "on_failure"]
 
 
-class WebhookDeliverySerializer(serializers.ModelSerializer):
+class WebhookDeliverySerializer(Described, serializers.ModelSerializer):
     class Meta:
         model = Delivery
         fields = ["id", "subject", "status", "attempts", "last_error", "created_at", "sent_at"]
         read_only_fields = fields
 
 
-class WebhookSerializer(StrictSerializerMixin, serializers.ModelSerializer):
+class WebhookSerializer(Described, StrictSerializerMixin, serializers.ModelSerializer):
     deliveries = serializers.SerializerMethodField(help_text=_("The latest deliveries and their outcome."))
 
     class Meta:
@@ -49,7 +62,11 @@ class WebhookSerializer(StrictSerializerMixin, serializers.ModelSerializer):
 class NotificationChoiceView(APIView):
     """Your own choice of emails about your jobs and pipeline runs in a project."""
 
-    @extend_schema(summary=_("Your notification choice"), responses={200: NotificationChoiceSerializer})
+    @extend_schema(
+        summary=_("Your notification choice"),
+        parameters=[SLUG],
+        responses={200: NotificationChoiceSerializer},
+    )
     def get(self, request: Request, slug: str) -> Response:
         project = get_project_for_user(request.user, slug)
         choice = NotificationChoice.objects.filter(user=request.user, project=project).first()
@@ -57,6 +74,7 @@ class NotificationChoiceView(APIView):
 
     @extend_schema(
         summary=_("Set your notification choice"),
+        parameters=[SLUG],
         request=NotificationChoiceSerializer,
         responses={200: NotificationChoiceSerializer},
     )
@@ -76,13 +94,14 @@ WEBHOOK_ID = OpenApiParameter(
 
 
 @extend_schema_view(
-    list=extend_schema(summary=_("List a project's webhooks")),
+    list=extend_schema(summary=_("List a project's webhooks"), parameters=[PROJECT_SLUG]),
     create=extend_schema(
         summary=_("Add a webhook"),
         description=_("https only, to a public address; a signed one answers its secret once."),
+        parameters=[PROJECT_SLUG],
     ),
-    destroy=extend_schema(summary=_("Delete a webhook"), parameters=[WEBHOOK_ID]),
-    test=extend_schema(parameters=[WEBHOOK_ID]),
+    destroy=extend_schema(summary=_("Delete a webhook"), parameters=[PROJECT_SLUG, WEBHOOK_ID]),
+    test=extend_schema(parameters=[PROJECT_SLUG, WEBHOOK_ID]),
 )
 class WebhookViewSet(
     mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet

@@ -14,13 +14,14 @@ from portal.projects.access import Need, can, check, find_project
 
 from .. import schedules
 from ..models import MissedPolicy, Pipeline, Schedule, ScheduleEvent
+from .described import Described
 
 REFUSAL = _("Only members and owners of the project schedule its pipelines.")
 NEXT_TIMES = 5
 EVENTS = 10
 
 
-class ScheduleCreateSerializer(StrictSerializerMixin, serializers.Serializer):
+class ScheduleCreateSerializer(Described, StrictSerializerMixin, serializers.Serializer):
     project = serializers.CharField(help_text=_("Slug of the project."))
     pipeline = serializers.CharField(
         help_text=_("Name of a pipeline of the project (run or defined before).")
@@ -36,14 +37,14 @@ class ScheduleCreateSerializer(StrictSerializerMixin, serializers.Serializer):
     )
 
 
-class ScheduleEventSerializer(serializers.ModelSerializer):
+class ScheduleEventSerializer(Described, serializers.ModelSerializer):
     class Meta:
         model = ScheduleEvent
         fields = ["due_at", "at", "outcome", "message", "run"]
         read_only_fields = fields
 
 
-class ScheduleSerializer(serializers.ModelSerializer):
+class ScheduleSerializer(Described, serializers.ModelSerializer):
     project = serializers.CharField(source="project.slug", read_only=True)
     pipeline = serializers.CharField(source="pipeline.name", read_only=True)
     created_by = serializers.CharField(source="created_by.username", read_only=True)

@@ -7,9 +7,10 @@ from rest_framework import serializers
 from portal.api import StrictSerializerMixin
 
 from ..models import Pipeline, PipelineRun, StepRun
+from .described import Described
 
 
-class StartSerializer(StrictSerializerMixin, serializers.Serializer):
+class StartSerializer(Described, StrictSerializerMixin, serializers.Serializer):
     """A pipeline to run: its definition as text, or its fields in the body itself."""
 
     project = serializers.CharField(required=False, help_text=_("Slug of the project; or in the definition."))
@@ -29,13 +30,13 @@ class StartSerializer(StrictSerializerMixin, serializers.Serializer):
     )
 
 
-class RerunSerializer(StrictSerializerMixin, serializers.Serializer):
+class RerunSerializer(Described, StrictSerializerMixin, serializers.Serializer):
     from_failed = serializers.BooleanField(
         default=False, help_text=_("Keep the steps that succeeded and run the others again.")
     )
 
 
-class PipelineStepSerializer(serializers.ModelSerializer):
+class PipelineStepSerializer(Described, serializers.ModelSerializer):
     job = serializers.IntegerField(
         source="job_id", read_only=True, allow_null=True, help_text=_("Its current job.")
     )
@@ -65,7 +66,7 @@ class PipelineStepSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PipelineRunSerializer(serializers.ModelSerializer):
+class PipelineRunSerializer(Described, serializers.ModelSerializer):
     pipeline = serializers.CharField(source="pipeline.name", read_only=True)
     project = serializers.CharField(source="project.slug", read_only=True)
     started_by = serializers.CharField(source="started_by.username", read_only=True)
@@ -96,7 +97,7 @@ class PipelineRunDetailSerializer(PipelineRunSerializer):
         read_only_fields = fields
 
 
-class PipelineSerializer(serializers.ModelSerializer):
+class PipelineSerializer(Described, serializers.ModelSerializer):
     project = serializers.CharField(source="project.slug", read_only=True)
     created_by = serializers.CharField(source="created_by.username", read_only=True)
 
