@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("portal.projects.api.urls")),
     path("", include("experiments.api.urls")),
     path("", include("clusterjobs.api.urls")),
+    path("", include("pipelines.api.urls")),
     path("", include("portal.quotas.api.urls")),
     path("", include("portal.accounts.api.urls")),
     path("", include("deployments.api.urls")),

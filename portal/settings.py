@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "portal.quotas",
     "clusterjobs",
     "experiments",
+    "pipelines",
     "monitoring",
     "deployments",
     "sweeps",
@@ -321,6 +322,13 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "clusterjobs.tasks.drain_queues",
         "schedule": envint("TALLER_DRAIN_SECONDS", "30"),
     },
+    # Repair pipeline steps a lost message left claimed, retries due, step jobs whose end went unheard.
+    "advance-pipelines": {
+        "task": "pipelines.tasks.advance_pipelines",
+        "schedule": envint("TALLER_PIPELINE_REPAIR_SECONDS", "30"),
+    },
+    # Start the pipelines whose schedule is due.
+    "tick-schedules": {"task": "pipelines.tasks.tick_schedules", "schedule": 60},
 }
 
 # MLflow: the upstream tracking server the portal talks to.
@@ -452,6 +460,34 @@ TALLER_PROJECT_VOLUMES = envmapping("TALLER_PROJECT_VOLUMES")
 TALLER_MAX_JOB_CPU = envint("TALLER_MAX_JOB_CPU", "32")
 TALLER_MAX_JOB_MEMORY_MIB = envint("TALLER_MAX_JOB_MEMORY_MIB", "262144")
 TALLER_MAX_JOB_GPUS = envint("TALLER_MAX_JOB_GPUS", "8")
+# The most steps one pipeline may have.
+TALLER_PIPELINE_MAX_STEPS = envint("TALLER_PIPELINE_MAX_STEPS", "500")
+# Schedules: the shortest interval a cron expression may have, and how late a time may be taken
+# before it counts as missed (the portal was down): then skipped, or run once, as the schedule says.
+TALLER_SCHEDULE_MIN_INTERVAL_MINUTES = envint("TALLER_SCHEDULE_MIN_INTERVAL_MINUTES", "10")
+TALLER_SCHEDULE_GRACE_SECONDS = envint("TALLER_SCHEDULE_GRACE_SECONDS", "300")
+# Notifications: email through Django's backend (the console on the embedded default, SMTP when
+# EMAIL_HOST is set); webhooks over https only, never to private, loopback, link-local or the
+# cluster's ranges (TALLER_WEBHOOK_BLOCKED_NETWORKS adds ranges; TALLER_WEBHOOK_TRUSTED_HOSTS names
+# hosts exempt from the address check, such as an on-premise chat server), retried with backoff.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = envint("EMAIL_PORT", "25")
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "false")
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "taller@localhost")
+TALLER_WEBHOOK_BLOCKED_NETWORKS = [
+    n for n in os.environ.get("TALLER_WEBHOOK_BLOCKED_NETWORKS", "").split(",") if n
+]
+TALLER_WEBHOOK_TRUSTED_HOSTS = [h for h in os.environ.get("TALLER_WEBHOOK_TRUSTED_HOSTS", "").split(",") if h]
+TALLER_WEBHOOK_HTTPS_ONLY = True
+TALLER_NOTIFY_MAX_ATTEMPTS = envint("TALLER_NOTIFY_MAX_ATTEMPTS", "5")
 TALLER_MAX_JOB_TIME_LIMIT_MINUTES = envint("TALLER_MAX_JOB_TIME_LIMIT_MINUTES", "10080")
 # Registry prefixes a job image must start with, comma-separated; unset allows any image.
 TALLER_ALLOWED_IMAGE_PREFIXES = envlist("TALLER_ALLOWED_IMAGE_PREFIXES")

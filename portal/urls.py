@@ -27,6 +27,7 @@ urlpatterns = [
     path("", include("deployments.urls")),
     path("", include("deployments.serve_urls")),
     path("", include("sweeps.urls")),
+    path("", include("pipelines.urls")),
     path("api/v1/", include("portal.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

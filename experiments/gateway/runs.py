@@ -83,6 +83,19 @@ def find_job_run(experiment_id: str, job_id: int) -> str:
     return found["runs"][0]["run_id"] if found["runs"] else ""
 
 
+def create_parent_run(
+    project: str, experiment: str, run_name: str, user: str, tags: dict[str, str]
+) -> tuple[str, str]:
+    """Create a run that groups others (a pipeline's, whose steps' runs name it in
+    ``mlflow.parentRunId``); returns (experiment_id, run_id)."""
+    experiment_id = ensure_experiment(project, experiment)
+    with calling():
+        run = mlflow_client().create_run(
+            experiment_id, run_name=run_name, tags={**tags, PROJECT_TAG: project, "mlflow.user": user}
+        )
+    return experiment_id, run.info.run_id
+
+
 def finish_run(run_id: str, status: str) -> None:
     """End a job's run: status is FINISHED, FAILED or KILLED."""
     with calling():

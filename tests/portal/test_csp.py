@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 
 from clusterjobs.models import Job, JobStatus
 from experiments import gateway
+from pipelines.actions import start_pipeline
 from portal.quotas.actions import request_quota
 from tests.clusterjobs.factories import JobFactory
 from tests.experiments.conftest import log_example
@@ -34,6 +35,13 @@ document.addEventListener("securitypolicyviolation", (e) => {
 # Named URLs that are not pages to look at: POST targets, htmx fragments, JSON and file downloads.
 NOT_PAGES = {
     "healthz",  # JSON
+    "pipelines:cancel",
+    "pipelines:rerun",
+    "pipelines:schedule-pause",
+    "pipelines:schedule-resume",
+    "pipelines:schedule-delete",
+    "pipelines:webhook-test",
+    "pipelines:webhook-delete",
     "metrics",  # Prometheus' text format, for scrapers
     "javascript-catalog",  # a script, loaded by the quota pages
     "accounts:logout",
@@ -103,7 +111,10 @@ def site(personas, mlflow_uri) -> dict:
     job = JobFactory(project=personas.project, submitter=personas.bob, status=JobStatus.QUEUED)
     ProjectFactory(slug="waiting", name="Waiting", requested_by=personas.charlie)
     request_quota(personas.alice, personas.project, "thesis", max_gpus=2)
+    steps = [{"name": "a", "command": ["true"]}, {"name": "b", "command": ["true"], "depends_on": ["a"]}]
+    pipeline_run = start_pipeline(personas.bob, personas.project, {"name": "csp", "steps": steps})
     return {
+        "pipeline_run": pipeline_run,
         "job": job,
         "sweep": sweep_with_trials(personas),
         "run": first.run_id,
@@ -144,6 +155,11 @@ PAGES = {
     "sweeps:new": ("bob", "/projects/genomics/sweeps/new/"),
     "sweeps:detail": ("bob", "/sweeps/{sweep.pk}/"),
     "api-docs": ("bob", "/api/docs/"),
+    "pipelines:project-runs": ("bob", "/projects/genomics/pipelines/"),
+    "pipelines:start": ("bob", "/projects/genomics/pipelines/new/"),
+    "pipelines:run": ("bob", "/pipelines/runs/{pipeline_run.pk}/"),
+    "pipelines:schedules": ("bob", "/projects/genomics/schedules/"),
+    "pipelines:notifications": ("bob", "/projects/genomics/notifications/"),
 }
 
 

@@ -1,0 +1,96 @@
+"""Schedule pages: a project's schedules with their next five times and latest events, the form
+that makes one, pause, resume and delete."""
+
+import zoneinfo
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from portal.forms import apply_errors
+from portal.projects.access import Need, can, check, get_project_for_user
+
+from . import schedules
+from .models import MissedPolicy, Schedule
+
+MAX_SHOWN = 100
+REFUSAL = gettext_lazy("Only members and owners of the project schedule its pipelines.")
+
+
+class ScheduleForm(forms.Form):
+    pipeline = forms.ModelChoiceField(queryset=None, label=gettext_lazy("Pipeline"))
+    cron = forms.CharField(
+        label=gettext_lazy("Cron expression"),
+        max_length=100,
+        help_text=gettext_lazy(
+            "Minute, hour, day of month, month, day of week; e.g. 0 2 * * * for 02:00 every day."
+        ),
+    )
+    timezone = forms.ChoiceField(label=gettext_lazy("Time zone"))
+    missed = forms.ChoiceField(
+        label=gettext_lazy("Times missed while the portal was down"), choices=MissedPolicy.choices
+    )
+
+    def __init__(self, project, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["pipeline"].queryset = project.pipelines.order_by("name")
+        self.fields["timezone"].choices = [(z, z) for z in sorted(zoneinfo.available_timezones())]
+
+
+@login_required
+def project_schedules(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug)
+    can_change = can(request.user, project, Need.CHANGE)
+    form = ScheduleForm(
+        project, request.POST or None, initial={"timezone": timezone.get_current_timezone_name()}
+    )
+    if request.method == "POST":
+        check(request.user, project, Need.CHANGE, REFUSAL)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                schedules.create_schedule(
+                    request.user, data["pipeline"], data["cron"], data["timezone"], data["missed"]
+                )
+            except ValidationError as error:
+                apply_errors(form, error)
+            else:
+                messages.success(request, _("Schedule saved."))
+                return redirect("pipelines:schedules", project.slug)
+    rows = list(
+        project.schedules.select_related("pipeline", "created_by").prefetch_related("events")[:MAX_SHOWN]
+    )
+    now = timezone.now()
+    for schedule in rows:
+        schedule.upcoming = (
+            [] if schedule.paused else schedules.times_after(schedule.cron, schedule.zone, now, 5)
+        )
+        schedule.latest = list(schedule.events.all())[:3]
+    context = {"project": project, "schedules": rows, "form": form, "can_change": can_change}
+    return render(request, "pipelines/schedules.html", context)
+
+
+def _schedule_to_change(request: HttpRequest, pk: int) -> Schedule:
+    schedule = get_object_or_404(Schedule.objects.visible_to(request.user).select_related("project"), pk=pk)
+    check(request.user, schedule.project, Need.CHANGE, REFUSAL)
+    return schedule
+
+
+@login_required
+@require_POST
+def change(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
+    schedule = _schedule_to_change(request, pk)
+    if verb == "pause":
+        schedules.pause(schedule)
+    elif verb == "resume":
+        schedules.resume(schedule)
+    else:
+        schedule.delete()
+    return redirect("pipelines:schedules", schedule.project.slug)

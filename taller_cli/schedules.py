@@ -1,0 +1,112 @@
+"""`taller schedule ...`: run a project's pipeline on a cron expression in a time zone (create,
+list with the next times, show, pause, resume, delete)."""
+
+import click
+
+from . import output
+from .main import api, cli, json_option
+
+MAX_SCHEDULES = 1000
+
+
+@cli.group()
+def schedule() -> None:
+    """Schedule pipelines: create, list, show, pause, resume, delete."""
+
+
+def _show(row: dict) -> None:
+    click.echo(
+        output.fields(
+            [
+                ("schedule", row["id"]),
+                ("project", row["project"]),
+                ("pipeline", row["pipeline"]),
+                ("cron", f"{row['cron']} ({row['timezone']})"),
+                ("missed times", row["missed"]),
+                ("paused", "yes" if row["paused"] else "no"),
+                ("next times", ", ".join(row.get("next_times") or []) or "-"),
+            ]
+        )
+    )
+    events = row.get("events") or []
+    if events:
+        click.echo(
+            output.table(
+                ["due", "outcome", "run", "message"],
+                [[e["due_at"], e["outcome"], e["run"] or "", e["message"]] for e in events],
+            )
+        )
+
+
+@schedule.command(name="create")
+@click.option("--project", "-p", required=True, help="Slug of the project.")
+@click.option("--pipeline", required=True, help="Name of the pipeline (see `taller pipeline define`).")
+@click.option("--cron", required=True, help='Five-field cron expression, e.g. "0 2 * * *".')
+@click.option("--tz", "zone", default="UTC", show_default=True, help="Time zone, e.g. Europe/Madrid.")
+@click.option("--missed", type=click.Choice(["skip", "once"]), default="skip", show_default=True,
+              help="Times missed while the portal was down: skip them, or run once.")  # fmt: skip
+@json_option
+def create(project: str, pipeline: str, cron: str, zone: str, missed: str, as_json: bool) -> None:
+    """Run PIPELINE of PROJECT on CRON."""
+    body = {"project": project, "pipeline": pipeline, "cron": cron, "timezone": zone, "missed": missed}
+    row = api().post("schedules/", body)
+    output.emit_json(row) if as_json else _show(row)
+
+
+@schedule.command(name="list")
+@json_option
+def list_schedules(as_json: bool) -> None:
+    """Schedules of the projects you can see, with their next time."""
+    rows = api().pages("schedules/", limit=MAX_SCHEDULES)
+    if as_json:
+        return output.emit_json(rows)
+    click.echo(
+        output.table(
+            ["id", "project", "pipeline", "cron", "time zone", "paused", "next run"],
+            [
+                [
+                    r["id"],
+                    r["project"],
+                    r["pipeline"],
+                    r["cron"],
+                    r["timezone"],
+                    "yes" if r["paused"] else "no",
+                    r["next_run_at"] or "-",
+                ]
+                for r in rows
+            ],
+        )  # fmt: skip
+    )
+
+
+@schedule.command(name="show")
+@click.argument("schedule_id", type=int)
+@json_option
+def show(schedule_id: int, as_json: bool) -> None:
+    """A schedule, its next five times and its latest events."""
+    row = api().get(f"schedules/{schedule_id}/")
+    output.emit_json(row) if as_json else _show(row)
+
+
+@schedule.command(name="pause")
+@click.argument("schedule_id", type=int)
+def pause(schedule_id: int) -> None:
+    """Stop starting runs until resumed."""
+    api().post(f"schedules/{schedule_id}/pause/")
+    click.echo(f"schedule {schedule_id} paused")
+
+
+@schedule.command(name="resume")
+@click.argument("schedule_id", type=int)
+def resume(schedule_id: int) -> None:
+    """Start runs again, from the next time on."""
+    row = api().post(f"schedules/{schedule_id}/resume/")
+    click.echo(f"schedule {schedule_id} resumed; next run {row['next_run_at']}")
+
+
+@schedule.command(name="delete")
+@click.argument("schedule_id", type=int)
+def delete(schedule_id: int) -> None:
+    """Delete the schedule (its runs stay)."""
+    api().request("DELETE", f"schedules/{schedule_id}/")
+    click.echo(f"schedule {schedule_id} deleted")
