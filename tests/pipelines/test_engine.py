@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from clusterjobs import runs
 from clusterjobs.lifecycle import move_job
 from clusterjobs.models import Job, JobStatus
 from pipelines import actions, engine
@@ -42,10 +43,12 @@ def submit_claimed(run) -> list[str]:
 
 
 def end(run, name: str, status: str) -> Job:
-    """The step's job ends (as the watcher would move it) and the engine hears of it."""
+    """The step's job is dispatched (its run created there, by the real clusterjobs.runs, under the
+    pipeline's parent run), ends (as the watcher would move it) and the engine hears of it."""
     job_id = StepRun.objects.get(run=run, name=name).job_id
     if status != JobStatus.FAILED:
         move_job(job_id, JobStatus.DISPATCHING)
+        assert runs.start_run(Job.objects.get(pk=job_id), timezone.now(), retried=False)
     move_job(job_id, status)
     engine.job_ended(job_id)
     return Job.objects.get(pk=job_id)
