@@ -408,6 +408,9 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "clusterjobs.models.JobStatus",
         "QuotaRequestStatusEnum": "portal.quotas.models.QuotaRequest.Status",
         "SweepStatusEnum": "sweeps.models.SweepStatus",
+        "DeploymentStatusEnum": "deployments.models.DeploymentStatus",
+        "PipelineRunStatusEnum": "pipelines.models.RunStatus",
+        "PipelineStepStatusEnum": "pipelines.models.StepStatus",
     },
 }
 

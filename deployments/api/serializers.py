@@ -7,10 +7,12 @@ from ..models import Deployment
 
 
 class DeploymentSerializer(serializers.ModelSerializer):
-    project = serializers.CharField(source="project.slug", read_only=True)
-    model = serializers.CharField(source="short_model_name", read_only=True)
-    url = serializers.SerializerMethodField()
-    status_reason = serializers.SerializerMethodField()
+    project = serializers.CharField(source="project.slug", read_only=True, help_text=_("The project's slug."))
+    model = serializers.CharField(
+        source="short_model_name", read_only=True, help_text=_("The registered model's name in the project.")
+    )
+    url = serializers.SerializerMethodField(help_text=_("Where clients call it (MLflow's scoring protocol)."))
+    status_reason = serializers.SerializerMethodField(help_text=_("Why it is in its status."))
 
     class Meta:
         model = Deployment
@@ -38,6 +40,25 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "stopped_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "id": {"help_text": _("The deployment's id.")},
+            "name": {"help_text": _("Unique in the project; part of the serving URL.")},
+            "model_name": {"help_text": _("The registered model's full name in MLflow.")},
+            "alias": {"help_text": _("The alias it follows, or empty for a fixed version.")},
+            "version": {"help_text": _("The model version wanted.")},
+            "serving_version": {"help_text": _("The model version serving now.")},
+            "previous_version": {"help_text": _("The version a roll back returns to.")},
+            "replicas": {"help_text": _("Replicas wanted.")},
+            "serving_replicas": {"help_text": _("Replicas serving now.")},
+            "cpu": {"help_text": _("CPU cores per replica.")},
+            "memory_mib": {"help_text": _("Memory per replica, in MiB.")},
+            "gpus": {"help_text": _("GPUs per replica.")},
+            "status": {"help_text": _("starting, running, updating, failed or stopped.")},
+            "backend": {"help_text": _("Where it runs: local or kubernetes.")},
+            "created_at": {"help_text": _("When it was made.")},
+            "updated_at": {"help_text": _("When it last changed.")},
+            "stopped_at": {"help_text": _("When it was stopped.")},
+        }
 
     def get_url(self, deployment: Deployment) -> str:
         """Where clients call it: ``POST`` MLflow's scoring protocol to this path on the portal."""
@@ -53,23 +74,33 @@ class DeploymentCreateSerializer(StrictSerializerMixin, serializers.Serializer):
         max_length=40, help_text=_("Unique in the project; part of the serving URL.")
     )
     model = serializers.CharField(max_length=200, help_text=_("The registered model's name in the project."))
-    version = serializers.CharField(required=False, allow_blank=True, max_length=20)
+    version = serializers.CharField(
+        required=False, allow_blank=True, max_length=20, help_text=_("A model version (or give an alias).")
+    )
     alias = serializers.CharField(
         required=False, allow_blank=True, max_length=200, help_text=_("Follow this alias.")
     )
-    replicas = serializers.IntegerField(required=False, default=1)
-    cpu = serializers.DecimalField(required=False, default="1", max_digits=6, decimal_places=2)
-    memory_mib = serializers.IntegerField(required=False, default=1024)
-    gpus = serializers.IntegerField(required=False, default=0)
+    replicas = serializers.IntegerField(required=False, default=1, help_text=_("Replicas wanted."))
+    cpu = serializers.DecimalField(
+        required=False, default="1", max_digits=6, decimal_places=2, help_text=_("CPU cores per replica.")
+    )
+    memory_mib = serializers.IntegerField(
+        required=False, default=1024, help_text=_("Memory per replica, in MiB.")
+    )
+    gpus = serializers.IntegerField(required=False, default=0, help_text=_("GPUs per replica."))
 
 
 class VersionSerializer(StrictSerializerMixin, serializers.Serializer):
-    version = serializers.CharField(required=False, allow_blank=True, max_length=20)
-    alias = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    version = serializers.CharField(
+        required=False, allow_blank=True, max_length=20, help_text=_("The model version to serve.")
+    )
+    alias = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text=_("Or an alias to follow.")
+    )
 
 
 class ScaleSerializer(StrictSerializerMixin, serializers.Serializer):
-    replicas = serializers.IntegerField()
+    replicas = serializers.IntegerField(help_text=_("Replicas wanted."))
 
 
 class KeySerializer(serializers.ModelSerializer):
@@ -79,10 +110,19 @@ class KeySerializer(serializers.ModelSerializer):
         model = DeploymentKey
         fields = ["id", "name", "prefix", "created_at", "revoked_at"]
         read_only_fields = fields
+        extra_kwargs = {
+            "id": {"help_text": _("The key's id, to revoke it.")},
+            "name": {"help_text": _("What the key is for (a demo page, another group).")},
+            "prefix": {"help_text": _("The key's first characters, to tell keys apart.")},
+            "created_at": {"help_text": _("When the key was made.")},
+            "revoked_at": {"help_text": _("When the key was revoked; empty while it works.")},
+        }
 
 
 class NewKeySerializer(StrictSerializerMixin, serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = serializers.CharField(
+        max_length=100, help_text=_("What the key is for (a demo page, another group).")
+    )
 
 
 class CreatedKeySerializer(KeySerializer):

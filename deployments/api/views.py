@@ -154,7 +154,12 @@ class DeploymentViewSet(
 
     @extend_schema(
         summary=_("Revoke a deployment's key"),
-        parameters=[DEPLOYMENT_ID, OpenApiParameter("key_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+        parameters=[
+            DEPLOYMENT_ID,
+            OpenApiParameter(
+                "key_id", OpenApiTypes.INT, OpenApiParameter.PATH, description=_("The key's id.")
+            ),
+        ],
         request=None,
         responses={200: KeySerializer},
     )

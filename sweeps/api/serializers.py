@@ -141,6 +141,24 @@ class SweepSerializer(serializers.ModelSerializer):
             "finished_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "id": {"help_text": _("The sweep's id.")},
+            "name": {"help_text": _("A short name; each trial's job is named after it.")},
+            "status": {"help_text": _("running, paused, completed or stopped.")},
+            "status_reason": {"help_text": _("Why it is in its status, in the reader's language.")},
+            "algorithm": {"help_text": _("grid, random or tpe.")},
+            "objective": {"help_text": _("The MLflow metric the trials log.")},
+            "direction": {"help_text": _("minimize or maximize.")},
+            "max_trials": {"help_text": _("How many trials in all.")},
+            "max_parallel": {"help_text": _("How many trials at once, at most.")},
+            "seed": {"help_text": _("The sampler's seed.")},
+            "prune": {"help_text": _("Whether trials worse than the median are stopped early.")},
+            "space": {"help_text": _("The search space: a range or choices per placeholder.")},
+            "mlflow_experiment_id": {"help_text": _("The MLflow experiment of the sweep's runs.")},
+            "mlflow_run_id": {"help_text": _("The sweep's parent run in MLflow.")},
+            "created_at": {"help_text": _("When it was made.")},
+            "finished_at": {"help_text": _("When it completed or was stopped.")},
+        }
 
     def get_counts(self, sweep: Sweep) -> dict[str, int]:
         counts = {state: 0 for state in ("active", "complete", "failed", "pruned", "cancelled")}

@@ -11,22 +11,26 @@ from django.conf import settings
 from drf_spectacular.generators import SchemaGenerator
 
 from clusterjobs.models import Job
+from deployments.models import Deployment
 from portal.projects.models import AuditEvent, Membership, Project
 from portal.quotas.actions import request_quota
 from portal.quotas.models import Quota, QuotaRequest
 from tests.factories import ProjectFactory
+from tests.sweeps.factories import SweepFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def write_operations() -> list[tuple[str, str]]:
-    """(method, path template) of every operation that takes a request body."""
+    """(method, path template) of every operation that takes a JSON request body (a code
+    snapshot's upload takes raw bytes, checked against its digest and size in its own tests)."""
     schema = SchemaGenerator().get_schema(request=None, public=True)
     return sorted(
         (method, path)
         for path, item in schema["paths"].items()
         for method, operation in item.items()
-        if method in {"post", "put", "patch"} and "requestBody" in operation
+        if method in {"post", "put", "patch"}
+        and "application/json" in operation.get("requestBody", {}).get("content", {})
     )
 
 
@@ -40,21 +44,31 @@ def test_every_write_of_the_api_is_covered():
 
 @pytest.fixture
 def objects(personas):
-    """A pending project to decide on and a pending quota request, beside the personas' project."""
+    """A pending project to decide on, a pending quota request, a sweep and a deployment, beside the
+    personas' project: each write's {id} names a real object, so the body is what is refused."""
     pending = ProjectFactory(slug="pending", status=Project.Status.PENDING, requested_by=personas.alice)
     quota_request = request_quota(personas.alice, personas.project, "more", max_gpus=4)
-    return {"pending": pending, "request": quota_request}
+    sweep = SweepFactory(project=personas.project, created_by=personas.bob)
+    deployment = Deployment.objects.create(
+        project=personas.project,
+        name="digits",
+        model_name="genomics.digits",
+        version="1",
+        created_by=personas.bob,
+    )
+    return {"pending": pending, "request": quota_request, "sweeps": sweep, "deployments": deployment}
 
 
 def address(template: str, objects) -> str:
     slug = (
         "pending" if template.endswith(("/approve/", "/reject/")) and "{id}" not in template else "genomics"
     )
+    kind = template.split("/")[3]  # /api/v1/<kind>/...
     return (
         template.replace("{slug}", slug)
         .replace("{project_slug}", "genomics")
         .replace("{username}", "bob")
-        .replace("{id}", str(objects["request"].pk))
+        .replace("{id}", str(objects.get(kind, objects["request"]).pk))
     )
 
 

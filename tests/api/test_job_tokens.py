@@ -86,7 +86,8 @@ def test_every_api_operation_refuses_a_job_token(api, personas):
     scoped = api("root", project=personas.project)
     values = {"slug": "genomics", "project_slug": "genomics", "username": "bob", "id": str(other.pk)}
     values["run_id"] = "0" * 32
-    values.update({"name": "classifier", "version": "1", "alias": "champion", "key": "stage"})
+    values.update({"name": "classifier", "version": "1", "alias": "champion", "key": "stage", "key_id": "1"})
+    values["digest"] = "0" * 64
     for method, template in _operations():
         path = re.sub(r"\{(\w+)\}", lambda match: values[match.group(1)], template)
         response = scoped.generic(method, path, "{}", content_type="application/json")

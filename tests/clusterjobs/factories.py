@@ -43,3 +43,15 @@ def dispatched_job(project, submitter) -> Job:
     job = JobFactory(project=project, submitter=submitter, status=JobStatus.DISPATCHING)
     assert dispatch.dispatch(job.pk) == "submitted"
     return Job.objects.get(pk=job.pk)
+
+
+def dispatched(job_id: int) -> Job:
+    """What a dispatch does before the backend, without one: the job moves to dispatching and its
+    MLflow run is created by the real ``clusterjobs.runs`` (with the source tags, and what sweeps
+    and pipelines add). Needs an MLflow server (the ``mlflow_uri`` fixture)."""
+    from clusterjobs import runs
+    from clusterjobs.lifecycle import move_job
+
+    move_job(job_id, JobStatus.DISPATCHING, "admitted")
+    assert runs.start_run(Job.objects.get(pk=job_id), timezone.now(), retried=False)
+    return Job.objects.get(pk=job_id)

@@ -14,6 +14,7 @@ from clusterjobs.models import Job
 from clusterjobs.sources.models import CodeSnapshot
 from clusterjobs.sources.snapshots import storage
 from taller_cli.snapshots import pack
+from tests.clusterjobs.factories import dispatched
 
 from .conftest import make_spec
 from .test_submit import api
@@ -114,6 +115,7 @@ def test_a_job_from_a_snapshot_records_its_digest(personas, body, tmp_path, mlfl
     assert response.status_code == 201, response.json()
     job = Job.objects.get()
     assert job.source == {"snapshot": digest}
+    job = dispatched(job.pk)  # the dispatch creates the run (clusterjobs.runs), with the source tags
     run = requests.get(f"{mlflow_uri}/api/2.0/mlflow/runs/get", params={"run_id": job.mlflow_run_id}).json()
     tags = {tag["key"]: tag["value"] for tag in run["run"]["data"]["tags"]}
     assert tags["taller.source.snapshot"] == f"sha256:{digest}"

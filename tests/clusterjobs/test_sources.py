@@ -12,6 +12,7 @@ from clusterjobs.sources import actions as source_actions
 from clusterjobs.sources.models import SourceCredential
 from clusterjobs.sources.remote import Credential, SourceError, resolve, url_error
 from clusterjobs.validation import check_request
+from tests.clusterjobs.factories import dispatched
 
 from .gitserver import DEPLOY, git
 from .test_submit import api
@@ -120,6 +121,7 @@ def test_the_api_takes_a_source_and_pins_its_commit(personas, body, mlflow_uri, 
     assert job.source["commit"] == repo.commits["main"]
     assert ls_remotes(server) == 1  # the serializer's check; the action does not ask again
     # The run records the code in MLflow's own source tags, so MLflow's UI shows them too.
+    job = dispatched(job.pk)  # the dispatch creates the run (clusterjobs.runs), with the source tags
     run = requests.get(f"{mlflow_uri}/api/2.0/mlflow/runs/get", params={"run_id": job.mlflow_run_id}).json()
     tags = {tag["key"]: tag["value"] for tag in run["run"]["data"]["tags"]}
     assert tags["mlflow.source.git.commit"] == repo.commits["main"]

@@ -11,11 +11,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from clusterjobs import runs
 from clusterjobs.lifecycle import move_job
 from clusterjobs.models import Job, JobStatus
 from pipelines import actions, engine
 from pipelines.models import PipelineRun, RunStatus, StepRun, StepStatus
+from tests.clusterjobs.factories import dispatched
 
 pytestmark = pytest.mark.django_db
 
@@ -47,8 +47,7 @@ def end(run, name: str, status: str) -> Job:
     pipeline's parent run), ends (as the watcher would move it) and the engine hears of it."""
     job_id = StepRun.objects.get(run=run, name=name).job_id
     if status != JobStatus.FAILED:
-        move_job(job_id, JobStatus.DISPATCHING)
-        assert runs.start_run(Job.objects.get(pk=job_id), timezone.now(), retried=False)
+        dispatched(job_id)
     move_job(job_id, status)
     engine.job_ended(job_id)
     return Job.objects.get(pk=job_id)

@@ -14,6 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from playwright.sync_api import Page, expect
 
 from clusterjobs.models import Job, JobStatus
+from deployments.models import Deployment, DeploymentStatus
 from experiments import gateway
 from pipelines.actions import start_pipeline
 from portal.quotas.actions import request_quota
@@ -64,6 +65,13 @@ NOT_PAGES = {
     "clusterjobs:rerun",
     "clusterjobs:log-download",  # a text file
     "sweeps:change",  # pause, resume, stop, extend
+    "deployments:version",
+    "deployments:rollback",
+    "deployments:scale",
+    "deployments:stop",
+    "deployments:new-key",
+    "deployments:revoke-key",
+    "serve-invocations",  # MLflow's scoring protocol, for clients
     "experiments:run-job",  # a redirect to the job's page
     "mlflow-link",  # a redirect to a run's page
     "experiments:run-history",  # JSON for the charts
@@ -115,6 +123,16 @@ def site(personas, mlflow_uri) -> dict:
     pipeline_run = start_pipeline(personas.bob, personas.project, {"name": "csp", "steps": steps})
     return {
         "pipeline_run": pipeline_run,
+        "deployment": Deployment.objects.create(
+            project=personas.project,
+            name="digits",
+            model_name=f"genomics.{first.model.split('.', 1)[1]}",
+            version="1",
+            serving_version="1",
+            status=DeploymentStatus.RUNNING,
+            backend="local",
+            created_by=personas.bob,
+        ),
         "job": job,
         "sweep": sweep_with_trials(personas),
         "run": first.run_id,
@@ -160,6 +178,10 @@ PAGES = {
     "pipelines:run": ("bob", "/pipelines/runs/{pipeline_run.pk}/"),
     "pipelines:schedules": ("bob", "/projects/genomics/schedules/"),
     "pipelines:notifications": ("bob", "/projects/genomics/notifications/"),
+    "deployments:list": ("bob", "/projects/genomics/deployments/"),
+    "deployments:new": ("bob", "/projects/genomics/deployments/new/?model={model}&version={version}"),
+    "deployments:detail": ("bob", "/projects/genomics/deployments/{deployment.name}/"),
+    "clusterjobs:git-credential": ("alice", "/projects/genomics/git-credential/"),
 }
 
 

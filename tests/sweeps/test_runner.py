@@ -6,15 +6,14 @@ interrupted before its commit is asked again, once, with the same parameters."""
 
 import pytest
 import requests
-from django.utils import timezone
 
-from clusterjobs import runs
 from clusterjobs.lifecycle import move_job
 from clusterjobs.models import Job, JobStatus
 from sweeps import actions, runner, sampler
 from sweeps.definition import check_sweep
 from sweeps.models import Sweep, SweepStatus, TrialState
 from sweeps.space import parse_space
+from tests.clusterjobs.factories import dispatched
 
 from .conftest import body
 
@@ -28,17 +27,9 @@ def start(personas, **changes) -> Sweep:
     )
 
 
-def dispatch(job_id: int) -> Job:
-    """What a dispatch does before the backend: the job moves, and its run is created (by the real
-    clusterjobs.runs, with what the sweep adds: the parent run, the trial's parameters)."""
-    move_job(job_id, JobStatus.DISPATCHING, "admitted")
-    assert runs.start_run(Job.objects.get(pk=job_id), timezone.now(), retried=False)
-    return Job.objects.get(pk=job_id)
-
-
 def end(job: Job, mlflow: str, value: float | None, status=JobStatus.SUCCEEDED) -> None:
     """The job is dispatched, runs, logs ``value`` (unless None) into its run, and ends."""
-    job = dispatch(job.pk)
+    job = dispatched(job.pk)
     if value is not None:
         requests.post(
             f"{mlflow}/api/2.0/mlflow/runs/log-metric",
@@ -67,10 +58,10 @@ def test_trials_fill_the_slots_and_their_objectives_are_told(personas, mlflow_ur
     runner.advance(sweep.pk)
     assert sweep.trials.count() == 1
     first = sweep.trials.get()
-    dispatch(first.job_id)
+    dispatched(first.job_id)
     runner.advance(sweep.pk)
     second = sweep.trials.get(number=2)
-    dispatch(second.job_id)
+    dispatched(second.job_id)
     runner.advance(sweep.pk)
     assert sweep.trials.count() == 2 and active(sweep) == 2  # max_parallel
 
@@ -172,14 +163,14 @@ def test_a_trial_worse_than_the_median_is_pruned_and_its_job_cancelled(personas,
     sweep = start(personas, max_trials=5, max_parallel=1, prune=True)
     for number in (1, 2, 3):
         runner.advance(sweep.pk)
-        job = dispatch(sweep.trials.get(number=number).job_id)
+        job = dispatched(sweep.trials.get(number=number).job_id)
         log_curve(job, mlflow_uri, [0.9, 0.5, 0.2 + number / 100])
         for to in (JobStatus.RUNNING, JobStatus.SUCCEEDED):
             move_job(job.pk, to, "test")
     runner.advance(sweep.pk)
     assert sweep.trials.get(number=3).curve == {"1": 0.9, "2": 0.5, "3": 0.23}
     fourth = sweep.trials.get(number=4)
-    fourth_job = dispatch(fourth.job_id)
+    fourth_job = dispatched(fourth.job_id)
     move_job(fourth.job_id, JobStatus.RUNNING, "started")
     log_curve(fourth_job, mlflow_uri, [0.8])  # better than the median at step 1: goes on
     runner.advance(sweep.pk)
