@@ -71,17 +71,37 @@ class Server:
         return " | ".join(lines[-count:])[-400:]
 
     def stop(self) -> None:
-        if self.alive():
+        """Stop the server's whole process group: mlflow, and the uvicorn workers it started, which
+        may outlive it (and go on answering) unless waited for; those left after 10 s are killed."""
+        group = self.process.pid  # its own session: the group's id is the leader's pid
+        try:
+            os.killpg(group, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + 10
+        while _group_alive(group) and time.monotonic() < deadline:
+            self.process.poll()  # reap the leader, so that it no longer counts
+            time.sleep(0.1)
+        if _group_alive(group):
             try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                self.process.wait(timeout=10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.process.wait(timeout=5)
+                os.killpg(group, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            log.error("deployment %s: model server %s would not die", self.deployment_id, group)
         ApiToken.objects.filter(pk=self.token_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def free_port() -> int:
