@@ -21,9 +21,25 @@ class DeploymentForm(forms.Form):
 
 
 class VersionForm(forms.Form):
-    version = forms.CharField(label=_("Version"), max_length=20, required=False)
-    alias = forms.CharField(label=_("Or follow the alias"), max_length=200, required=False)
+    """Shown as one compact row on the deployment's page: each field names itself (aria-label)."""
+
+    version = forms.CharField(
+        label=_("Version"),
+        max_length=20,
+        required=False,
+        widget=forms.TextInput(attrs={"aria-label": _("Version"), "placeholder": _("Version")}),
+    )
+    alias = forms.CharField(
+        label=_("Or follow the alias"),
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(
+            attrs={"aria-label": _("Or follow the alias"), "placeholder": _("Or follow the alias")}
+        ),
+    )
 
 
 class ScaleForm(forms.Form):
-    replicas = forms.IntegerField(label=_("Replicas"), min_value=1)
+    replicas = forms.IntegerField(
+        label=_("Replicas"), min_value=1, widget=forms.NumberInput(attrs={"aria-label": _("Replicas")})
+    )
