@@ -13,7 +13,10 @@ job's cost): the baseline submits 1,000 ordinary jobs through ``clusterjobs.acti
 (its request checked, as the API does) and admits each (what its commit runs); ours has the sweep runner start 1,000 trials, one
 ``runner.advance`` each (a trial queued holds the next one back, so each advance starts one), its
 admission included. Both against a real MLflow server (every submission checks its experiment);
-blocks of each alternate in one database, so neither gains from a smaller table.
+blocks of each alternate in one database, so neither gains from a smaller table. A trial costs
+a job's submission plus the advance's own bookkeeping: the sweep's row lock, the query for ended
+trials, one counting query (slots, completion), the trial's row and the advance message its
+admission sends.
 """
 
 import random
