@@ -1,5 +1,5 @@
 """Moving a sweep along: its ended trials counted (the objective read from each trial's run and
-told to the search), then, while the sweep runs and a slot is free, the next trial asked of the
+told to the search), then, if the sweep runs and a slot is free, the next trial asked of the
 sampler and submitted as an ordinary job (the jobs' own admission and fair sharing decide when it
 runs). Called by the ``advance_sweep`` task after any trial's job moves, and periodically.
 
@@ -14,6 +14,7 @@ import logging
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -47,14 +48,14 @@ def advance(sweep_id: int) -> str:
             return "gone"
         _collect(sweep)
         pruned = pruning.to_prune(sweep)
-        started = 0
-        while sweep.status == SweepStatus.RUNNING and _slot_free(sweep):
-            if not _start_trial(sweep):
-                break
-            started += 1
-        _maybe_complete(sweep)
+        counts = _counts(sweep)
+        # One trial at most: the one started waits in the queue until this commits, and a trial
+        # waiting holds the next back; its admission moves it and advances the sweep again.
+        started = sweep.status == SweepStatus.RUNNING and _slot_free(sweep, counts) and _start_trial(sweep)
+        if not started:
+            _maybe_complete(sweep, counts)
     pruning.stop(sweep, pruned)  # their jobs' end advances the sweep again
-    return f"{sweep.status}, {started} started, {len(pruned)} pruned"
+    return f"{sweep.status}, {int(started)} started, {len(pruned)} pruned"
 
 
 def _collect(sweep: Sweep) -> None:
@@ -137,11 +138,20 @@ def _record_best(sweep: Sweep, trial: Trial) -> None:
         log.warning("sweep %s: best result not written to its run: %s", sweep.pk, error)
 
 
-def _slot_free(sweep: Sweep) -> bool:
-    if sweep.trials.count() >= sweep.max_trials:
-        return False
-    active = sweep.trials.filter(state=TrialState.ACTIVE)
-    return active.count() < sweep.max_parallel and not active.filter(job__status=JobStatus.QUEUED).exists()
+def _counts(sweep: Sweep) -> dict:
+    """The sweep's trials, its active ones and those of them still queued, in one query."""
+    active = Q(state=TrialState.ACTIVE)
+    return sweep.trials.aggregate(
+        trials=Count("pk"),
+        active=Count("pk", filter=active),
+        queued=Count("pk", filter=active & Q(job__status=JobStatus.QUEUED)),
+    )
+
+
+def _slot_free(sweep: Sweep, counts: dict) -> bool:
+    return (
+        counts["trials"] < sweep.max_trials and counts["active"] < sweep.max_parallel and not counts["queued"]
+    )
 
 
 def _start_trial(sweep: Sweep) -> bool:
@@ -176,11 +186,10 @@ def _start_trial(sweep: Sweep) -> bool:
     return True
 
 
-def _maybe_complete(sweep: Sweep) -> None:
+def _maybe_complete(sweep: Sweep, counts: dict) -> None:
     if sweep.status != SweepStatus.RUNNING:
         return
-    trials = sweep.trials
-    if trials.count() < sweep.max_trials or trials.filter(state=TrialState.ACTIVE).exists():
+    if counts["trials"] < sweep.max_trials or counts["active"]:
         return
     sweep.say(SweepStatus.COMPLETED, gettext_noop("every trial ended"))
     sweep.finished_at = timezone.now()
