@@ -34,9 +34,10 @@ from .protocol import (
 )
 from .table import Table
 from .validation import schema_errors, semantic_errors
+from .workloads import Workloads, default_workload
 
 
-class FakeKubernetes:
+class FakeKubernetes(Workloads):
     """State and behaviour of the fake cluster; ``start()`` serves it on 127.0.0.1:<free port>."""
 
     def __init__(
@@ -501,6 +502,8 @@ class FakeKubernetes:
                 container.setdefault("terminationMessagePath", "/dev/termination-log")
                 container.setdefault("terminationMessagePolicy", "File")
                 container.setdefault("imagePullPolicy", "IfNotPresent")
+        elif plural in ("deployments", "services"):
+            default_workload(plural, obj)
         elif plural == "resourcequotas":
             hard = obj.get("spec", {}).get("hard", {})
             obj["status"] = {"hard": dict(hard), "used": {key: "0" for key in hard}}

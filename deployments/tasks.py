@@ -1,0 +1,19 @@
+"""Celery tasks of deployments on Kubernetes: thin wrappers over ``cluster``, taking ids."""
+
+from celery import shared_task
+
+from portal.retry import WritingTask
+
+from . import cluster
+
+
+@shared_task(base=WritingTask)
+def sync_deployment(deployment_id: int) -> str:
+    """After a verb: the cluster brought in line with the deployment at once."""
+    return cluster.bring_in_line(deployment_id)
+
+
+@shared_task(base=WritingTask)
+def sync_deployments() -> int:
+    """Periodic: rollouts followed to their end, and what a lost message left undone."""
+    return len(cluster.sync_all())
