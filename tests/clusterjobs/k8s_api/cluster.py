@@ -376,6 +376,8 @@ class FakeKubernetes(Workloads):
             if obj is None:
                 raise not_found(plural, name)
             self._emit(plural, "DELETED", obj)
+            if plural == "services":  # answered with the Service deleted, as a real server does
+                return copy.deepcopy(obj)
             if plural == "jobs" and policy in ("Background", "Foreground"):
                 for key, pod in self.objects["pods"].in_namespace(namespace):
                     if pod["metadata"]["labels"].get("job-name") == name:
