@@ -11,7 +11,7 @@ import yaml
 from clusterjobs import dispatch
 from clusterjobs.backends import get_backend
 from clusterjobs.backends.kubernetes import namespace_name
-from deployments import actions, cluster
+from deployments import actions, cluster, tasks
 from deployments.manifests import LABEL_VERSION
 from deployments.models import Deployment, DeploymentStatus
 from portal.accounts.models import ApiToken
@@ -188,3 +188,17 @@ def test_the_periodic_look_reads_each_live_deployment_once(k8s, personas, regist
     assert k8s.requests_by_route(since) == {
         ("GET", f"/apis/apps/v1/namespaces/{ns(personas)}/deployments/{NAME}"): 1
     }
+
+
+def test_the_verbs_ask_for_a_look_once_committed_and_the_periodic_task_makes_it(
+    k8s, personas, registered, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as sent:
+        deployment = actions.create_deployment(
+            personas.bob, personas.project, name="digits", model=registered.name, version="1"
+        )
+    assert len(sent) == 1  # sync_deployment, sent once the deployment is committed
+    assert k8s.get("deployments", ns(personas), NAME) is None
+    assert tasks.sync_deployments.apply().get() == 1
+    assert k8s.get("deployments", ns(personas), NAME) is not None
+    assert tasks.sync_deployment.apply(args=(deployment.pk,)).get() == "rolling"
