@@ -1,10 +1,11 @@
 """Celery tasks of deployments on Kubernetes: thin wrappers over ``cluster``, taking ids."""
 
 from celery import shared_task
+from django.conf import settings
 
 from portal.retry import WritingTask
 
-from . import cluster
+from . import actions, cluster
 
 
 @shared_task(base=WritingTask)
@@ -15,5 +16,9 @@ def sync_deployment(deployment_id: int) -> str:
 
 @shared_task(base=WritingTask)
 def sync_deployments() -> int:
-    """Periodic: rollouts followed to their end, and what a lost message left undone."""
+    """Periodic: deployments that follow an alias moved to where it points (on the embedded
+    default serve_models does it), rollouts followed to their end, and what a lost message left
+    undone."""
+    if settings.TALLER_EXECUTOR == "kubernetes":
+        actions.follow_aliases()
     return len(cluster.sync_all())

@@ -14,6 +14,7 @@ from clusterjobs.backends.kubernetes import namespace_name
 from deployments import actions, cluster, tasks
 from deployments.manifests import LABEL_VERSION
 from deployments.models import Deployment, DeploymentStatus
+from experiments import gateway
 from portal.accounts.models import ApiToken
 from tests.clusterjobs.conftest import assert_valid
 from tests.clusterjobs.k8s_api import FakeKubernetes
@@ -202,3 +203,12 @@ def test_the_verbs_ask_for_a_look_once_committed_and_the_periodic_task_makes_it(
     assert tasks.sync_deployments.apply().get() == 1
     assert k8s.get("deployments", ns(personas), NAME) is not None
     assert tasks.sync_deployment.apply(args=(deployment.pk,)).get() == "rolling"
+
+
+def test_the_periodic_task_moves_a_deployment_that_follows_an_alias(k8s, personas, registered):
+    deployment = serving(k8s, personas, registered, version="", alias="champion")
+    gateway.set_alias(registered.full_name, "champion", "2")
+    tasks.sync_deployments.apply().get()
+    assert template_version(k8s, personas) == "2"
+    deployment.refresh_from_db()
+    assert (deployment.version, deployment.serving_version, deployment.alias) == ("2", "1", "champion")
