@@ -70,6 +70,18 @@ class Server:
             return ""
         return " | ".join(lines[-count:])[-400:]
 
+    def _wait_closed(self, seconds: float = 10.0) -> None:
+        """Until the port refuses connections: ``mlflow`` exits before the uvicorn it started has
+        closed its socket, and a call meanwhile would still be answered by the stopped server."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    pass
+            except OSError:
+                return
+            time.sleep(0.1)
+
     def stop(self) -> None:
         if self.alive():
             try:
@@ -81,6 +93,7 @@ class Server:
                 except ProcessLookupError:
                     pass
                 self.process.wait(timeout=5)
+            self._wait_closed()
         ApiToken.objects.filter(pk=self.token_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
