@@ -4,8 +4,9 @@ project, each verb checks the actor's role itself.
 
 A verb only writes what should serve (``version``, ``replicas``) in one transaction; the serving
 side (``local.py``, the embedded default's serve_models process, which reads the deployments every
-second) rolls it out and moves ``serving_version`` once the new replicas answer, so a rollout
-that fails leaves the previous version serving.
+second; on Kubernetes ``cluster.py``, from a task sent once the verb committed) rolls it out and
+moves ``serving_version`` once the new replicas answer, so a rollout that fails leaves the
+previous version serving.
 """
 
 from django.conf import settings
@@ -21,18 +22,13 @@ from portal.projects.access import Need, check
 from portal.projects.actions import record
 from portal.projects.models import Project
 
+from . import tasks
 from .models import LIVE, Deployment, DeploymentStatus
 from .quota import check_fits
 from .validation import check_name, check_resources, resolve
 
 
 def _project_may_serve(project: Project) -> None:
-    if settings.TALLER_EXECUTOR != "local":
-        # The manifests exist (manifests.py); applying and following them on the cluster does not
-        # yet: refused outright rather than left waiting for a server that never starts.
-        raise ValidationError(
-            _("This site runs its workloads on Kubernetes, where the portal does not serve models yet.")
-        )
     if not project.is_active():
         raise ValidationError(
             {
@@ -40,6 +36,13 @@ def _project_may_serve(project: Project) -> None:
                 % {"status": project.get_status_display()}
             }
         )
+
+
+def _sync(deployment: Deployment) -> None:
+    """On Kubernetes, the cluster is brought in line once the verb committed (beat's periodic
+    look repairs a lost message)."""
+    if deployment.backend == "kubernetes":
+        transaction.on_commit(lambda: tasks.sync_deployment.delay(deployment.pk))
 
 
 def create_deployment(
@@ -85,6 +88,7 @@ def create_deployment(
                 created_by=actor,
             )
             record(actor, project, "deployment.create", f"{name}: {target.model_name} v{target.version}")
+            _sync(deployment)
     except IntegrityError:
         raise ValidationError(
             {"name": _("The project already has a deployment named '%(name)s'.") % {"name": name}}
@@ -133,6 +137,7 @@ def update_version(actor, deployment: Deployment, *, version="", alias="") -> De
             deployment, target.version, alias=target.alias, reason=gettext_noop("rolling out a new version")
         )
         record(actor, deployment.project, "deployment.update", f"{deployment.name}: v{target.version}")
+        _sync(deployment)
     return deployment
 
 
@@ -147,6 +152,7 @@ def roll_back(actor, deployment: Deployment) -> Deployment:
         target = deployment.previous_version
         _move_to(deployment, target, alias="", reason=gettext_noop("rolling back"))
         record(actor, deployment.project, "deployment.rollback", f"{deployment.name}: v{target}")
+        _sync(deployment)
     return deployment
 
 
@@ -169,6 +175,7 @@ def scale(actor, deployment: Deployment, *, replicas) -> Deployment:
         deployment.updated_at = timezone.now()
         deployment.save(update_fields=["replicas", "updated_at"])
         record(actor, deployment.project, "deployment.scale", f"{deployment.name}: {replicas} replicas")
+        _sync(deployment)
     return deployment
 
 
@@ -187,6 +194,7 @@ def stop(actor, deployment: Deployment) -> Deployment:
         if deployment.token_id:
             ApiToken.objects.filter(pk=deployment.token_id, revoked_at__isnull=True).update(revoked_at=now)
         record(actor, deployment.project, "deployment.stop", deployment.name)
+        _sync(deployment)
     return deployment
 
 
@@ -206,5 +214,6 @@ def follow_aliases() -> list[int]:
             if row.status in LIVE and row.alias == deployment.alias and row.version != target.version:
                 _move_to(row, target.version, alias=row.alias, reason=gettext_noop("following its alias"))
                 record(None, row.project, "deployment.follow", f"{row.name}@{row.alias}: v{target.version}")
+                _sync(row)
                 moved.append(row.pk)
     return moved

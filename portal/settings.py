@@ -568,6 +568,12 @@ CELERY_BEAT_SCHEDULE["sweeps-advance"] = {
     "task": "sweeps.tasks.advance_sweeps",
     "schedule": envint("TALLER_SWEEPS_ADVANCE_SECONDS", "30"),
 }
+# Deployments on Kubernetes: rollouts followed to their end (one read per live deployment), and
+# what a lost message left undone.
+CELERY_BEAT_SCHEDULE["deployments-sync"] = {
+    "task": "deployments.tasks.sync_deployments",
+    "schedule": envint("TALLER_DEPLOY_SYNC_SECONDS", "15"),
+}
 CELERY_BEAT_SCHEDULE["quotas-mirror-all"] = {
     "task": "portal.quotas.tasks.mirror_all_quotas",
     "schedule": 3600.0,

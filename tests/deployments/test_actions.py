@@ -122,11 +122,3 @@ def test_roll_back_returns_to_the_previous_version_and_stops_following(personas,
     stopped = actions.stop(personas.bob, deployment)
     with pytest.raises(ValidationError):
         actions.roll_back(personas.bob, stopped)
-
-
-def test_on_kubernetes_deploying_is_refused_outright(personas, registered, settings):
-    settings.TALLER_EXECUTOR = "kubernetes"
-    with pytest.raises(ValidationError) as refused:
-        deploy(personas, registered)
-    assert "does not serve models yet" in refused.value.messages[0]
-    assert not Deployment.objects.exists()

@@ -11,7 +11,9 @@ depend on each other:
   events, as the portal's phase and reason;
 - ``calls``: the options every request carries and the one translation of errors;
 - ``watch``: the list+watch streams and the cache statuses are recomputed from;
-- ``backend``: ``KubernetesBackend``, the calls themselves.
+- ``backend``: ``KubernetesBackend``, the calls themselves;
+- ``workloads``: Deployments, their Services and Secrets (the deployments app's model servers)
+  applied, rolled, scaled and removed, and ``rollout()``, where a rollout stands.
 
 Callers import from here: ``from clusterjobs.backends.kubernetes import KubernetesBackend``.
 """
@@ -31,9 +33,14 @@ from .manifests import (
     secret_manifest,
 )
 from .status import job_status
+from .workloads import Rollout, Workloads, rollout, workloads
 
 __all__ = [
     "KubernetesBackend",
+    "Rollout",
+    "Workloads",
+    "rollout",
+    "workloads",
     "cpu_quantity",
     "job_manifest",
     "job_name",

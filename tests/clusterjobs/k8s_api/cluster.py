@@ -34,9 +34,10 @@ from .protocol import (
 )
 from .table import Table
 from .validation import schema_errors, semantic_errors
+from .workloads import Workloads, default_workload
 
 
-class FakeKubernetes:
+class FakeKubernetes(Workloads):
     """State and behaviour of the fake cluster; ``start()`` serves it on 127.0.0.1:<free port>."""
 
     def __init__(
@@ -375,6 +376,8 @@ class FakeKubernetes:
             if obj is None:
                 raise not_found(plural, name)
             self._emit(plural, "DELETED", obj)
+            if plural == "services":  # answered with the Service deleted, as a real server does
+                return copy.deepcopy(obj)
             if plural == "jobs" and policy in ("Background", "Foreground"):
                 for key, pod in self.objects["pods"].in_namespace(namespace):
                     if pod["metadata"]["labels"].get("job-name") == name:
@@ -501,6 +504,8 @@ class FakeKubernetes:
                 container.setdefault("terminationMessagePath", "/dev/termination-log")
                 container.setdefault("terminationMessagePolicy", "File")
                 container.setdefault("imagePullPolicy", "IfNotPresent")
+        elif plural in ("deployments", "services"):
+            default_workload(plural, obj)
         elif plural == "resourcequotas":
             hard = obj.get("spec", {}).get("hard", {})
             obj["status"] = {"hard": dict(hard), "used": {key: "0" for key in hard}}

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-from .protocol import KINDS, ApiError, Json, not_found, selector, status_body
+from .protocol import API_PREFIX, KINDS, ApiError, Json, not_found, selector, status_body
 
 if TYPE_CHECKING:
     from .cluster import FakeKubernetes
@@ -64,7 +64,7 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
         path = parts.path
-        for prefix in ("/api/v1", "/apis/batch/v1"):
+        for prefix in API_PREFIX.values():
             if path.startswith(prefix + "/"):
                 rest = path[len(prefix) + 1 :].split("/")
                 break
@@ -77,7 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             namespace = None
         plural = rest[0]
-        if plural not in KINDS or (prefix == "/apis/batch/v1") != (plural == "jobs"):
+        if plural not in KINDS or API_PREFIX[KINDS[plural][2]] != prefix:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
@@ -89,7 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
             state.requests.append((method, self.path))
             injected = state.fail_next.pop(0) if state.fail_next else None
         try:
-            body = self._body() if method in ("POST", "PUT", "DELETE") else {}
+            body = self._body() if method in ("POST", "PUT", "PATCH", "DELETE") else {}
             if injected:
                 code, message = injected
                 reason = {500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout"}.get(code, "")
@@ -124,6 +124,8 @@ class _Handler(BaseHTTPRequestHandler):
             elif method == "PUT" and name:
                 state.received(plural, body)
                 self._send_json(200, state.replace(plural, namespace or "", name, body))
+            elif method == "PATCH" and name:
+                self._send_json(200, state.patch(plural, namespace or "", name, body))
             elif method == "DELETE" and name:
                 policy = body.get("propagationPolicy") or query.get("propagationPolicy") or "Background"
                 self._send_json(200, state.delete(plural, namespace or "", name, policy))
@@ -142,6 +144,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_PUT(self) -> None:  # noqa: N802
         self._handle("PUT")
+
+    def do_PATCH(self) -> None:  # noqa: N802
+        self._handle("PATCH")
 
     def do_DELETE(self) -> None:  # noqa: N802
         self._handle("DELETE")

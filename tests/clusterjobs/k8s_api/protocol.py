@@ -17,8 +17,10 @@ KINDS = {
     "resourcequotas": ("v1", "ResourceQuota", ""),
     "limitranges": ("v1", "LimitRange", ""),
     "secrets": ("v1", "Secret", ""),
+    "deployments": ("apps/v1", "Deployment", "apps"),
+    "services": ("v1", "Service", ""),
 }
-API_PREFIX = {"": "/api/v1", "batch": "/apis/batch/v1"}
+API_PREFIX = {"": "/api/v1", "batch": "/apis/batch/v1", "apps": "/apis/apps/v1"}
 
 SUFFIXES = {
     "m": Decimal("0.001"),
