@@ -9,13 +9,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import requests
 
-from .server import free_port, gunicorn, paired
+from .server import free_port, gunicorn, paired, throughput
 
 CALLS = 200
 
@@ -47,34 +46,6 @@ def _model_server(folder: Path) -> tuple[str, subprocess.Popen]:
             time.sleep(0.5)
     process.kill()
     raise RuntimeError("mlflow models serve did not answer within 120 s")
-
-
-def _post_throughput(
-    url: str, headers: dict, body: bytes, seconds: float = 3.0, concurrency: int = 4
-) -> float:
-    counts = [0] * concurrency
-    failures: list[str] = []
-    stop = time.monotonic() + seconds
-
-    def client(index: int) -> None:
-        session = requests.Session()
-        session.headers.update({**headers, "Content-Type": "application/json"})
-        while time.monotonic() < stop and not failures:
-            answer = session.post(url, data=body, timeout=30)
-            if answer.status_code != 200:
-                failures.append(f"{url}: HTTP {answer.status_code} {answer.text[:200]}")
-                return
-            counts[index] += 1
-
-    started = time.monotonic()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise RuntimeError(failures[0])
-    return sum(counts) / (time.monotonic() - started)
 
 
 def _medians_ms(direct: str, served: str, headers: dict, body: bytes) -> tuple[float, float]:
@@ -124,8 +95,8 @@ def run() -> list[dict]:
             direct_ms, portal_ms = _medians_ms(f"{direct}/invocations", served, headers, body)
             base, ours, ratio = paired(
                 3,
-                lambda: _post_throughput(f"{direct}/invocations", {}, body),
-                lambda: _post_throughput(served, headers, body),
+                lambda: throughput(f"{direct}/invocations", {}, seconds=3.0, body=body),
+                lambda: throughput(served, headers, seconds=3.0, body=body),
             )
     finally:
         process.terminate()

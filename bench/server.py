@@ -71,17 +71,22 @@ def gunicorn(workers: int = 2):
             process.kill()
 
 
-def throughput(url: str, headers: dict, seconds: float = 4.0, concurrency: int = 4) -> float:
-    """Requests per second that ``concurrency`` clients get from ``url``; any non-200 aborts."""
+def throughput(
+    url: str, headers: dict, seconds: float = 4.0, concurrency: int = 4, body: bytes | None = None
+) -> float:
+    """Requests per second that ``concurrency`` clients get from ``url`` (a GET, or a POST of the
+    JSON ``body`` when given); any non-200 aborts."""
     counts = [0] * concurrency
     failures: list[str] = []
     stop = time.monotonic() + seconds
 
     def client(index: int) -> None:
         session = requests.Session()
-        session.headers.update(headers)
+        session.headers.update(headers if body is None else {**headers, "Content-Type": "application/json"})
         while time.monotonic() < stop and not failures:
-            response = session.get(url, timeout=30)
+            response = (
+                session.get(url, timeout=30) if body is None else session.post(url, data=body, timeout=30)
+            )
             if response.status_code != 200:
                 failures.append(f"{url}: HTTP {response.status_code} {response.text[:200]}")
                 return

@@ -130,21 +130,7 @@ def start_server(deployment: Deployment) -> Server:
         "MLFLOW_TRACKING_TOKEN": key,
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     }
-    command = [
-        mlflow_command(),
-        "models",
-        "serve",
-        "--model-uri",
-        deployment.model_uri,
-        "--env-manager",
-        "local",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(deployment.replicas),
-    ]
+    command = deployment.serve_command(mlflow_command(), "127.0.0.1", port, deployment.replicas)
     with open(log_path, "wb") as output:
         process = subprocess.Popen(  # noqa: S603 - arguments the portal built
             command, env=env, stdout=output, stderr=subprocess.STDOUT, cwd=folder, start_new_session=True

@@ -66,21 +66,7 @@ def deployment_manifest(deployment: Deployment, *, run_as_user: int = 1000) -> d
     container = {
         "name": "server",
         "image": settings.TALLER_SERVING_IMAGE,
-        "command": [
-            "mlflow",
-            "models",
-            "serve",
-            "--model-uri",
-            deployment.model_uri,
-            "--env-manager",
-            "local",
-            "--host",
-            "0.0.0.0",
-            "--port",
-            str(PORT),
-            "--workers",
-            "1",
-        ],  # fmt: skip
+        "command": deployment.serve_command("mlflow", "0.0.0.0", PORT, 1),
         "ports": [{"name": "http", "containerPort": PORT}],
         "env": [
             {"name": "MLFLOW_TRACKING_URI", "value": settings.TALLER_JOB_TRACKING_URI},

@@ -96,6 +96,14 @@ class Deployment(models.Model):
     def model_uri(self) -> str:
         return f"models:/{self.model_name}/{self.version}"
 
+    def serve_command(self, mlflow: str, host: str, port: int, workers: int) -> list[str]:
+        """MLflow's model server for the wanted version, as both the local servers and the
+        cluster's containers run it (in the environment the image or the portal already has)."""
+        return [
+            mlflow, "models", "serve", "--model-uri", self.model_uri, "--env-manager", "local",
+            "--host", host, "--port", str(port), "--workers", str(workers),
+        ]  # fmt: skip
+
 
 KEY_PREFIX = "tdk_"
 
