@@ -212,19 +212,43 @@ class LocalBackend(Backend):
     @staticmethod
     def _prepare_steps(spec: JobSpec, workdir: Path, source_env: dict[str, str]) -> list[dict]:
         """What the runner does before the job's command: the checkout of a git source into
-        ``workdir`` (its credential's variables dropped before the command starts), or the unpacking
-        of a code snapshot there."""
+        ``workdir`` (its credential's variables dropped before the command starts), then the
+        unpacking of a code snapshot there (on top of the checkout, replacing its tree, for a
+        snapshot of a checkout's uncommitted changes)."""
         step = {"cwd": str(workdir), "timeout_seconds": settings.TALLER_GIT_CLONE_TIMEOUT_SECONDS}
+        steps = []
+        if source_env:
+            drop = list(checkout.CREDENTIAL_NAMES)
+            steps.append(
+                {**step, "step": checkout.STEP, "command": checkout.clone_command(), "drop_env": drop}
+            )
         if digest := (spec.request.source or {}).get("snapshot"):
-            from django.core.files.storage import storages
-
-            archive = storages["snapshots"].path(checkout.snapshot_name(spec.project, digest))
+            archive = LocalBackend._snapshot_archive(spec, digest, workdir.parent / ".taller")
             unpack = [sys.executable, "-m", "clusterjobs.sources.unpack", archive, str(workdir)]
-            return [{**step, "step": checkout.UNPACK_STEP, "command": unpack}]
-        if not source_env:
-            return []
-        drop = list(checkout.CREDENTIAL_NAMES)
-        return [{**step, "step": checkout.STEP, "command": checkout.clone_command(), "drop_env": drop}]
+            unpack += ["--digest", digest, *(["--replace"] if source_env else [])]
+            steps.append({**step, "step": checkout.UNPACK_STEP, "command": unpack})
+        return steps
+
+    @staticmethod
+    def _snapshot_archive(spec: JobSpec, digest: str, control: Path) -> str:
+        """The snapshot's file: in place where the storage is this machine's disk, else (a bucket)
+        copied into the job's control folder. A snapshot the storage lacks: a path that is not
+        there, so the unpack step fails naming it."""
+        from django.core.files.storage import storages
+
+        storage, name = storages["snapshots"], checkout.snapshot_name(spec.project, digest)
+        try:
+            return storage.path(name)
+        except NotImplementedError:
+            pass
+        copy = control / "snapshot.tar.gz"
+        try:
+            with storage.open(name, "rb") as source, open(copy, "wb") as target:
+                while chunk := source.read(1 << 20):
+                    target.write(chunk)
+        except Exception as error:  # a bucket's client raises errors of its own
+            log.warning("job %s: could not copy snapshot %s: %s", spec.job_id, digest[:12], error)
+        return str(copy)
 
     def _launch(self, control: Path, env: dict[str, str]) -> None:
         """Start the detached runner with an environment of its own built from nothing; the job's

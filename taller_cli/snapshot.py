@@ -1,0 +1,46 @@
+"""`taller snapshot list|delete`: a project's code snapshots (what `taller submit --code DIR` and
+`--git --with-changes` upload), each with how many jobs name it; one is deleted only when none
+does (the portal answers 409 otherwise, and the command says so on one line)."""
+
+import click
+
+from . import output
+from .main import TallerError, api, cli, json_option
+
+MAX_SNAPSHOTS = 1000
+
+
+@cli.group()
+def snapshot() -> None:
+    """List and delete a project's code snapshots."""
+
+
+@snapshot.command(name="list")
+@click.option("--project", "-p", required=True, help="Slug of the project.")
+@click.option("--limit", type=click.IntRange(min=1), default=MAX_SNAPSHOTS, show_default=True)
+@json_option
+def list_snapshots(project: str, limit: int, as_json: bool) -> None:
+    """The project's snapshots, newest first, with the jobs that name each."""
+    rows = api().pages(f"projects/{project}/snapshots/", limit=limit)
+    if as_json:
+        return output.emit_json(rows)
+    click.echo(
+        output.table(
+            ["sha256", "size", "jobs", "uploaded by", "uploaded at"],
+            [[r["digest"], r["size"], r["jobs"], r["created_by"] or "-", r["created_at"]] for r in rows],
+        )
+    )
+
+
+@snapshot.command(name="delete")
+@click.option("--project", "-p", required=True, help="Slug of the project.")
+@click.argument("digest")
+def delete(project: str, digest: str) -> None:
+    """Delete a snapshot no job names (its full SHA-256, as `taller snapshot list` shows it)."""
+    digest = digest.strip().removeprefix("sha256:")
+    if len(digest) != 64:
+        raise TallerError(
+            "give the snapshot's full SHA-256 (64 hexadecimal digits), as `taller snapshot list` shows"
+        )
+    api().request("DELETE", f"projects/{project}/snapshots/{digest}/")
+    click.echo(f"snapshot {digest[:12]} deleted")
