@@ -116,12 +116,14 @@ def test_snapshot_list_and_delete(personas, mlflow_uri, tmp_path, monkeypatch, s
     digest = Job.objects.get().source["snapshot"]
 
     table = taller("snapshot", "list", "-p", "genomics")
-    assert table.exit_code == 0 and digest in table.stdout and "JOBS" in table.stdout.upper()
+    assert table.exit_code == 0 and digest[:12] in table.stdout and "JOBS" in table.stdout
     in_use = taller("snapshot", "delete", "-p", "genomics", digest)
     assert in_use.exit_code == 1 and len(in_use.stderr.splitlines()) == 1
     assert "jobs name this snapshot" in in_use.stderr and "HTTP 409" in in_use.stderr
-    short = taller("snapshot", "delete", "-p", "genomics", digest[:12])
-    assert short.exit_code == 1 and "full SHA-256" in short.stderr
+    short = taller("snapshot", "delete", "-p", "genomics", digest[:6])
+    assert short.exit_code == 1 and "first 8 digits" in short.stderr
+    unknown = taller("snapshot", "delete", "-p", "genomics", "0" * 12 if digest[0] != "0" else "1" * 12)
+    assert unknown.exit_code == 1 and "no snapshot of genomics starts with" in unknown.stderr
 
     Job.objects.all().delete()
     monkeypatch.setenv("TALLER_TOKEN", create_token(personas.vera, "cli")[1])
@@ -130,6 +132,6 @@ def test_snapshot_list_and_delete(personas, mlflow_uri, tmp_path, monkeypatch, s
     monkeypatch.setenv("TALLER_TOKEN", create_token(personas.charlie, "cli")[1])
     assert "HTTP 404" in taller("snapshot", "list", "-p", "genomics").stderr
     monkeypatch.setenv("TALLER_TOKEN", create_token(personas.bob, "cli")[1])
-    done = taller("snapshot", "delete", "-p", "genomics", f"sha256:{digest}")
+    done = taller("snapshot", "delete", "-p", "genomics", digest[:12])
     assert done.exit_code == 0 and f"snapshot {digest[:12]} deleted" in done.stdout
     assert digest not in taller("snapshot", "list", "-p", "genomics").stdout

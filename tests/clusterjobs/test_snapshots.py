@@ -110,7 +110,7 @@ def test_a_job_from_a_snapshot_records_its_digest(personas, body, tmp_path, mlfl
     bad_git = api(personas.bob).post(
         "/api/v1/jobs/", {**body, "source": {"snapshot": digest, "git": "x"}}, format="json"
     )
-    assert bad_git.status_code == 400 and "e.g. https://" in bad_git.json()["source"][0]
+    assert bad_git.status_code == 400 and "Only https://, ssh://" in bad_git.json()["source"][0]
     response = api(personas.bob).post("/api/v1/jobs/", body, format="json")
     assert response.status_code == 201, response.json()
     job = Job.objects.get()
