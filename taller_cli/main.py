@@ -397,15 +397,4 @@ def show_config() -> None:
 
 
 # Commands in their own modules register themselves on `cli` when imported.
-from . import (  # noqa: E402, F401
-    admin,
-    credentials,
-    deployments,
-    models,
-    pipelines,
-    schedules,
-    snapshot,
-    sweeps,
-    templates,
-    tokens,
-)
+from . import admin, credentials, deployments, models, pipelines, schedules, snaps, sweeps, templates, tokens  # noqa: E402, F401

@@ -34,6 +34,7 @@ from django.conf import settings
 from django.utils.translation import gettext_noop
 
 from ..sources import checkout
+from ..sources.archive import local_archive
 from .base import Backend, BackendError, BackendStatus, JobSpec
 from .local_sandbox import bwrap_path, isolation_problem, sandbox_args
 
@@ -223,32 +224,11 @@ class LocalBackend(Backend):
                 {**step, "step": checkout.STEP, "command": checkout.clone_command(), "drop_env": drop}
             )
         if digest := (spec.request.source or {}).get("snapshot"):
-            archive = LocalBackend._snapshot_archive(spec, digest, workdir.parent / ".taller")
+            archive = local_archive(spec.project, digest, workdir.parent / ".taller")
             unpack = [sys.executable, "-m", "clusterjobs.sources.unpack", archive, str(workdir)]
             unpack += ["--digest", digest, *(["--replace"] if source_env else [])]
             steps.append({**step, "step": checkout.UNPACK_STEP, "command": unpack})
         return steps
-
-    @staticmethod
-    def _snapshot_archive(spec: JobSpec, digest: str, control: Path) -> str:
-        """The snapshot's file: in place where the storage is this machine's disk, else (a bucket)
-        copied into the job's control folder. A snapshot the storage lacks: a path that is not
-        there, so the unpack step fails naming it."""
-        from django.core.files.storage import storages
-
-        storage, name = storages["snapshots"], checkout.snapshot_name(spec.project, digest)
-        try:
-            return storage.path(name)
-        except NotImplementedError:
-            pass
-        copy = control / "snapshot.tar.gz"
-        try:
-            with storage.open(name, "rb") as source, open(copy, "wb") as target:
-                while chunk := source.read(1 << 20):
-                    target.write(chunk)
-        except Exception as error:  # a bucket's client raises errors of its own
-            log.warning("job %s: could not copy snapshot %s: %s", spec.job_id, digest[:12], error)
-        return str(copy)
 
     def _launch(self, control: Path, env: dict[str, str]) -> None:
         """Start the detached runner with an environment of its own built from nothing; the job's

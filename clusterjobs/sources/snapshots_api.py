@@ -15,6 +15,7 @@ from django.db.models import Count
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import authentication, generics, parsers, serializers, status
@@ -79,6 +80,7 @@ def describe(row: CodeSnapshot) -> dict:
 
 class SnapshotListView(generics.GenericAPIView):
     serializer_class = SnapshotListSerializer
+    queryset = CodeSnapshot.objects.none()  # the schema's model; get() filters by project
 
     @extend_schema(
         summary=_("The project's code snapshots"),
@@ -170,6 +172,22 @@ class JobTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return "Token"
+
+
+class JobTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "clusterjobs.sources.snapshots_api.JobTokenAuthentication"
+    name = "jobTokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": (
+                "A job's own token (`Authorization: Token <key>`, the one the portal hands the job): "
+                "accepted here alone, for that job's snapshot."
+            ),
+        }
 
 
 class JobSnapshotView(APIView):

@@ -1,6 +1,7 @@
 """`taller snapshot list|delete`: a project's code snapshots (what `taller submit --code DIR` and
 `--git --with-changes` upload), each with how many jobs name it; one is deleted only when none
-does (the portal answers 409 otherwise, and the command says so on one line)."""
+does (the portal answers 409 otherwise, and the command says so on one line). The packing and
+upload are in ``snapshots``; this module's short name keeps main.py's import line in bounds."""
 
 import click
 
