@@ -19,8 +19,14 @@ SSH_KEY = "TALLER_GIT_SSH_KEY"
 # The site's known hosts (the contents of TALLER_GIT_SSH_KNOWN_HOSTS): with them, ssh checks the
 # forge's key strictly.
 KNOWN_HOSTS = "TALLER_GIT_KNOWN_HOSTS"
+# On the local executor (the portal's own machine), the address the portal checked at dispatch,
+# which the clone connects to (http.curloptResolve's host:port:address, or ssh options), or why
+# the address is refused now (the clone then fails, saying so).
+RESOLVE = "TALLER_GIT_RESOLVE"
+SSH_PIN = "TALLER_GIT_SSH_PIN"
+REFUSED = "TALLER_GIT_REFUSED"
 # The clone step's own variables (the credential's are secret: a Kubernetes Secret), for it alone.
-CREDENTIAL_NAMES = (USERNAME, TOKEN, SSH_KEY, KNOWN_HOSTS)
+CREDENTIAL_NAMES = (USERNAME, TOKEN, SSH_KEY, KNOWN_HOSTS, RESOLVE, SSH_PIN, REFUSED)
 SECRET_NAMES = (TOKEN, SSH_KEY)
 STEP = "clone"
 WORKSPACE = "/workspace"
@@ -46,6 +52,14 @@ if [ -n "${TALLER_GIT_SSH_KEY:-}" ]; then
   (umask 077 && printf '%s\n' "$TALLER_GIT_SSH_KEY" > "$key")
   export GIT_SSH_COMMAND="$GIT_SSH_COMMAND -i $key -o IdentitiesOnly=yes"
 fi
+if [ -n "${TALLER_GIT_REFUSED:-}" ]; then
+  echo "taller: $TALLER_GIT_REFUSED"
+  exit 1
+fi
+if [ -n "${TALLER_GIT_RESOLVE:-}" ]; then
+  set -- "$@" -c "http.curloptResolve=$TALLER_GIT_RESOLVE"
+fi
+export GIT_SSH_COMMAND="$GIT_SSH_COMMAND${TALLER_GIT_SSH_PIN:-}"
 echo "taller: fetching $TALLER_GIT_COMMIT from $TALLER_GIT_URL"
 git init -q .
 if ! git "$@" fetch -q --depth 1 "$TALLER_GIT_URL" "$TALLER_GIT_COMMIT" 2>/dev/null; then

@@ -74,6 +74,12 @@ class Pin:
     def ssh_options(self) -> str:
         return f" -o HostName={self.address} -o HostKeyAlias={self.host}" if self.ssh else ""
 
+    def env(self) -> dict[str, str]:
+        """The clone step's variables that make it connect to this address (``checkout``)."""
+        if self.ssh:
+            return {checkout.SSH_PIN: self.ssh_options()}
+        return {checkout.RESOLVE: self.git_args()[1].removeprefix("http.curloptResolve=")}
+
 
 def _check_host(host: str, port: int, *, plain_http: bool, ssh: bool) -> tuple[str | None, Pin | None]:
     """(why the host may not be fetched from or None, the address checked). A host the site

@@ -103,6 +103,7 @@ def test_the_known_hosts_reach_the_clone_step_alone(settings, tmp_path, personas
         "forge.example.org ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n"
     )
     settings.TALLER_GIT_SSH_KNOWN_HOSTS = str(known)
+    settings.TALLER_EXECUTOR = "kubernetes"  # the cluster resolves with its own DNS: nothing pinned
     source = {"git": "ssh://git@forge.example.org/lab.git", "ref": "main", "commit": "a" * 40}
     job = JobFactory(project=personas.project, submitter=personas.bob, source=source)
     env, secret = source_environment(job)
@@ -116,3 +117,45 @@ def test_the_known_hosts_reach_the_clone_step_alone(settings, tmp_path, personas
     assert init_env[checkout.KNOWN_HOSTS] == known.read_text()
     assert checkout.KNOWN_HOSTS not in {e["name"] for e in pod["containers"][0]["env"]}
     assert "StrictHostKeyChecking=yes -o UserKnownHostsFile=$known" in checkout.CLONE_SCRIPT
+
+
+@pytest.mark.django_db
+def test_the_local_executors_clone_connects_to_the_address_checked_at_dispatch(
+    personas, public_git, local, settings, monkeypatch
+):
+    from clusterjobs.sources import checkout
+    from clusterjobs.sources.jobs import source_environment
+
+    from .conftest import make_spec
+    from .factories import JobFactory
+
+    server, repo = public_git
+    name = f"forge.rebind.test:{server.server.server_address[1]}"
+    settings.TALLER_GIT_TRUSTED_HOSTS = [name]
+    monkeypatch.setattr(remote.socket, "getaddrinfo", Rebinding("127.0.0.1", "10.255.255.1"))
+    source = {"git": f"http://{name}/lab.git", "ref": "main", "commit": repo.commits["main"]}
+    job = JobFactory(project=personas.project, submitter=personas.bob, source=source)
+    env, _secret = source_environment(job)
+    assert env == {checkout.RESOLVE: f"{name}:127.0.0.1"}
+
+    local.submit(
+        make_spec(95, command=["python", "train.py"], source=source, env=env, time_limit_seconds=120)
+    )
+    status = local.wait(95, 120)
+    lines = local.logs(95, "genomics")
+    assert status.phase == "succeeded", (status.reason, lines)
+    assert f"taller: checked out {repo.commits['main']}" in lines  # git alone cannot resolve the name
+
+    # The name answers privately by the time the job is dispatched: the clone refuses, saying why.
+    settings.TALLER_GIT_TRUSTED_HOSTS = []
+    monkeypatch.setattr(remote.socket, "getaddrinfo", Rebinding("10.0.0.5", "10.0.0.5"))
+    late = {**source, "git": "https://forge.rebind.test/lab.git"}
+    env, _secret = source_environment(
+        JobFactory(project=personas.project, submitter=personas.bob, source=late)
+    )
+    local.submit(make_spec(96, command=["python", "train.py"], source=late, env=env, time_limit_seconds=120))
+    refused = local.wait(96, 120)
+    assert refused.phase == "failed" and refused.reason.startswith(
+        "clone failed (exit code 1): taller: The host"
+    )
+    assert "private address" in refused.reason
