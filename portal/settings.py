@@ -9,6 +9,7 @@ ALLOWED_HOSTS and DEBUG=false.
 import ipaddress
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -260,15 +261,32 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+
+
+def snapshot_storage(environ: Mapping[str, str]) -> dict:
+    """Where code snapshots of jobs are kept (clusterjobs/sources/snapshots.py, content-addressed).
+    With TALLER_SNAPSHOT_S3_BUCKET: that bucket of an S3-compatible server through django-storages
+    (TALLER_SNAPSHOT_S3_ENDPOINT_URL, _ACCESS_KEY_ID, _SECRET_ACCESS_KEY, _REGION and _PREFIX, a
+    folder in the bucket); else a folder (TALLER_SNAPSHOT_LOCATION, under var/ by default)."""
+    if bucket := environ.get("TALLER_SNAPSHOT_S3_BUCKET", ""):
+        options = {
+            "bucket_name": bucket,
+            "endpoint_url": environ.get("TALLER_SNAPSHOT_S3_ENDPOINT_URL") or None,
+            "access_key": environ.get("TALLER_SNAPSHOT_S3_ACCESS_KEY_ID") or None,
+            "secret_key": environ.get("TALLER_SNAPSHOT_S3_SECRET_ACCESS_KEY") or None,
+            "region_name": environ.get("TALLER_SNAPSHOT_S3_REGION") or None,
+            "location": environ.get("TALLER_SNAPSHOT_S3_PREFIX", "snapshots"),
+            "default_acl": "private",
+            "querystring_auth": True,
+        }
+        return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+    location = environ.get("TALLER_SNAPSHOT_LOCATION", str(VAR_DIR / "snapshots"))
+    return {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": location}}
+
+
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    # Code snapshots of jobs (clusterjobs/sources/snapshots.py), content-addressed: a folder under
-    # var/ by default; any Django storage backend by its dotted path (django-storages' S3Storage for
-    # an S3-compatible bucket, configured by its own AWS_* settings), with TALLER_SNAPSHOT_LOCATION.
-    "snapshots": {
-        "BACKEND": os.environ.get("TALLER_SNAPSHOT_STORAGE", "django.core.files.storage.FileSystemStorage"),
-        "OPTIONS": {"location": os.environ.get("TALLER_SNAPSHOT_LOCATION", str(VAR_DIR / "snapshots"))},
-    },
+    "snapshots": snapshot_storage(os.environ),
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
@@ -509,6 +527,9 @@ TALLER_GIT_TRUSTED_HOSTS = envlist("TALLER_GIT_TRUSTED_HOSTS")
 TALLER_GIT_LOCAL_ROOTS = envlist("TALLER_GIT_LOCAL_ROOTS")
 TALLER_GIT_IMAGE = os.environ.get("TALLER_GIT_IMAGE", "alpine/git:v2.47.2")
 TALLER_GIT_CLONE_TIMEOUT_SECONDS = envint("TALLER_GIT_CLONE_TIMEOUT_SECONDS", "600")
+# A known_hosts file of the forges reached over ssh: with it, their keys are checked strictly
+# against it (StrictHostKeyChecking=yes); unset, a forge's first key is accepted.
+TALLER_GIT_SSH_KNOWN_HOSTS = os.environ.get("TALLER_GIT_SSH_KNOWN_HOSTS", "")
 # The largest code snapshot (`taller submit --code DIR`, a .tar.gz) a project may upload.
 TALLER_SNAPSHOT_MAX_BYTES = envint("TALLER_SNAPSHOT_MAX_BYTES", str(50 * 1024 * 1024))
 # Where running jobs send their MLflow calls: the portal's authorizing proxy.

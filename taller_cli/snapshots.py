@@ -40,8 +40,26 @@ def files_of(folder: Path) -> list[str]:
     return sorted(name for name in done.stdout.decode().split("\0") if name)
 
 
-def pack(folder: str) -> bytes:
-    """The folder as a reproducible .tar.gz: sorted names, no times, owners or modes but +x."""
+def checkout_files(folder: Path) -> list[str]:
+    """A git checkout's working tree as it stands: its tracked files that are there (changed or
+    not) and the untracked ones .gitignore keeps, sorted; .git left out."""
+    done = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=folder,
+        capture_output=True,
+    )
+    if done.returncode != 0:
+        raise PackError(done.stderr.decode(errors="replace").strip() or "git ls-files failed")
+    names = sorted({name for name in done.stdout.decode().split("\0") if name})
+    present = [name for name in names if (folder / name).is_symlink() or (folder / name).is_file()]
+    if links := [name for name in present if (folder / name).is_symlink()]:
+        raise PackError(f"a snapshot holds plain files only, and {links[0]} is a symbolic link")
+    return present
+
+
+def pack(folder: str, names: list[str] | None = None) -> bytes:
+    """The folder (or those of its files named) as a reproducible .tar.gz: sorted names, no times,
+    owners or modes but +x."""
     root = Path(folder)
     if not root.is_dir():
         raise PackError(f"{folder} is not a folder")
@@ -50,7 +68,7 @@ def pack(folder: str) -> bytes:
         gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as zipped,
         tarfile.open(fileobj=zipped, mode="w") as tar,
     ):
-        for name in files_of(root):
+        for name in files_of(root) if names is None else names:
             path = root / name
             if path.is_symlink() or not path.is_file():
                 continue
@@ -62,9 +80,10 @@ def pack(folder: str) -> bytes:
     return buffer.getvalue()
 
 
-def upload(client: Api, project: str, folder: str) -> tuple[str, bool]:
-    """(digest, uploaded): the folder's snapshot, sent only if the project lacks it."""
-    data = pack(folder)
+def upload(client: Api, project: str, folder: str, *, data: bytes | None = None) -> tuple[str, bool]:
+    """(digest, uploaded): the folder's snapshot (or ``data``, one packed already), sent only if
+    the project lacks it."""
+    data = pack(folder) if data is None else data
     digest = hashlib.sha256(data).hexdigest()
     path = f"projects/{project}/snapshots/{digest}/"
     try:

@@ -1,8 +1,11 @@
 """Where a submitted job's code comes from: `--git-url URL --ref REF`, or `--git` (the checkout
-the command runs in: its remote's address and its HEAD, which the remote must have)."""
+the command runs in: its remote's address and its HEAD, which the remote must have; with
+`--with-changes`, its uncommitted changes too, as a snapshot of its working tree that replaces the
+commit's tree in the job, so the job runs exactly the files of the checkout)."""
 
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -23,6 +26,12 @@ def source_options(command: Callable) -> Callable:
             "from_checkout",
             is_flag=True,
             help="Run this folder's git checkout: its remote and its HEAD commit (pushed, no uncommitted changes).",
+        ),
+        click.option(
+            "--with-changes",
+            is_flag=True,
+            help="With --git: send the uncommitted changes (and untracked files .gitignore keeps) "
+            "as a snapshot on top of the commit.",
         ),
         click.option("--remote", default="origin", show_default=True, help="The remote --git uses."),
         click.option(
@@ -47,12 +56,17 @@ def _git(*args: str, cwd: str | None = None) -> str:
     return done.stdout.strip()
 
 
-def checkout_source(remote: str = "origin", cwd: str | None = None) -> dict[str, str]:
-    """The source of the checkout at ``cwd``: refused with uncommitted changes, or when its HEAD is
-    on none of the remote's branches or tags (push it first)."""
+def checkout_source(
+    remote: str = "origin", cwd: str | None = None, *, with_changes: bool = False
+) -> dict[str, str]:
+    """The source of the checkout at ``cwd``: refused with uncommitted changes (unless
+    ``with_changes``: the caller sends them), or when its HEAD is on none of the remote's branches
+    or tags (push it first)."""
     _git("rev-parse", "--is-inside-work-tree", cwd=cwd)
-    if _git("status", "--porcelain", "--untracked-files=no", cwd=cwd):
-        raise SourceError("the checkout has uncommitted changes: commit and push them first")
+    if not with_changes and _git("status", "--porcelain", "--untracked-files=no", cwd=cwd):
+        raise SourceError(
+            "the checkout has uncommitted changes: commit and push them first, or send them with --with-changes"
+        )
     url = _git("remote", "get-url", remote, cwd=cwd)
     head = _git("rev-parse", "HEAD", cwd=cwd)
     branch = _git("rev-parse", "--abbrev-ref", "HEAD", cwd=cwd)
@@ -71,12 +85,30 @@ def checkout_source(remote: str = "origin", cwd: str | None = None) -> dict[str,
     return {"git": url, "ref": head if branch == "HEAD" else branch, "commit": head}
 
 
+def changes_snapshot(cwd: str | None = None) -> bytes | None:
+    """The checkout's working tree packed (tracked files as they are, untracked ones .gitignore
+    keeps), or None when it has nothing uncommitted or untracked: the commit alone is then exact."""
+    if not _git("status", "--porcelain", "--untracked-files=normal", cwd=cwd):
+        return None
+    root = Path(_git("rev-parse", "--show-toplevel", cwd=cwd))
+    return snapshots.pack(str(root), snapshots.checkout_files(root))
+
+
 def source_body(
-    project: str, *, git_url: str | None, ref: str | None, from_checkout: bool, remote: str, code: str | None
+    project: str,
+    *,
+    git_url: str | None,
+    ref: str | None,
+    from_checkout: bool,
+    remote: str,
+    code: str | None,
+    with_changes: bool = False,
 ) -> dict[str, Any]:
     """The `source` part of the job's body ({} without a source)."""
     if sum(map(bool, (from_checkout, git_url, code))) > 1:
         raise click.UsageError("give one of --git, --git-url and --code")
+    if with_changes and not from_checkout:
+        raise click.UsageError("--with-changes needs --git")
     if code:
         from .main import api
 
@@ -90,9 +122,18 @@ def source_body(
         raise click.UsageError("--ref needs --git-url")
     if from_checkout:
         try:
-            return {"source": checkout_source(remote)}
-        except SourceError as error:
+            source = checkout_source(remote, with_changes=with_changes)
+            data = changes_snapshot() if with_changes else None
+        except (SourceError, snapshots.PackError) as error:
             raise click.ClickException(f"--git: {error}") from None
+        if data is not None:
+            from .main import api
+
+            digest, sent = snapshots.upload(api(), project, "", data=data)
+            state = "uploaded" if sent else "already uploaded"
+            click.echo(f"Uncommitted changes: snapshot {digest[:12]} {state}.", err=True)
+            source["snapshot"] = digest
+        return {"source": source}
     if git_url:
         return {"source": {"git": git_url, **({"ref": ref} if ref else {})}}
     return {}

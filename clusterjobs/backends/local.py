@@ -34,6 +34,7 @@ from django.conf import settings
 from django.utils.translation import gettext_noop
 
 from ..sources import checkout
+from ..sources.archive import local_archive
 from .base import Backend, BackendError, BackendStatus, JobSpec
 from .local_sandbox import bwrap_path, isolation_problem, sandbox_args
 
@@ -212,19 +213,22 @@ class LocalBackend(Backend):
     @staticmethod
     def _prepare_steps(spec: JobSpec, workdir: Path, source_env: dict[str, str]) -> list[dict]:
         """What the runner does before the job's command: the checkout of a git source into
-        ``workdir`` (its credential's variables dropped before the command starts), or the unpacking
-        of a code snapshot there."""
+        ``workdir`` (its credential's variables dropped before the command starts), then the
+        unpacking of a code snapshot there (on top of the checkout, replacing its tree, for a
+        snapshot of a checkout's uncommitted changes)."""
         step = {"cwd": str(workdir), "timeout_seconds": settings.TALLER_GIT_CLONE_TIMEOUT_SECONDS}
+        steps = []
+        if source_env:
+            drop = list(checkout.CREDENTIAL_NAMES)
+            steps.append(
+                {**step, "step": checkout.STEP, "command": checkout.clone_command(), "drop_env": drop}
+            )
         if digest := (spec.request.source or {}).get("snapshot"):
-            from django.core.files.storage import storages
-
-            archive = storages["snapshots"].path(checkout.snapshot_name(spec.project, digest))
+            archive = local_archive(spec.project, digest, workdir.parent / ".taller")
             unpack = [sys.executable, "-m", "clusterjobs.sources.unpack", archive, str(workdir)]
-            return [{**step, "step": checkout.UNPACK_STEP, "command": unpack}]
-        if not source_env:
-            return []
-        drop = list(checkout.CREDENTIAL_NAMES)
-        return [{**step, "step": checkout.STEP, "command": checkout.clone_command(), "drop_env": drop}]
+            unpack += ["--digest", digest, *(["--replace"] if source_env else [])]
+            steps.append({**step, "step": checkout.UNPACK_STEP, "command": unpack})
+        return steps
 
     def _launch(self, control: Path, env: dict[str, str]) -> None:
         """Start the detached runner with an environment of its own built from nothing; the job's

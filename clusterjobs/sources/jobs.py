@@ -2,14 +2,33 @@
 the clone step alone (the Kubernetes init container through the job's Secret; the local runner,
 which drops it before the job's command starts)."""
 
+import logging
+from pathlib import Path
+
+from django.conf import settings
+
 from . import checkout
 from .check import project_credential
+from .remote import check_url
+
+log = logging.getLogger(__name__)
 
 
 def source_environment(job) -> tuple[dict[str, str], set[str]]:
-    """The credential's variables for a job with a git source (none without), and which are secret."""
+    """The clone step's variables for a job with a git source (none without): the credential's,
+    which are secret, and the site's ssh known hosts. On the local executor, whose clone runs on
+    the portal's machine, the address is checked again and pinned (or the refusal passed on)."""
     if not (job.source or {}).get("git"):
         return {}, set()
     credential = project_credential(job.project)
     env = credential.env() if credential else {}
+    if settings.TALLER_EXECUTOR == "local":
+        message, pin = check_url(job.source["git"])
+        env |= {checkout.REFUSED: str(message)} if message else pin.env() if pin else {}
+    if known := settings.TALLER_GIT_SSH_KNOWN_HOSTS:
+        try:
+            env[checkout.KNOWN_HOSTS] = Path(known).read_text()
+        except OSError as error:  # ssh then refuses every host: the clone fails, naming it
+            log.warning("could not read TALLER_GIT_SSH_KNOWN_HOSTS %s: %s", known, error)
+            env[checkout.KNOWN_HOSTS] = "# unreadable: " + str(known)
     return env, {name for name in checkout.SECRET_NAMES if name in env}

@@ -24,6 +24,7 @@ def run_tags(request) -> dict[str, str]:
             GIT_COMMIT: source["commit"],
             GIT_BRANCH: source.get("ref", ""),
         }
-    if source.get("snapshot"):
-        tags |= {SNAPSHOT: f"sha256:{source['snapshot']}", SOURCE_NAME: f"sha256:{source['snapshot']}"}
+    if source.get("snapshot"):  # alone, or a checkout's uncommitted changes on top of the commit
+        tags |= {SNAPSHOT: f"sha256:{source['snapshot']}"}
+        tags.setdefault(SOURCE_NAME, f"sha256:{source['snapshot']}")
     return tags

@@ -5,11 +5,18 @@ hosts that do not resolve to the portal's own or private addresses, plain ``http
 host the site trusts (``TALLER_GIT_TRUSTED_HOSTS``, an internal forge, which may also be private),
 and a path under one of ``TALLER_GIT_LOCAL_ROOTS``. Never ``file://`` or another transport: git
 is started with ``GIT_ALLOW_PROTOCOL`` so that it cannot be talked into one either.
+
+The address the check resolved is the one git connects to (``Pin``): the ``git ls-remote`` is given
+it (``http.curloptResolve`` for http(s), ssh's ``HostName`` with ``HostKeyAlias`` for ssh) and
+resolves nothing again, so a name that answers differently the second time (DNS rebinding) cannot
+send it to an address the check refused. With ``TALLER_GIT_SSH_KNOWN_HOSTS`` (a known_hosts file)
+ssh checks the forge's key strictly against it; without, it accepts a host's first key.
 """
 
 import ipaddress
 import os
 import re
+import shlex
 import socket
 import subprocess
 import tempfile
@@ -49,52 +56,96 @@ class Credential:
         return {name: value for name, value in values.items() if value}
 
 
-def _host_error(host: str, port: int | None, *, plain_http: bool) -> str | None:
+@dataclass(frozen=True)
+class Pin:
+    """The address the portal checked for a repository's host, which git is then made to use."""
+
+    host: str
+    port: int
+    address: str
+    ssh: bool = False
+
+    def git_args(self) -> list[str]:
+        if self.ssh:
+            return []
+        address = f"[{self.address}]" if ":" in self.address else self.address
+        return ["-c", f"http.curloptResolve={self.host}:{self.port}:{address}"]
+
+    def ssh_options(self) -> str:
+        return f" -o HostName={self.address} -o HostKeyAlias={self.host}" if self.ssh else ""
+
+    def env(self) -> dict[str, str]:
+        """The clone step's variables that make it connect to this address (``checkout``)."""
+        if self.ssh:
+            return {checkout.SSH_PIN: self.ssh_options()}
+        return {checkout.RESOLVE: self.git_args()[1].removeprefix("http.curloptResolve=")}
+
+
+def _check_host(host: str, port: int, *, plain_http: bool, ssh: bool) -> tuple[str | None, Pin | None]:
+    """(why the host may not be fetched from or None, the address checked). A host the site
+    trusts may be private or unresolvable here (then nothing is pinned)."""
     trusted = {h.lower() for h in settings.TALLER_GIT_TRUSTED_HOSTS}
-    named = {host.lower(), f"{host.lower()}:{port}" if port else host.lower()}
-    if named & trusted:
-        return None
+    if {host.lower(), f"{host.lower()}:{port}"} & trusted:
+        try:
+            info = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError):
+            return None, None
+        return None, Pin(host, port, info[0][4][0].split("%")[0], ssh)
     if plain_http:
-        return _("Use https:// or ssh://: plain http:// is only for the site's own forges.")
+        return _("Use https:// or ssh://: plain http:// is only for the site's own forges."), None
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)}
+        info = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError):
-        return _("The host %(host)s could not be found.") % {"host": host}
+        return _("The host %(host)s could not be found.") % {"host": host}, None
+    addresses = [entry[4][0].split("%")[0] for entry in info]
     for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if not ip.is_global:
-            return _("The host %(host)s is a private address; the portal does not fetch from it.") % {
-                "host": host
-            }
-    return None
+        if not ipaddress.ip_address(address).is_global:
+            message = _("The host %(host)s is a private address; the portal does not fetch from it.")
+            return message % {"host": host}, None
+    return None, Pin(host, port, addresses[0], ssh)
 
 
-def url_error(url: str) -> str | None:
-    """Why ``url`` may not be fetched by the portal and its jobs, or None."""
+def check_url(url: str) -> tuple[str | None, Pin | None]:
+    """Why ``url`` may not be fetched by the portal and its jobs (or None), and the address its
+    host was checked at (None for a path, or a trusted host that does not resolve here)."""
     if not url or len(url) > MAX_URL or any(ch.isspace() or ord(ch) < 32 for ch in url):
-        return _("Give the repository's address, e.g. https://github.com/group/project.git.")
+        return _("Give the repository's address, e.g. https://github.com/group/project.git."), None
     if url.startswith("/"):
         path = Path(os.path.normpath(url))
         roots = [Path(os.path.normpath(root)) for root in settings.TALLER_GIT_LOCAL_ROOTS]
         if any(path == root or root in path.parents for root in roots):
-            return None
-        return _("A path is allowed only under the site's git folders.")
+            return None, None
+        return _("A path is allowed only under the site's git folders."), None
     if url.startswith("-"):
-        return _("Give the repository's address, e.g. https://github.com/group/project.git.")
+        return _("Give the repository's address, e.g. https://github.com/group/project.git."), None
     if match := SCP_LIKE.fullmatch(url):
-        return _host_error(match["host"], 22, plain_http=False)
+        return _check_host(match["host"], 22, plain_http=False, ssh=True)
     parts = urlsplit(url)
     if parts.scheme not in ("https", "ssh", "http") or not parts.hostname:
+        scheme = f"{parts.scheme}://" if parts.scheme else url
         return _("Only https://, ssh:// or a path the site allows; not %(scheme)s.") % {
-            "scheme": f"{parts.scheme}://" if parts.scheme else url
-        }
+            "scheme": scheme
+        }, None
     if parts.password:
-        return _("Put no password in the address: set the project's git credential instead.")
+        return _("Put no password in the address: set the project's git credential instead."), None
     try:
-        port = parts.port
+        port = parts.port or {"https": 443, "http": 80, "ssh": 22}[parts.scheme]
     except ValueError:
-        return _("The address has an invalid port.")
-    return _host_error(parts.hostname, port, plain_http=parts.scheme == "http")
+        return _("The address has an invalid port."), None
+    return _check_host(parts.hostname, port, plain_http=parts.scheme == "http", ssh=parts.scheme == "ssh")
+
+
+def url_error(url: str) -> str | None:
+    """Why ``url`` may not be fetched by the portal and its jobs, or None."""
+    return check_url(url)[0]
+
+
+def ssh_command() -> str:
+    """The ssh git runs: no prompts; the forge's key checked against the site's known hosts file
+    (TALLER_GIT_SSH_KNOWN_HOSTS), or, without one, a host's first key accepted."""
+    if known := settings.TALLER_GIT_SSH_KNOWN_HOSTS:
+        return f"ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile={shlex.quote(known)}"
+    return "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new"
 
 
 def ref_error(ref: str) -> str | None:
@@ -114,7 +165,7 @@ def git_env(credential: Credential | None, home: str) -> dict[str, str]:
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_ASKPASS": "true",
         "SSH_ASKPASS": "true",
-        "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new",
+        "GIT_SSH_COMMAND": ssh_command(),
         "GIT_ALLOW_PROTOCOL": "https:ssh:http:file",
         **(credential.env() if credential else {}),
     }
@@ -147,9 +198,15 @@ def _explain(stderr: str, url: str) -> str:
 
 def resolve(url: str, ref: str, credential: Credential | None = None) -> str:
     """The commit ``ref`` (a branch, a tag, or a full commit id) names in the repository at ``url``:
-    one ``git ls-remote``, bounded by TALLER_GIT_TIMEOUT_SECONDS. Raises SourceError."""
+    the address checked, then one ``git ls-remote`` to the address checked, bounded by
+    TALLER_GIT_TIMEOUT_SECONDS. Raises SourceError."""
+    message, pin = check_url(url)
+    if message:
+        raise SourceError(message)
     with tempfile.TemporaryDirectory(prefix="taller-git-") as home:
         env = git_env(credential, home)
+        if pin is not None:
+            env["GIT_SSH_COMMAND"] += pin.ssh_options()
         key = Path(home) / "key"
         if credential and credential.ssh_key:
             key.write_text(credential.ssh_key.rstrip("\n") + "\n")
@@ -157,7 +214,14 @@ def resolve(url: str, ref: str, credential: Credential | None = None) -> str:
             env["GIT_SSH_COMMAND"] += f" -i {key} -o IdentitiesOnly=yes"
         try:
             done = subprocess.run(
-                ["git", *_credential_args(credential), "ls-remote", "--", url],
+                [
+                    "git",
+                    *(pin.git_args() if pin else []),
+                    *_credential_args(credential),
+                    "ls-remote",
+                    "--",
+                    url,
+                ],
                 env=env,
                 capture_output=True,
                 text=True,

@@ -74,8 +74,40 @@ def snapshot_source_error(project, digest: str) -> str | None:
     """Why a job of ``project`` cannot start from snapshot ``digest``, or None."""
     if message := digest_error(digest):
         return message
-    if settings.TALLER_EXECUTOR != "local":
-        return _("Code snapshots run on the local executor only for now; use a git source on the cluster.")
     if not CodeSnapshot.objects.filter(project=project, digest=digest).exists():
         return _("The project has no snapshot %(digest)s: upload it first.") % {"digest": digest[:12]}
     return None
+
+
+class SnapshotInUse(Exception):
+    """A snapshot that jobs still name (a re-run or a reproduction needs it): not deleted."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(count)
+        self.count = count
+
+
+def jobs_using(project, digest: str | list[str]):
+    """The project's jobs whose source names the snapshot (finished ones too: a re-run needs it),
+    or any of a list of them."""
+    from ..models import Job
+
+    if isinstance(digest, list):
+        return Job.objects.filter(project=project, source__snapshot__in=digest)
+    return Job.objects.filter(project=project, source__snapshot=digest)
+
+
+def delete_snapshot(user, project, digest: str) -> bool:
+    """Delete the project's snapshot ``digest`` (its row, then its file once that is committed);
+    False when the project has none. SnapshotInUse while any job of the project names it. The row
+    is locked meanwhile, so two deletes do not both remove the file."""
+    with transaction.atomic():
+        row = CodeSnapshot.objects.select_for_update().filter(project=project, digest=digest).first()
+        if row is None:
+            return False
+        if count := jobs_using(project, digest).count():
+            raise SnapshotInUse(count)
+        row.delete()
+        name = snapshot_name(project.slug, digest)
+        transaction.on_commit(lambda: storage().delete(name))
+    return True

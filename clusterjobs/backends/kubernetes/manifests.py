@@ -21,6 +21,9 @@ ANNOTATION_UID = "taller.io/uid"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "taller"}
 CONTAINER = "main"
 SOURCE_CONTAINER = "source"  # the init container that fetches a job's code (sources.checkout)
+UNPACK_CONTAINER = "unpack"  # the init container that unpacks a job's code snapshot (after the clone)
+# Init containers by name: the step a failure names in the job's reason.
+INIT_STEPS = {SOURCE_CONTAINER: checkout.STEP, UNPACK_CONTAINER: checkout.UNPACK_STEP}
 QUOTA_NAME = "taller-quota"
 LIMITS_NAME = "taller-limits"
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -103,6 +106,34 @@ def source_container(spec: JobSpec, git_image: str) -> dict | None:
     }
 
 
+def unpack_container(spec: JobSpec, image: str, portal_url: str) -> dict | None:
+    """The init container that fetches the job's code snapshot from the portal (with the job's
+    own token, from the job's Secret: the one API call that token may make) and unpacks it into
+    /workspace, after the clone when there is one (None for a job without a snapshot)."""
+    env = checkout.unpack_env(spec.request.source or {}, portal_url, spec.job_id)
+    if not env:
+        return None
+    token = {"secretKeyRef": {"name": spec.name, "key": "MLFLOW_TRACKING_TOKEN"}}
+    return {
+        "name": UNPACK_CONTAINER,
+        "image": image,
+        "command": checkout.unpack_command(),
+        "workingDir": checkout.WORKSPACE,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "env": [
+            {"name": "HOME", "value": "/tmp"},
+            *({"name": name, "value": value} for name, value in env.items()),
+            {"name": checkout.SNAPSHOT_TOKEN, "valueFrom": token},
+        ],
+        "resources": {
+            "requests": {"cpu": "500m", "memory": "512Mi"},
+            "limits": {"cpu": "500m", "memory": "512Mi"},
+        },
+        "securityContext": restricted_container_security(),
+        "volumeMounts": [{"name": "workspace", "mountPath": checkout.WORKSPACE}],
+    }
+
+
 def secret_manifest(spec: JobSpec, owner_uid: str) -> dict:
     """The Secret holding the job's secret values, named like the Job and owned by it (the Job with
     ``owner_uid``): deleting the Job deletes it."""
@@ -158,6 +189,7 @@ def job_manifest(
     ttl_seconds: int = 3600,
     run_as_user: int = 1000,
     git_image: str = "alpine/git:v2.47.2",
+    portal_url: str = "http://127.0.0.1:8000",
 ) -> dict:
     """The batch/v1 Job for one portal job. ``volumes`` are PersistentVolumeClaim names, mounted
     at /data/<name>; their volumes are named data-0, data-1 ... (claim names may be longer or
@@ -168,7 +200,9 @@ def job_manifest(
     if spec.gpus > 0:
         quantities[GPU_RESOURCE] = str(int(spec.gpus))
     claims = list(dict.fromkeys(volumes))
-    source = source_container(spec, git_image)
+    init = [
+        c for c in (source_container(spec, git_image), unpack_container(spec, git_image, portal_url)) if c
+    ]
     own_env = [(n, v) for n, v in spec.env.items() if n not in checkout.CREDENTIAL_NAMES]
     pod_spec: dict = {
         "restartPolicy": "Never",
@@ -203,8 +237,8 @@ def job_manifest(
             ),
         ],
     }
-    if source is not None:
-        pod_spec["initContainers"] = [source]
+    if init:
+        pod_spec["initContainers"] = init
         pod_spec["volumes"].append({"name": "workspace", "emptyDir": {}})
         main = pod_spec["containers"][0]
         main["workingDir"] = checkout.WORKSPACE

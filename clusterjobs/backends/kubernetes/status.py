@@ -18,8 +18,9 @@ from datetime import datetime
 
 from django.utils.translation import gettext_noop
 
+from ...sources.checkout import UNPACK_STEP
 from ..base import BackendStatus
-from .manifests import ANNOTATION_UID, CONTAINER, SOURCE_CONTAINER
+from .manifests import ANNOTATION_UID, CONTAINER, INIT_STEPS
 
 FAILED_CREATE_SELECTOR = "involvedObject.kind=Job,reason=FailedCreate"
 IMAGE_PULL_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
@@ -45,16 +46,17 @@ def last_line(message: str, limit: int = 500) -> str:
 
 
 def clone_failure(pod: dict | None) -> str:
-    """Why the init container fetching the job's code failed (the step, its exit code and the end
-    of its log), or "" when it did not."""
+    """Why an init container fetching the job's code failed (the step: clone or unpack, its exit
+    code and the end of its log), or "" when none did."""
     for container in ((pod or {}).get("status") or {}).get("initContainerStatuses") or []:
         terminated = (container.get("state") or {}).get("terminated") or {}
-        if container.get("name") == SOURCE_CONTAINER and terminated.get("exitCode", 0) != 0:
+        step = INIT_STEPS.get(container.get("name", ""))
+        if step and terminated.get("exitCode", 0) != 0:
             lines = [line for line in (terminated.get("message") or "").strip().splitlines() if line.strip()]
-            return gettext_noop("clone failed (exit code %(code)s): %(log)s") % {
-                "code": terminated["exitCode"],
-                "log": " / ".join(lines[-5:])[-1000:],
-            }
+            values = {"code": terminated["exitCode"], "log": " / ".join(lines[-5:])[-1000:]}
+            if step == UNPACK_STEP:
+                return gettext_noop("unpack failed (exit code %(code)s): %(log)s") % values
+            return gettext_noop("clone failed (exit code %(code)s): %(log)s") % values
     return ""
 
 
