@@ -397,7 +397,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "portal.api.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["portal.throttling.UserRateThrottle"],  # fixed windows: one round trip
     "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("TALLER_API_RATE", "10000/hour")},
     # The API speaks JSON only: form encodings cannot carry its nested objects and lists.
     "DEFAULT_PARSER_CLASSES": ["portal.api.JSONParser"],  # DRF's, refusing deep nesting (400)

@@ -10,6 +10,13 @@ from portal.api import not_found as api_not_found
 from . import views
 
 urlpatterns = [
+    # First the addresses that programs call in bulk (the API, the tracking proxy): resolving walks
+    # the list in order, and each include with an empty prefix is tried pattern by pattern.
+    path("api/v1/", include("portal.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^api/", api_not_found),
+    path("mlflow/", include("experiments.proxy_urls")),
     path("", dashboard.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
     path("", include("monitoring.urls")),
@@ -18,7 +25,6 @@ urlpatterns = [
     path("", include("portal.quotas.urls")),  # before projects: projects/review/ is not a slug
     path("projects/", include("portal.projects.urls")),
     path("projects/", include("experiments.urls")),
-    path("mlflow/", include("experiments.proxy_urls")),
     path("mlflow-link/", link_views.open_in_portal, name="mlflow-link"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
@@ -28,10 +34,6 @@ urlpatterns = [
     path("", include("deployments.serve_urls")),
     path("", include("sweeps.urls")),
     path("", include("pipelines.urls")),
-    path("api/v1/", include("portal.api_urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    re_path(r"^api/", api_not_found),
 ]
 
 handler403 = "portal.views.permission_denied"

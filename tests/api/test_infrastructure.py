@@ -10,9 +10,9 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 from rest_framework import serializers
-from rest_framework.throttling import UserRateThrottle
 
 from portal.accounts.actions import create_token, revoke_token
+from portal.throttling import UserRateThrottle
 from portal.times import api_time
 
 URL = "/api/v1/projects/"
@@ -65,6 +65,29 @@ def test_throttled_requests_are_429_with_retry_after(api, monkeypatch):
     assert response.status_code == 429
     assert "detail" in response.json()
     assert int(response["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize("cache_backend", ["redis", "file"])
+def test_the_throttle_counts_each_window_apart(api, monkeypatch, settings, tmp_path, cache_backend):
+    """One counter per user and window: a full window refuses until the next one starts, the
+    answer says how long that is, and another user's budget is their own."""
+    if cache_backend == "file":
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                "LOCATION": str(tmp_path),
+            }
+        }
+    cache.clear()
+    monkeypatch.setitem(UserRateThrottle.THROTTLE_RATES, "user", "2/minute")
+    now = [600.0 * 1000 + 10]  # 10 s into a minute
+    monkeypatch.setattr("portal.throttling.time.time", lambda: now[0])
+    bob, vera = api("bob"), api("vera")
+    assert [bob.get(URL).status_code for _ in range(3)] == [200, 200, 429]
+    assert bob.get(URL)["Retry-After"] == "50"
+    assert vera.get(URL).status_code == 200
+    now[0] += 50  # the next minute
+    assert [bob.get(URL).status_code for _ in range(3)] == [200, 200, 429]
 
 
 def test_schema_documents_errors_and_closed_request_bodies(client):

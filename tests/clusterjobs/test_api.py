@@ -204,3 +204,7 @@ def test_the_jobs_built_by_hand_equal_what_their_declared_fields_give(personas):
             assert serializer.data == generic
             assert list(serializer.data) == list(serializer.fields)
             assert serializer.data["resources"] == JobResourcesOut(job).data
+    # The list builds its page from value rows, not jobs: the same answer, job for job.
+    listed = {row["id"]: row for row in api(personas, "bob").get("/api/v1/jobs/").json()["results"]}
+    for job in Job.objects.filter(pk__in=[first.pk, ended.pk]):
+        assert listed[job.pk] == JobSerializer(job).data

@@ -18,6 +18,7 @@ from .. import actions
 from ..access import Need, get_project_for_user, require_site_admin, require_unscoped, role_of, visible_to
 from ..models import Membership, Project
 from .serializers import (
+    ROW,
     MemberCreateSerializer,
     MembershipSerializer,
     MemberUpdateSerializer,
@@ -74,7 +75,7 @@ class ProjectViewSet(viewsets.GenericViewSet):
 
     @extend_schema(summary="List the projects you can see", description="Paged, 50 per page, by name.")
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()).values(*ROW))
         return self.get_paginated_response(ProjectSerializer(page, many=True).data)
 
     @extend_schema(
