@@ -14,7 +14,8 @@ import logging
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -32,6 +33,7 @@ NO_OBJECTIVE = gettext_noop(
     "paused: no trial logged the metric “%(metric)s”; check the objective's name and that the script logs it"
 )
 JOB_ENDED = {JobStatus.SUCCEEDED: TrialState.COMPLETE, JobStatus.FAILED: TrialState.FAILED}
+ENDED = [*JOB_ENDED, JobStatus.CANCELLED]  # a trial's job in one of these: the trial is to be counted
 
 
 def advance(sweep_id: int) -> str:
@@ -46,24 +48,26 @@ def advance(sweep_id: int) -> str:
         )
         if sweep is None:
             return "gone"
-        _collect(sweep)
-        pruned = pruning.to_prune(sweep)
         counts = _counts(sweep)
+        if counts["ended"]:  # trials whose job has ended, to count (most advances have none)
+            counts["active"] -= _collect(sweep)
+        pruned = pruning.to_prune(sweep)
         # One trial at most: the one started waits in the queue until this commits, and a trial
         # waiting holds the next back; its admission moves it and advances the sweep again.
-        started = sweep.status == SweepStatus.RUNNING and _slot_free(sweep, counts) and _start_trial(sweep)
+        started = (
+            sweep.status == SweepStatus.RUNNING and _slot_free(sweep, counts) and _start_trial(sweep, counts)
+        )
         if not started:
             _maybe_complete(sweep, counts)
     pruning.stop(sweep, pruned)  # their jobs' end advances the sweep again
     return f"{sweep.status}, {int(started)} started, {len(pruned)} pruned"
 
 
-def _collect(sweep: Sweep) -> None:
-    ended = list(
-        sweep.trials.filter(
-            state=TrialState.ACTIVE, job__status__in=list(JOB_ENDED) + [JobStatus.CANCELLED]
-        ).select_related("job")
-    )
+def _collect(sweep: Sweep) -> int:
+    """Count the active trials whose job has ended; returns how many were counted (a trial whose
+    run cannot be read now stays active, for the next advance)."""
+    ended = list(sweep.trials.filter(state=TrialState.ACTIVE, job__status__in=ENDED).select_related("job"))
+    counted = 0
     for trial in ended:
         job = trial.job
         trial.ended_at = job.finished_at or timezone.now()
@@ -87,11 +91,13 @@ def _collect(sweep: Sweep) -> None:
             elif sweep.prune:
                 trial.curve = _curve(sweep, trial)
         trial.save(update_fields=["state", "objective", "note", "ended_at", "curve"])
+        counted += 1
         if trial.objective is not None:
             _record_best(sweep, trial)
     if ended and sweep.status == SweepStatus.RUNNING and _logged_nothing(sweep):
         sweep.say(SweepStatus.PAUSED, NO_OBJECTIVE, metric=sweep.objective)
         sweep.save(update_fields=STATUS_FIELDS)
+    return counted
 
 
 def _curve(sweep: Sweep, trial: Trial) -> dict:
@@ -139,12 +145,15 @@ def _record_best(sweep: Sweep, trial: Trial) -> None:
 
 
 def _counts(sweep: Sweep) -> dict:
-    """The sweep's trials, its active ones and those of them still queued, in one query."""
+    """In one query: the sweep's trials and the highest number among them, its active ones, those
+    of them still queued, and those whose job has ended (to be counted by ``_collect``)."""
     active = Q(state=TrialState.ACTIVE)
     return sweep.trials.aggregate(
         trials=Count("pk"),
+        last=Coalesce(Max("number"), 0),
         active=Count("pk", filter=active),
         queued=Count("pk", filter=active & Q(job__status=JobStatus.QUEUED)),
+        ended=Count("pk", filter=active & Q(job__status__in=ENDED)),
     )
 
 
@@ -154,25 +163,31 @@ def _slot_free(sweep: Sweep, counts: dict) -> bool:
     )
 
 
-def _start_trial(sweep: Sweep) -> bool:
-    """Ask the sampler and submit the next trial; a refusal pauses the sweep with its reason."""
+def _start_trial(sweep: Sweep, counts: dict) -> bool:
+    """Ask the sampler and submit the next trial; a refusal pauses the sweep with its reason.
+
+    Runs inside ``advance``'s transaction: the trial's row commits with its job. A refusal
+    leaves nothing behind: the request's check writes nothing, and ``submit_job`` undoes its own
+    writes (its savepoint) before raising."""
     parameters, _problems = space.parse_space(sweep.space)
-    earlier = list(sweep.trials.values_list("number", "params", "state", "objective"))
-    number = max((row[0] for row in earlier), default=0) + 1
+    history = []
+    if sampler.reads_history(sweep.algorithm):  # the random sampler needs the count alone
+        history = list(sweep.trials.values_list("params", "state", "objective"))
+    number = counts["last"] + 1
     params = sampler.next_params(
         algorithm=sweep.algorithm,
         parameters=parameters,
         direction=sweep.direction,
         seed=sweep.seed,
         max_trials=sweep.max_trials,
-        trials=[(p, state, objective) for _n, p, state, objective in earlier],
+        trials=history,
+        earlier=counts["trials"],
     )
     try:
-        with transaction.atomic():
-            request = definition.trial_request(sweep.created_by, sweep, number, params)
-            job = job_actions.submit_job(sweep.created_by, sweep.project, request)
-            # The dispatch creates the trial's run with its parent and parameters (trial_run_additions).
-            Trial.objects.create(sweep=sweep, number=number, params=params, job=job)
+        request = definition.trial_request(sweep.created_by, sweep, number, params)
+        job = job_actions.submit_job(sweep.created_by, sweep.project, request)
+        # The dispatch creates the trial's run with its parent and parameters (trial_run_additions).
+        Trial.objects.create(sweep=sweep, number=number, params=params, job=job)
     except ValidationError as error:
         why = " ".join(error.messages)[:400]
         sweep.say(

@@ -54,6 +54,12 @@ def _sampler(algorithm: str, seed: int, max_trials: int):
     return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, constant_liar=True)
 
 
+def reads_history(algorithm: str) -> bool:
+    """Whether the algorithm's sampler reads the earlier trials (the random sampler does not: its
+    seed, with the number of earlier trials, is all it needs), so a caller may skip loading them."""
+    return algorithm != "random"
+
+
 def next_params(
     *,
     algorithm: str,
@@ -62,13 +68,15 @@ def next_params(
     seed: int,
     max_trials: int,
     trials: list[tuple[dict, str, float | None]],
+    earlier: int | None = None,
 ) -> dict:
-    """The parameters of the next trial, given the earlier ones as (params, state, objective)."""
+    """The parameters of the next trial, given the earlier ones as (params, state, objective).
+    ``earlier`` is how many trials the sweep already has (by default ``len(trials)``): a caller
+    whose algorithm reads no history passes the count alone, with no trials."""
     distributions = {p.name: distribution(p) for p in parameters}
-    study = optuna.create_study(
-        direction=direction, sampler=_sampler(algorithm, seed + len(trials), max_trials)
-    )
-    if algorithm == "random":
+    earlier = len(trials) if earlier is None else earlier
+    study = optuna.create_study(direction=direction, sampler=_sampler(algorithm, seed + earlier, max_trials))
+    if not reads_history(algorithm):
         trials = []  # the random sampler reads no history: its seed (with the number) is enough
     for params, state, objective in trials:
         optuna_state = STATES[state]
