@@ -20,6 +20,9 @@ from ..models import AuditEvent, AuditKind
 class ProjectAuditFilterSet(audit.AuditFilterSet):
     project = None  # the path names it
 
+    class Meta(audit.AuditFilterSet.Meta):
+        fields = [name for name in audit.AuditFilterSet.Meta.fields if name != "project"]
+
 
 class AuditEventSerializer(serializers.ModelSerializer):
     project = serializers.SlugRelatedField(
