@@ -26,7 +26,10 @@ class ProjectAuditFilterSet(audit.AuditFilterSet):
 
 class AuditEventSerializer(serializers.ModelSerializer):
     project = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True, help_text=_("The project's slug; null for a personal token.")
+        slug_field="slug",
+        read_only=True,
+        allow_null=True,
+        help_text=_("The project's slug; null for a personal token."),
     )
     actor = serializers.CharField(
         source="actor_name", help_text=_("Who made the change; empty for the portal itself.")
