@@ -12,6 +12,7 @@ from django.utils.translation import gettext_noop
 
 from experiments import gateway
 from portal.errors import ServiceUnavailable
+from portal.projects.actions import record
 from portal.projects.models import Project
 
 from . import admission, queue, sync
@@ -49,6 +50,7 @@ def submit_job(user, project: Project, request: JobRequest, *, rerun_of: Job | N
         )
         JobTransition.objects.create(job=job, to_status=JobStatus.QUEUED, reason=reason, at=job.created_at)
         Job.objects.filter(pk=job.pk).update(status_reason=reason)
+        record(user, project, "job.rerun" if rerun_of else "job.submit", job.name, target=f"job {job.pk}")
         # Last step of the transaction: if MLflow fails, the job row goes with the rollback.
         try:
             experiment_id = gateway.ensure_experiment(project.slug, request.experiment)
@@ -92,7 +94,11 @@ def cancel_job(user, job: Job) -> bool:
         )
     reason = gettext_noop("cancelled by %(user)s") % {"user": user.username}
     if job.status == JobStatus.QUEUED:
-        return sync.end_cancelled(job.pk, reason, log_lines=None)
+        with transaction.atomic():
+            ended = sync.end_cancelled(job.pk, reason, log_lines=None)
+            if ended:
+                record(user, job.project, "job.cancel", job.name, target=f"job {job.pk}")
+        return ended
     backend = get_backend(job.backend or None)
     try:
         lines = backend.logs(job.pk, job.project.slug)
@@ -106,14 +112,19 @@ def cancel_job(user, job: Job) -> bool:
     except BackendError as error:
         if not asked.update(cancel_reason="", final_log="", lingering=False):
             # The call failed after the backend acted on it, and the watcher already saw the job go.
-            return Job.objects.filter(pk=job.pk, status=JobStatus.CANCELLED).exists()
+            cancelled = Job.objects.filter(pk=job.pk, status=JobStatus.CANCELLED).exists()
+            if cancelled:
+                record(user, job.project, "job.cancel", job.name, target=f"job {job.pk}")
+            return cancelled
         raise ServiceUnavailable(
             _("The job could not be stopped on its backend; it keeps running. Try again. (%(error)s)")
             % {"error": error}
         ) from error
     if not lingers:
         Job.objects.filter(pk=job.pk, lingering=True).update(lingering=False)
-    sync.end_cancelled(job.pk, reason, log_lines=lines)
+    with transaction.atomic():  # ended here or by the watcher, it is this cancel
+        sync.end_cancelled(job.pk, reason, log_lines=lines)
+        record(user, job.project, "job.cancel", job.name, target=f"job {job.pk}")
     return True
 
 
@@ -134,13 +145,24 @@ def save_template(user, project: Project, title: str, description: str, request:
         raise ValidationError({"title": _("The project already has a template of this title.")})
     columns = {f.name for f in JobTemplate._meta.concrete_fields}
     fields = {column: value for column, value in request.model_fields().items() if column in columns}
-    return JobTemplate.objects.create(
-        project=project, created_by=user, title=title, description=description.strip(), **fields
-    )
+    with transaction.atomic():
+        template = JobTemplate.objects.create(
+            project=project, created_by=user, title=title, description=description.strip(), **fields
+        )
+        record(user, project, "job.template.create", title, target=f"job template {template.pk}")
+    return template
 
 
 def delete_template(user, template: JobTemplate) -> None:
     """Delete a project's own template (a site-wide one is the site admins', in the admin)."""
     if template.project_id is None:
         raise PermissionDenied(_("Templates for every project are changed by site admins only."))
-    template.delete()
+    with transaction.atomic():
+        record(
+            user,
+            template.project,
+            "job.template.delete",
+            template.title,
+            target=f"job template {template.pk}",
+        )
+        template.delete()

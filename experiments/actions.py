@@ -50,7 +50,7 @@ def set_model_alias(actor, project: Project, name: str, version: str, alias: str
     alias = _required("alias", alias)
     _model_of(actor, project, name, version)
     _call("alias", gateway.set_alias, name, alias, version)
-    record(actor, project, "model.alias.set", f"{name}@{alias} -> v{version}")
+    record(actor, project, "model.alias.set", f"{name}@{alias} -> v{version}", target=f"model {name}")
 
 
 @transaction.atomic
@@ -58,7 +58,7 @@ def delete_model_alias(actor, project: Project, name: str, alias: str) -> None:
     alias = _required("alias", alias)
     _model_of(actor, project, name)
     _call("alias", gateway.delete_alias, name, alias)
-    record(actor, project, "model.alias.delete", f"{name}@{alias}")
+    record(actor, project, "model.alias.delete", f"{name}@{alias}", target=f"model {name}")
 
 
 @transaction.atomic
@@ -68,7 +68,7 @@ def set_version_tag(actor, project: Project, name: str, version: str, key: str, 
         raise ValidationError({"key": _("Tags starting with 'taller.' are set by the portal.")})
     _model_of(actor, project, name, version)
     _call("key", gateway.set_version_tag, name, version, key, value or "")
-    record(actor, project, "model.tag.set", f"{name} v{version} {key}")
+    record(actor, project, "model.tag.set", key, target=f"model {name} v{version}")
 
 
 @transaction.atomic
@@ -78,7 +78,7 @@ def delete_version_tag(actor, project: Project, name: str, version: str, key: st
         raise ValidationError({"key": _("Tags starting with 'taller.' are set by the portal.")})
     _model_of(actor, project, name, version)
     _call("key", gateway.delete_version_tag, name, version, key)
-    record(actor, project, "model.tag.delete", f"{name} v{version} {key}")
+    record(actor, project, "model.tag.delete", key, target=f"model {name} v{version}")
 
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
@@ -122,5 +122,11 @@ def register_run_model(
         if error.status in {400, 409}:
             raise ValidationError({"name": str(error)}) from error
         raise
-    record(actor, project, "model.version.create", f"{full_name} v{version['version']} from run {run_id}")
+    record(
+        actor,
+        project,
+        "model.version.create",
+        f"from run {run_id}",
+        target=f"model {full_name} v{version['version']}",
+    )
     return version

@@ -31,7 +31,7 @@ from django.views.decorators.csrf import csrf_exempt
 from portal.accounts.actions import authenticate_token
 from portal.accounts.authentication import key_from_header
 
-from . import gateway, proxy_parse
+from . import gateway, proxy_audit, proxy_parse
 from .proxy_policy import ROUTES, authorize, match_route, refuse_reserved_tags
 from .proxy_scope import Call, Need, Refused, Scope, artifact_experiment, bad, project_of
 
@@ -162,6 +162,8 @@ def tracking(request: HttpRequest, api: str, route: str) -> HttpResponse:
                 502, "TEMPORARILY_UNAVAILABLE", _("MLflow answered with something other than JSON.")
             )
         return JsonResponse(answer)
+    if key in proxy_audit.AUDITED:
+        proxy_audit.record_change(call, key, upstream)
     return _relay(upstream)
 
 

@@ -51,6 +51,10 @@ class Scope:
             self._projects[slug] = access.find_project(slug, only=self.project_id, user=self.user)
         return self._projects[slug]
 
+    def project(self, slug: str) -> Project | None:
+        """The project of ``slug`` as this token reaches it (looked up once a request)."""
+        return self._project(slug)
+
     def level(self, slug: str) -> int:
         project = self._project(slug)
         return access.level_of(self.user, project) if project is not None else 0

@@ -13,6 +13,7 @@ from clusterjobs import actions as job_actions
 from clusterjobs.models import Job
 from experiments import gateway
 from portal.errors import ServiceUnavailable
+from portal.projects.actions import record
 
 from . import definition, engine, queue
 from .models import NOT_STARTED, Pipeline, PipelineRun, RunStatus, StepRun, StepStatus
@@ -33,8 +34,12 @@ def define_pipeline(user, project, data: dict) -> tuple[Pipeline, definition.Def
                 "updated_at": now,
             },
         )
+        changed = not created and pipeline.definition != checked.as_json()
         if not created:
             Pipeline.objects.filter(pk=pipeline.pk).update(definition=checked.as_json(), updated_at=now)
+        if created or changed:
+            message = f"{len(checked.steps)} steps"  # stored in English, as every event
+            record(user, project, "pipeline.define", message, target=f"pipeline {pipeline.name}")
     return pipeline, checked
 
 
@@ -42,7 +47,10 @@ def start_pipeline(user, project, data: dict, *, schedule=None) -> PipelineRun:
     """Check the definition ``data``, keep it under its name and start a run of it; all or nothing."""
     with transaction.atomic():
         pipeline, checked = define_pipeline(user, project, data)
-        return _create_run(user, pipeline, checked, kept={}, rerun_of=None, schedule=schedule)
+        run = _create_run(user, pipeline, checked, kept={}, rerun_of=None, schedule=schedule)
+        how = f"{pipeline.name}, by schedule {schedule.pk}" if schedule is not None else pipeline.name
+        record(user, project, "pipeline.run", how, target=f"pipeline run {run.pk}")
+        return run
 
 
 def _create_run(
@@ -144,6 +152,7 @@ def cancel_run(user, run: PipelineRun) -> None:
         job_ids = list(
             StepRun.objects.filter(run=run, status=StepStatus.SUBMITTED).values_list("job_id", flat=True)
         )
+        record(user, run.project, "pipeline.cancel", run.pipeline.name, target=f"pipeline run {run.pk}")
         transaction.on_commit(lambda: (queue.send_finish_parent_run(run.pk), queue.send_notify_run(run.pk)))
     for job in Job.objects.filter(pk__in=job_ids).select_related("project"):
         try:
@@ -165,4 +174,8 @@ def rerun(user, run: PipelineRun, *, from_failed: bool = False) -> PipelineRun:
         if len(kept) == len(checked.steps):
             raise ValidationError({"from_failed": _("Every step succeeded: there is nothing to run again.")})
     with transaction.atomic():
-        return _create_run(user, run.pipeline, checked, kept, rerun_of=run)
+        again = _create_run(user, run.pipeline, checked, kept, rerun_of=run)
+        how = "from the failed steps" if from_failed else "all steps"
+        message = f"{run.pipeline.name}: run {run.pk} again, {how}"
+        record(user, run.project, "pipeline.rerun", message, target=f"pipeline run {again.pk}")
+        return again

@@ -21,11 +21,13 @@ import requests
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clusterjobs.models import Job, JobStatus
+from portal.projects.actions import record
 
 from . import queue
 from .models import Delivery, NotificationChoice, PipelineRun, RunStatus, Webhook
@@ -68,9 +70,41 @@ def add_webhook(
     if message := url_error(url):
         raise ValidationError({"url": message})
     secret = secrets.token_hex(32) if kind == Webhook.Kind.SIGNED else ""
-    return Webhook.objects.create(
-        project=project, url=url, kind=kind, secret=secret, only_failures=only_failures, created_by=user
+    with transaction.atomic():
+        webhook = Webhook.objects.create(
+            project=project, url=url, kind=kind, secret=secret, only_failures=only_failures, created_by=user
+        )
+        _record(user, webhook, "webhook.create", f"{kind} to {_host(url)}")
+    return webhook
+
+
+def _host(url: str) -> str:
+    """Where a webhook goes, for the audit log: its host only (a chat service's URL path is its key)."""
+    return urlsplit(url).hostname or ""
+
+
+def _record(user, webhook: Webhook, verb: str, message: str) -> None:
+    record(user, webhook.project, verb, message, target=f"webhook {webhook.pk}")
+
+
+@transaction.atomic
+def delete_webhook(user, webhook: Webhook) -> None:
+    _record(user, webhook, "webhook.delete", _host(webhook.url))
+    webhook.delete()
+
+
+@transaction.atomic
+def set_choice(user, project, **values: bool) -> NotificationChoice:
+    """A user's own choice of emails about their runs in ``project`` (``on_end``, ``on_failure``;
+    one not given keeps its value)."""
+    choice, _created = NotificationChoice.objects.update_or_create(
+        user=user, project=project, defaults=values
     )
+    message = (
+        f"on end: {'yes' if choice.on_end else 'no'}, on failure: {'yes' if choice.on_failure else 'no'}"
+    )
+    record(user, project, "notification.set", message, target=f"user {user.get_username()}")
+    return choice
 
 
 def _queue(project, user, subject: str, payload: dict, failed: bool) -> list[int]:
@@ -107,11 +141,13 @@ def run_ended(run_id: int) -> list[int]:
     return _queue(run.project, run.started_by, subject, payload, run.status == RunStatus.FAILED)
 
 
-def test_delivery(webhook: Webhook) -> int:
+def test_delivery(user, webhook: Webhook) -> int:
     payload = {"event": "test", "project": webhook.project.slug}
-    row = Delivery.objects.create(
-        webhook=webhook, subject=f"[{webhook.project.slug}] test from Taller", payload=payload
-    )
+    with transaction.atomic():
+        row = Delivery.objects.create(
+            webhook=webhook, subject=f"[{webhook.project.slug}] test from Taller", payload=payload
+        )
+        _record(user, webhook, "webhook.test", _host(webhook.url))
     queue.send_deliver(row.pk)
     return row.pk
 

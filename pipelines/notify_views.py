@@ -44,7 +44,7 @@ def notifications(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST" and request.POST.get("form") == "choice":
         choice_form = ChoiceForm(request.POST, instance=choice_form.instance)
         if choice_form.is_valid():
-            choice_form.save()
+            notify.set_choice(request.user, project, **choice_form.cleaned_data)
             messages.success(request, _("Your notification choice is saved."))
             return redirect("pipelines:notifications", project.slug)
     elif request.method == "POST":
@@ -86,8 +86,8 @@ def webhook_action(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
     get_project_for_user(request.user, webhook.project.slug)
     check(request.user, webhook.project, Need.MANAGE, _(OWNERS_ONLY))
     if verb == "test":
-        notify.test_delivery(webhook)
+        notify.test_delivery(request.user, webhook)
         messages.success(request, _("A test notification is on its way; its outcome shows below."))
     else:
-        webhook.delete()
+        notify.delete_webhook(request.user, webhook)
     return redirect("pipelines:notifications", webhook.project.slug)

@@ -88,9 +88,9 @@ def _schedule_to_change(request: HttpRequest, pk: int) -> Schedule:
 def change(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
     schedule = _schedule_to_change(request, pk)
     if verb == "pause":
-        schedules.pause(schedule)
+        schedules.pause(request.user, schedule)
     elif verb == "resume":
-        schedules.resume(schedule)
+        schedules.resume(request.user, schedule)
     else:
-        schedule.delete()
+        schedules.delete_schedule(request.user, schedule)
     return redirect("pipelines:schedules", schedule.project.slug)

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from portal.projects.access import Need, can
+from portal.projects.actions import record as record_event
 
 from . import actions, queue
 from .models import MissedPolicy, Pipeline, Schedule, ScheduleEvent
@@ -92,21 +93,38 @@ def create_schedule(
         raise ValidationError({"missed": _("Choose skip or once.")})
     cron = check_cron(cron, zone)
     first = times_after(cron, zone, timezone.now(), 1)[0]
-    return Schedule.objects.create(
-        project=pipeline.project, pipeline=pipeline, created_by=user, cron=cron, zone=zone, missed=missed,
-        next_run_at=first,
-    )  # fmt: skip
+    with transaction.atomic():
+        schedule = Schedule.objects.create(
+            project=pipeline.project, pipeline=pipeline, created_by=user, cron=cron, zone=zone, missed=missed,
+            next_run_at=first,
+        )  # fmt: skip
+        _record(user, schedule, "schedule.create", f"{pipeline.name}: {cron} ({zone}), missed: {missed}")
+    return schedule
 
 
-def pause(schedule: Schedule) -> None:
-    Schedule.objects.filter(pk=schedule.pk).update(paused=True)
+def _record(user, schedule: Schedule, verb: str, message: str = "") -> None:
+    record_event(user, schedule.project, verb, message, target=f"schedule {schedule.pk}")
 
 
-def resume(schedule: Schedule, now: datetime | None = None) -> None:
+@transaction.atomic
+def pause(user, schedule: Schedule) -> None:
+    if Schedule.objects.filter(pk=schedule.pk, paused=False).update(paused=True):
+        _record(user, schedule, "schedule.pause", schedule.cron)
+
+
+@transaction.atomic
+def resume(user, schedule: Schedule, now: datetime | None = None) -> None:
     """Resume from now on: the times that passed while paused are not missed times."""
     now = now or timezone.now()
     upcoming = times_after(schedule.cron, schedule.zone, now, 1)[0]
-    Schedule.objects.filter(pk=schedule.pk).update(paused=False, next_run_at=upcoming)
+    if Schedule.objects.filter(pk=schedule.pk).update(paused=False, next_run_at=upcoming):
+        _record(user, schedule, "schedule.resume", schedule.cron)
+
+
+@transaction.atomic
+def delete_schedule(user, schedule: Schedule) -> None:
+    _record(user, schedule, "schedule.delete", schedule.cron)
+    schedule.delete()
 
 
 def tick(now: datetime | None = None) -> list[tuple[int, str]]:

@@ -429,6 +429,7 @@ SPECTACULAR_SETTINGS = {
         "DeploymentStatusEnum": "deployments.models.DeploymentStatus",
         "PipelineRunStatusEnum": "pipelines.models.RunStatus",
         "PipelineStepStatusEnum": "pipelines.models.StepStatus",
+        "AuditKindEnum": "portal.projects.models.AuditKind",
     },
 }
 

@@ -24,6 +24,7 @@ urlpatterns = [
     path("oidc/", include("portal.accounts.oidc_urls")),
     path("", include("portal.quotas.urls")),  # before projects: projects/review/ is not a slug
     path("projects/", include("portal.projects.urls")),
+    path("audit/", include("portal.projects.audit_urls")),
     path("projects/", include("experiments.urls")),
     path("mlflow-link/", link_views.open_in_portal, name="mlflow-link"),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -396,5 +396,5 @@ def show_config() -> None:
     click.echo(output.fields([("url", settings.url), ("url from", source), ("config file", path)]))
 
 
-# Commands in their own modules register themselves on `cli` when imported.
-from . import admin, credentials, deployments, models, pipelines, schedules, snaps, sweeps, templates, tokens  # noqa: E402, F401
+# Commands in their own modules register themselves on `cli` when imported (taller_cli/commands.py).
+from . import commands  # noqa: E402, F401

@@ -82,9 +82,7 @@ class NotificationChoiceView(APIView):
         project = get_project_for_user(request.user, slug)
         body = NotificationChoiceSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        choice, _created = NotificationChoice.objects.update_or_create(
-            user=request.user, project=project, defaults=body.validated_data
-        )
+        choice = notify.set_choice(request.user, project, **body.validated_data)
         return Response(NotificationChoiceSerializer(choice).data)
 
 
@@ -135,11 +133,14 @@ class WebhookViewSet(
             answer["secret"] = webhook.secret  # shown once: the receiver checks signatures with it
         return Response(answer, status=status.HTTP_201_CREATED)
 
+    def perform_destroy(self, instance: Webhook) -> None:
+        notify.delete_webhook(self.request.user, instance)
+
     @extend_schema(
         summary=_("Send a test notification"), request=None, responses={202: WebhookDeliverySerializer}
     )
     @action(detail=True, methods=["post"])
     def test(self, request: Request, project_slug: str, pk: str) -> Response:
         webhook = get_object_or_404(self.get_queryset(), pk=pk)
-        delivery = Delivery.objects.get(pk=notify.test_delivery(webhook))
+        delivery = Delivery.objects.get(pk=notify.test_delivery(request.user, webhook))
         return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

@@ -143,15 +143,15 @@ class ScheduleViewSet(
     @extend_schema(summary=_("Pause a schedule"), request=None, responses={200: ScheduleDetailSerializer})
     @action(detail=True, methods=["post"])
     def pause(self, request: Request, pk: str) -> Response:
-        schedules.pause(self._to_change())
+        schedules.pause(request.user, self._to_change())
         return self._detail(int(pk))
 
     @extend_schema(summary=_("Resume a schedule"), request=None, responses={200: ScheduleDetailSerializer})
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, pk: str) -> Response:
-        schedules.resume(self._to_change())
+        schedules.resume(request.user, self._to_change())
         return self._detail(int(pk))
 
     def perform_destroy(self, instance: Schedule) -> None:
         check(self.request.user, instance.project, Need.CHANGE, REFUSAL)
-        instance.delete()
+        schedules.delete_schedule(self.request.user, instance)

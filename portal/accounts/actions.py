@@ -8,7 +8,19 @@ from django.utils import timezone
 from .models import ApiToken, User, hash_token
 
 
-@transaction.atomic(savepoint=False)  # one INSERT: inside another transaction, no savepoint needed
+def _record(token: ApiToken, verb: str) -> None:
+    """A person's token created or revoked, in the audit log (the tokens the portal makes for jobs
+    and deployments are part of those, not changes of their own). The log is reached through the
+    token's project foreign key: portal/projects imports accounts, not the reverse."""
+    if token.workload:
+        return
+    projects = ApiToken._meta.get_field("project").related_model
+    events = projects._meta.get_field("audit_events").related_model.objects
+    scope = f", scoped to {token.project.slug}" if token.project_id else ""
+    events.record(token.user, token.project, verb, f"{token.name}{scope}", target=f"token {token.prefix}")
+
+
+@transaction.atomic(savepoint=False)  # inside another transaction, no savepoint needed
 def create_token(
     user: User, name: str, *, project=None, scope=None, expires_at: datetime | None = None
 ) -> tuple[ApiToken, str]:
@@ -29,6 +41,7 @@ def create_token(
         workload=project is not None,
         expires_at=expires_at,
     )
+    _record(token, "token.create")
     return token, key
 
 
@@ -38,8 +51,10 @@ def personal_tokens(user: User):
     return ApiToken.objects.filter(user=user, workload=False, revoked_at__isnull=True)
 
 
+@transaction.atomic
 def revoke_token(token: ApiToken) -> None:
-    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    if ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()):
+        _record(token, "token.revoke")
 
 
 def authenticate_token(key: str) -> ApiToken | None:

@@ -15,8 +15,14 @@ from portal.accounts.models import User
 from .models import AuditEvent, Membership, Project, Role
 
 
-def record(actor, project: Project | None, verb: str, message: str = "") -> AuditEvent:
-    return AuditEvent.objects.create(actor=actor, project=project, verb=verb, message=message)
+def record(actor, project: Project | None, verb: str, message: str = "", *, target: str = "") -> AuditEvent:
+    """Add an event to the audit log: who (``actor``, None for the portal itself), in which
+    project, did what (``verb``, spelled ``<kind>.<action>``, e.g. ``job.cancel``) to what
+    (``target``, e.g. ``job 42``), with details (``message``).
+
+    Call it inside the change's transaction, after the change: a change rolled back then leaves no
+    event, and a committed change never lacks one."""
+    return AuditEvent.objects.record(actor, project, verb, message, target=target)
 
 
 # Slugs that would shadow the portal's own URLs under /projects/.
@@ -97,7 +103,7 @@ def add_member(actor: User, project: Project, username_or_email: str, role: str)
     if Membership.objects.filter(project=project, user=user).exists():
         raise ValidationError({"user": _("%(user)s is already in this project.") % {"user": user.username}})
     membership = Membership.objects.create(project=project, user=user, role=role)
-    record(actor, project, "member added", f"{user.username} as {role}")
+    record(actor, project, "member added", f"{user.username} as {role}", target=f"user {user.username}")
     return membership
 
 
@@ -116,7 +122,13 @@ def change_role(actor: User, membership: Membership, role: str) -> Membership:
         raise ValidationError({"role": _("A project needs at least one owner.")})
     membership.role = role
     membership.save(update_fields=["role"])
-    record(actor, membership.project, "role changed", f"{membership.user.username} to {role}")
+    record(
+        actor,
+        membership.project,
+        "role changed",
+        f"{membership.user.username} to {role}",
+        target=f"user {membership.user.username}",
+    )
     return membership
 
 
@@ -127,4 +139,5 @@ def remove_member(actor: User, membership: Membership) -> None:
     if membership.role == Role.OWNER and owners <= 1:
         raise ValidationError({"user": _("A project needs at least one owner: the last owner cannot leave.")})
     membership.delete()
-    record(actor, membership.project, "member removed", membership.user.username)
+    username = membership.user.username
+    record(actor, membership.project, "member removed", username, target=f"user {username}")

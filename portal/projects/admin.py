@@ -67,10 +67,10 @@ class AuditEventAdmin(admin.ModelAdmin):
     """Read-only for everyone, superusers included: an audit log that its readers can edit proves
     nothing. Events are written only by the portal's actions (``actions.record``)."""
 
-    list_display = ["at", "project", "actor", "verb", "message"]
-    list_filter = ["verb"]
-    search_fields = ["project__slug", "actor__username", "message"]
-    list_select_related = ["project", "actor"]
+    list_display = ["at", "project", "actor_name", "kind", "verb", "target", "message"]
+    list_filter = ["kind", "verb"]
+    search_fields = ["project__slug", "actor_name", "target", "message"]
+    list_select_related = ["project"]
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -115,6 +115,6 @@ def test_out_of_attempts(personas, receiver, settings):
     settings.TALLER_NOTIFY_MAX_ATTEMPTS = 2
     webhook = notify.add_webhook(personas.alice, personas.project, url)
     answers.extend([503, 503])
-    delivery = notify.test_delivery(webhook)
+    delivery = notify.test_delivery(personas.alice, webhook)
     assert notify.deliver(delivery) == 10 and notify.deliver(delivery) is None
     assert Delivery.objects.get(pk=delivery).status == "failed" and len(calls) == 2

@@ -98,9 +98,9 @@ def test_missed_times_after_downtime(personas, pipeline, missed, fires):
 
 def test_paused_and_archived_schedules_do_not_fire(personas, pipeline):
     schedule = make(personas, pipeline, next_run_at=at("2026-06-01T00:30"))
-    schedules.pause(schedule)
+    schedules.pause(schedule.created_by, schedule)
     assert schedules.tick(at("2026-06-01T00:31")) == []
-    schedules.resume(schedule, now=at("2026-06-03T12:00"))
+    schedules.resume(schedule.created_by, schedule, now=at("2026-06-03T12:00"))
     schedule.refresh_from_db()
     assert not schedule.paused and schedule.next_run_at == at("2026-06-04T00:30")
     personas.project.status = personas.project.Status.ARCHIVED

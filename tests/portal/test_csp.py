@@ -55,6 +55,8 @@ NOT_PAGES = {
     "quotas:project-approve",
     "quotas:project-reject",
     "quotas:export",  # CSV
+    "projects:audit-csv",  # CSV
+    "audit:csv",  # CSV
     "quotas:edit",
     "quotas:request",
     "quotas:approve",
@@ -182,6 +184,8 @@ PAGES = {
     "deployments:new": ("bob", "/projects/genomics/deployments/new/?model={model}&version={version}"),
     "deployments:detail": ("bob", "/projects/genomics/deployments/{deployment.name}/"),
     "clusterjobs:git-credential": ("alice", "/projects/genomics/git-credential/"),
+    "projects:audit": ("alice", "/projects/genomics/audit/"),
+    "audit:site": ("root", "/audit/"),
 }
 
 
