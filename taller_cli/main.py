@@ -397,4 +397,4 @@ def show_config() -> None:
 
 
 # Commands in their own modules register themselves on `cli` when imported.
-from . import admin, credentials, deployments, models, pipelines, schedules, sweeps, templates, tokens  # noqa: E402, F401
+from . import admin, credentials, deployments, models, notifications, pipelines, schedules, sweeps, templates, tokens  # noqa: E402, F401, I001  # fmt: skip
