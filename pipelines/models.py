@@ -223,6 +223,8 @@ class NotificationChoice(models.Model):
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
     on_end = models.BooleanField(_("when one ends"), default=False)
     on_failure = models.BooleanField(_("when one fails"), default=True)
+    # Told once when one waits (queued or pending admission) longer than this; empty: never.
+    wait_longer_than = models.DurationField(_("when one waits longer than"), null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -231,6 +233,20 @@ class NotificationChoice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.project}"
+
+
+class WaitNotice(models.Model):
+    """A job that has waited past its submitter's threshold, told once (``waits.tick``). For a
+    pipeline step's job, ``run`` is its pipeline run: a run is told once, whichever step waits."""
+
+    job = models.OneToOneField("clusterjobs.Job", on_delete=models.CASCADE, related_name="+")
+    run = models.ForeignKey(PipelineRun, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    # Whether this job's wait was told (False: its run had been told already).
+    told = models.BooleanField(default=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} waited"
 
 
 class Webhook(models.Model):

@@ -6,18 +6,16 @@ project's webhooks. ``deliver`` sends one, from a task, retried with backoff; it
 the row for the project's owners to see. No request, watcher or signal receiver sends anything.
 
 Webhooks go only over https, and only to public addresses: the host is resolved and every address
-it has is checked (no loopback, private, link-local, reserved or the cluster's ranges), so a
-project cannot make the portal call its own network."""
+it has is checked (no loopback, private, link-local, reserved or the cluster's ranges), and the
+call connects to an address so checked (``outbound.py``), so a project cannot make the portal call
+its own network."""
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import secrets
-import socket
-from urllib.parse import urlsplit
 
-import requests
+import urllib3
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -29,36 +27,12 @@ from django.utils.translation import gettext as _
 from clusterjobs.models import Job, JobStatus
 from portal.projects.actions import record
 
-from . import queue
+from . import outbound, queue
 from .models import Delivery, NotificationChoice, PipelineRun, RunStatus, Webhook
 
 TIMEOUT_SECONDS = 10
 SIGNATURE_HEADER = "X-Taller-Signature"
-
-
-def url_error(url: str) -> str | None:
-    """Why the portal will not call ``url``, or None."""
-    parts = urlsplit(url)
-    if parts.scheme != "https" and not (
-        parts.scheme == "http" and parts.hostname in settings.TALLER_WEBHOOK_TRUSTED_HOSTS
-    ):
-        return _("Webhooks are called over https only.")
-    if not parts.hostname:
-        return _("Give a full address, e.g. https://chat.example.edu/hooks/abc.")
-    if parts.hostname in settings.TALLER_WEBHOOK_TRUSTED_HOSTS:
-        return None
-    try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
-        return _("The host %(host)s does not resolve.") % {"host": parts.hostname}
-    blocked = [ipaddress.ip_network(n, strict=False) for n in settings.TALLER_WEBHOOK_BLOCKED_NETWORKS]
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not address.is_global or any(address in network for network in blocked):
-            return _(
-                "The host %(host)s is a private, loopback or cluster address: the portal does not call it."
-            ) % {"host": parts.hostname}
-    return None
+url_error = outbound.url_error
 
 
 def add_webhook(
@@ -199,18 +173,18 @@ def _send(delivery: Delivery) -> tuple[str | None, bool]:
             return str(error), True
         return None, False
     webhook = delivery.webhook
-    if message := url_error(webhook.url):  # checked again: what a name resolves to may change
-        return message, False
     body = body_of(delivery)
     headers = {"Content-Type": "application/json", "User-Agent": "Taller"}
     if webhook.kind == Webhook.Kind.SIGNED:
         headers[SIGNATURE_HEADER] = sign(webhook.secret, body)
     try:
-        response = requests.post(
-            webhook.url, data=body, headers=headers, timeout=TIMEOUT_SECONDS, allow_redirects=False
-        )
-    except requests.RequestException as error:
+        # Checked again, and the connection goes to the address checked: what a name resolves to
+        # may change, even between a check and a connection.
+        status = outbound.post(webhook.url, body, headers, TIMEOUT_SECONDS)
+    except outbound.Refused as refused:
+        return refused.message, False
+    except urllib3.exceptions.HTTPError as error:
         return f"{type(error).__name__}: {error}"[:500], True
-    if response.status_code < 300:
+    if status < 300:
         return None, False
-    return f"HTTP {response.status_code}", response.status_code >= 500 or response.status_code == 429
+    return f"HTTP {status}", status >= 500 or status == 429

@@ -1,6 +1,8 @@
 """The notifications page of a project: your own choice of emails; for owners, the project's
 webhooks with their latest deliveries, a form to add one, "send a test" and delete."""
 
+from datetime import timedelta
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -21,9 +23,29 @@ OWNERS_ONLY = gettext_noop("Only owners of the project manage its webhooks.")
 
 
 class ChoiceForm(forms.ModelForm):
+    wait_minutes = forms.IntegerField(
+        label=gettext_lazy("when one waits longer than (minutes)"),
+        help_text=gettext_lazy(
+            "Queued or pending admission; told once, by email and the project's webhooks. Empty: never."
+        ),
+        required=False,
+        min_value=1,
+        max_value=60 * 24 * 7,
+    )
+
     class Meta:
         model = NotificationChoice
         fields = ["on_end", "on_failure"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.wait_longer_than is not None:
+            self.initial["wait_minutes"] = int(self.instance.wait_longer_than.total_seconds() // 60)
+
+    def save(self, commit: bool = True):
+        minutes = self.cleaned_data.get("wait_minutes")
+        self.instance.wait_longer_than = timedelta(minutes=minutes) if minutes else None
+        return super().save(commit)
 
 
 class WebhookForm(forms.ModelForm):

@@ -6,7 +6,7 @@ from celery import shared_task
 from portal.errors import ServiceUnavailable
 from portal.retry import WritingTask
 
-from . import engine, notify, queue, schedules
+from . import engine, notify, queue, schedules, waits
 
 
 @shared_task(bind=True, base=WritingTask)
@@ -58,6 +58,12 @@ def notify_job(job_id: int) -> int:
 @shared_task(base=WritingTask)
 def notify_run(run_id: int) -> int:
     return len(notify.run_ended(run_id))
+
+
+@shared_task(base=WritingTask)
+def notify_waits() -> int:
+    """Tell users whose jobs or pipeline runs wait past their threshold (once each)."""
+    return len(waits.tick())
 
 
 @shared_task(base=WritingTask)

@@ -346,7 +346,15 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": envint("TALLER_PIPELINE_REPAIR_SECONDS", "30"),
     },
     # Start the pipelines whose schedule is due.
-    "tick-schedules": {"task": "pipelines.tasks.tick_schedules", "schedule": 60},
+    "tick-schedules": {
+        "task": "pipelines.tasks.tick_schedules",
+        "schedule": envint("TALLER_SCHEDULE_TICK_SECONDS", "60"),
+    },
+    # Tell users whose jobs or pipeline runs wait longer than they chose (once each).
+    "notify-waits": {
+        "task": "pipelines.tasks.notify_waits",
+        "schedule": envint("TALLER_NOTIFY_WAITS_SECONDS", "60"),
+    },
 }
 
 # MLflow: the upstream tracking server the portal talks to.
@@ -509,6 +517,9 @@ TALLER_WEBHOOK_BLOCKED_NETWORKS = [
 ]
 TALLER_WEBHOOK_TRUSTED_HOSTS = [h for h in os.environ.get("TALLER_WEBHOOK_TRUSTED_HOSTS", "").split(",") if h]
 TALLER_WEBHOOK_HTTPS_ONLY = True
+# Certificate authorities webhook servers' certificates are checked against (a PEM file); empty:
+# certifi's bundle, as requests uses.
+TALLER_WEBHOOK_CA_BUNDLE = os.environ.get("TALLER_WEBHOOK_CA_BUNDLE", "")
 TALLER_NOTIFY_MAX_ATTEMPTS = envint("TALLER_NOTIFY_MAX_ATTEMPTS", "5")
 TALLER_MAX_JOB_TIME_LIMIT_MINUTES = envint("TALLER_MAX_JOB_TIME_LIMIT_MINUTES", "10080")
 # Registry prefixes a job image must start with, comma-separated; unset allows any image.

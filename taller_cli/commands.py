@@ -9,6 +9,7 @@ from . import (  # noqa: F401
     credentials,
     deployments,
     models,
+    notifications,
     pipelines,
     schedules,
     snaps,

@@ -46,6 +46,10 @@ HELP = {
     "sent_at": _("When it was sent."),
     "on_end": _("Email me when one of my jobs or pipeline runs ends."),
     "on_failure": _("Email me when one of my jobs or pipeline runs fails."),
+    "wait_minutes": _(
+        "Tell me (email and the project's webhooks), once, when one of my jobs or pipeline runs waits "
+        "(queued or pending admission) longer than this many minutes; null: never."
+    ),
 }
 PROJECT_SLUG = OpenApiParameter(
     "project_slug", OpenApiTypes.STR, OpenApiParameter.PATH, description=_("The project's slug.")

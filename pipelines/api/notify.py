@@ -1,6 +1,8 @@
 """Notification API: each user's own choice per project; a project's webhooks (owners only),
 with their latest deliveries and a "send a test" action."""
 
+from datetime import timedelta
+
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -9,6 +11,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from portal.api import StrictSerializerMixin
@@ -20,6 +23,7 @@ from .described import PROJECT_SLUG, SLUG, Described
 
 OWNERS_ONLY = _("Only owners of the project manage its webhooks.")
 LATEST = 5
+MAX_WAIT_MINUTES = 60 * 24 * 7
 
 
 class StrictBoolean(serializers.BooleanField):
@@ -31,13 +35,33 @@ class StrictBoolean(serializers.BooleanField):
         return data
 
 
+class Minutes(serializers.IntegerField):
+    """A duration as whole minutes: an integer (not a string or a boolean), or null."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+    def to_representation(self, value):
+        return int(value.total_seconds() // 60)
+
+
 class NotificationChoiceSerializer(Described, StrictSerializerMixin, serializers.ModelSerializer):
     on_end = StrictBoolean()
     on_failure = StrictBoolean()
+    wait_minutes = Minutes(
+        source="wait_longer_than", allow_null=True, required=False, min_value=1, max_value=MAX_WAIT_MINUTES
+    )
 
     class Meta:
         model = NotificationChoice
-        fields = ["on_end", "on_failure"]
+        fields = ["on_end", "on_failure", "wait_minutes"]
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("wait_longer_than") is not None:
+            attrs["wait_longer_than"] = timedelta(minutes=attrs["wait_longer_than"])
+        return attrs
 
 
 class WebhookDeliverySerializer(Described, serializers.ModelSerializer):
@@ -100,6 +124,7 @@ WEBHOOK_ID = OpenApiParameter(
     ),
     destroy=extend_schema(summary=_("Delete a webhook"), parameters=[PROJECT_SLUG, WEBHOOK_ID]),
     test=extend_schema(parameters=[PROJECT_SLUG, WEBHOOK_ID]),
+    deliveries=extend_schema(parameters=[PROJECT_SLUG, WEBHOOK_ID]),
 )
 class WebhookViewSet(
     mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
@@ -144,3 +169,16 @@ class WebhookViewSet(
         webhook = get_object_or_404(self.get_queryset(), pk=pk)
         delivery = Delivery.objects.get(pk=notify.test_delivery(request.user, webhook))
         return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary=_("A webhook's deliveries"),
+        description=_(
+            "Newest first, with each one's outcome: sent, pending (with its last error) or failed."
+        ),
+        responses={200: WebhookDeliverySerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"], pagination_class=api_settings.DEFAULT_PAGINATION_CLASS)
+    def deliveries(self, request: Request, project_slug: str, pk: str) -> Response:
+        webhook = get_object_or_404(Webhook.objects.filter(project=self._project()), pk=pk)
+        page = self.paginate_queryset(webhook.deliveries.order_by("-created_at", "-pk"))
+        return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)

@@ -2,6 +2,8 @@
 owners see the webhooks with their deliveries, add one (refused addresses on the form), test and
 delete; others cannot."""
 
+from datetime import timedelta
+
 import pytest
 
 from pipelines import notify
@@ -35,6 +37,19 @@ def test_a_member_saves_their_choice(personas):
     assert response.status_code == 302
     choice = NotificationChoice.objects.get(user=personas.bob)
     assert choice.on_end and not choice.on_failure
+
+
+def test_a_wait_threshold_on_the_page(personas):
+    client = personas.client("vera")
+    response = client.post(PAGE, {"form": "choice", "on_failure": "on", "wait_minutes": "90"})
+    assert response.status_code == 302
+    assert NotificationChoice.objects.get(user=personas.vera).wait_longer_than == timedelta(minutes=90)
+    assert 'name="wait_minutes" value="90"' in client.get(PAGE).content.decode()
+    refused = client.post(PAGE, {"form": "choice", "wait_minutes": "0"})
+    assert refused.status_code == 200 and 'id="id_wait_minutes"' in refused.content.decode()
+    assert NotificationChoice.objects.get(user=personas.vera).wait_longer_than == timedelta(minutes=90)
+    assert client.post(PAGE, {"form": "choice", "wait_minutes": ""}).status_code == 302
+    assert NotificationChoice.objects.get(user=personas.vera).wait_longer_than is None
 
 
 def test_owners_add_test_and_delete(personas):
