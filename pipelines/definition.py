@@ -10,6 +10,7 @@ steps alike; every refusal names its step."""
 import json
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from graphlib import CycleError, TopologicalSorter
 
 import yaml
@@ -73,6 +74,23 @@ def parse(text: str) -> dict:
     if not isinstance(data, dict):
         raise ValidationError({"definition": _("Give an object with a name and a list of steps.")})
     return data
+
+
+def body_of(request: JobRequest) -> dict:
+    """A request as the jobs API's body (without its project): what a step or a job's schedule
+    keeps. Defaults and empty values are left out; a source keeps its ref, not the commit it
+    named then (a later run fetches the ref again)."""
+    body: dict = {}
+    for field, group in ((f, f.metadata["group"]) for f in JobRequest.fields()):
+        value = getattr(request, field.name)
+        if field.name == "source":
+            value = {key: value[key] for key in ("git", "ref") if value and value.get(key)}
+        if isinstance(value, Decimal):
+            value = format(value.normalize(), "f")
+        if value in ({}, [], "") or (field.name == "image" and value is None):
+            continue
+        (body.setdefault(group, {}) if group else body)[field.name] = value
+    return body
 
 
 def upstream_env_name(step: str) -> str:
