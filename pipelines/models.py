@@ -206,9 +206,6 @@ class Schedule(models.Model):
         """The pipeline's name, or the scheduled job's."""
         return str(self.job_spec.get("name", "")) if self.runs_a_job() else self.pipeline.name
 
-    def get_absolute_url(self) -> str:
-        return reverse("pipelines:schedules", args=[self.project.slug]) + f"#schedule-{self.pk}"
-
 
 class ScheduleEvent(models.Model):
     """What a schedule did at one of its times: started a run, was refused (the quota, the
