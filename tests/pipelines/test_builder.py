@@ -140,9 +140,7 @@ def test_the_htmx_answers_are_the_builder_or_a_redirect(personas, sources, mlflo
     assert html.lstrip().startswith('<div id="builder">') and "<html" not in html
     data = {k: v for k, v in fields(fragment).items() if k != "csrfmiddlewaretoken"}
     ran = client.post(URL, {**data, "run": "1"}, **htmx)
-    assert ran.status_code == 200 and "HX-Redirect" in ran, [
-        l for l in ran.content.decode().splitlines() if "error" in l or "status" in l
-    ]
+    assert ran.status_code == 200
     assert ran["HX-Redirect"] == PipelineRun.objects.get().get_absolute_url()
 
 
