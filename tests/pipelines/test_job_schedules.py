@@ -201,3 +201,11 @@ def test_others_cannot_schedule_a_job(personas, template, who, status):
         response = api(personas, who).post("/api/v1/schedules/", {**base, **target}, format="json")
         assert response.status_code == status
     assert not Schedule.objects.exists()
+
+
+@pytest.mark.parametrize(("who", "status"), [("vera", 403), ("charlie", 404)])
+def test_others_cannot_schedule_a_job_from_the_page(personas, template, who, status):
+    form = {"cron": "0 3 * * *", "timezone": "UTC", "missed": "skip", "template": template.pk}
+    assert personas.client(who).post("/projects/genomics/schedules/", form).status_code == status
+    assert personas.client(None).post("/projects/genomics/schedules/", form).status_code == 302
+    assert not Schedule.objects.exists()
