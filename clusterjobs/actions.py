@@ -21,10 +21,19 @@ from .models import ACTIVE, Job, JobStatus, JobTemplate, JobTransition
 from .validation import JobRequest, recheck
 
 
-def submit_job(user, project: Project, request: JobRequest, *, rerun_of: Job | None = None) -> Job:
+def submit_job(
+    user,
+    project: Project,
+    request: JobRequest,
+    *,
+    rerun_of: Job | None = None,
+    schedule_id: int | None = None,
+) -> Job:
     """Create a queued job for a checked request in its MLflow experiment (created the first time);
     after commit, admit and dispatch what fits. The job's run is created when it is dispatched
     (dispatch.py), so that the run starts when the job does, not when it was submitted.
+
+    ``schedule_id``: the schedule that starts it (directly, or as a pipeline step), for the mark.
 
     Raises ValidationError (the project's quota, checked again under its lock; the experiment
     MLflow refuses) or ServiceUnavailable when MLflow cannot be reached: then nothing is
@@ -41,7 +50,14 @@ def submit_job(user, project: Project, request: JobRequest, *, rerun_of: Job | N
             time_limit_minutes=request.time_limit_minutes,
             submitter=user,
         )
-        job = Job.objects.create(project=project, submitter=user, rerun_of=rerun_of, **request.model_fields())
+        job = Job.objects.create(
+            project=project,
+            submitter=user,
+            rerun_of=rerun_of,
+            schedule_id=schedule_id,
+            scheduled=schedule_id is not None,
+            **request.model_fields(),
+        )
         # Stored in English, as the API shows it; pages translate it (reasons.py).
         reason = (
             gettext_noop("re-run of job %(id)s by %(user)s") % {"id": rerun_of.pk, "user": user.username}

@@ -2,11 +2,35 @@
 
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from portal.filters import UtcIsoDateTimeFilter
 
 from .models import Job, JobStatus
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    """true or false (1 or 0); absent: no filter. Anything else is bad input, not ignored."""
+
+    widget = forms.TextInput  # NullBooleanSelect would read an unknown value as "no filter"
+
+    def to_python(self, value):
+        text = "" if value is None else str(value).strip().lower()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        if text:
+            raise ValidationError(_("Give true or false."), code="invalid")
+        return None
+
+    def validate(self, value) -> None:
+        pass
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
 
 
 class JobFilterSet(django_filters.FilterSet):
@@ -22,6 +46,10 @@ class JobFilterSet(django_filters.FilterSet):
     submitter = django_filters.CharFilter(
         field_name="submitter__username", label=_("Submitted by"), help_text=_("A username.")
     )
+    scheduled = StrictBooleanFilter(
+        label=_("Started by a schedule"),
+        help_text=_("true: only the jobs a schedule started; false: only the others."),
+    )
     created_after = UtcIsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte", label=_("Created from"), help_text=_("ISO 8601 time.")
     )
@@ -31,4 +59,4 @@ class JobFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = Job
-        fields = ["project", "status", "submitter", "created_after", "created_before"]
+        fields = ["project", "status", "submitter", "scheduled", "created_after", "created_before"]

@@ -127,6 +127,12 @@ class Job(JobRequestFields):
     rerun_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns"
     )
+    # Started by a schedule (directly, or as a step of a pipeline run it started). ``scheduled``
+    # stays true when the schedule is deleted later; ``schedule`` then becomes empty.
+    schedule = models.ForeignKey(
+        "pipelines.Schedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    scheduled = models.BooleanField(_("started by a schedule"), default=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

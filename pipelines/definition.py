@@ -10,6 +10,7 @@ steps alike; every refusal names its step."""
 import json
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from graphlib import CycleError, TopologicalSorter
 
 import yaml
@@ -36,6 +37,25 @@ class Step:
     depends_on: list[str]
     retries: int
     retry_delay_seconds: int
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One refusal of a definition: the step (its position) and field it is about, if any, the
+    sentence the API gives (naming the step) and the message to show beside the field."""
+
+    step: int | None
+    field: str
+    text: str
+    message: str
+
+
+class DefinitionError(ValidationError):
+    """A refused definition: the API's {"steps": [sentences]}, and each ``Problem`` to place."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__({"steps": [problem.text for problem in problems]})
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -73,6 +93,23 @@ def parse(text: str) -> dict:
     if not isinstance(data, dict):
         raise ValidationError({"definition": _("Give an object with a name and a list of steps.")})
     return data
+
+
+def body_of(request: JobRequest) -> dict:
+    """A request as the jobs API's body (without its project): what a step or a job's schedule
+    keeps. Defaults and empty values are left out; a source keeps its ref, not the commit it
+    named then (a later run fetches the ref again)."""
+    body: dict = {}
+    for field, group in ((f, f.metadata["group"]) for f in JobRequest.fields()):
+        value = getattr(request, field.name)
+        if field.name == "source":
+            value = {key: value[key] for key in ("git", "ref") if value and value.get(key)}
+        if isinstance(value, Decimal):
+            value = format(value.normalize(), "f")
+        if value in ({}, [], "") or (field.name == "image" and value is None):
+            continue
+        (body.setdefault(group, {}) if group else body)[field.name] = value
+    return body
 
 
 def upstream_env_name(step: str) -> str:
@@ -134,67 +171,73 @@ def _whole(value, low: int, high: int) -> int | None:
     return value
 
 
-def _step(raw: object, index: int, errors: list[str]) -> Step | None:
+def _said(errors: list[Problem], step: int | None, field: str, text: str, message: str = "") -> None:
+    errors.append(Problem(step, field, text, message or text))
+
+
+def _step(raw: object, index: int, errors: list[Problem]) -> Step | None:
     if not isinstance(raw, dict):
-        errors.append(_("Step %(n)s: give an object with a name and a command.") % {"n": index + 1})
+        _said(
+            errors, index, "", _("Step %(n)s: give an object with a name and a command.") % {"n": index + 1}
+        )
         return None
     name = raw.get("name")
     if not isinstance(name, str) or not STEP_NAME.fullmatch(name):
-        errors.append(
-            _("Step %(n)s: a step's name has 1 to 63 lowercase letters, digits, - or _ (got “%(name)s”).")
-            % {"n": index + 1, "name": name}
-        )
+        text = _("Step %(n)s: a step's name has 1 to 63 lowercase letters, digits, - or _ (got “%(name)s”).")
+        _said(errors, index, "name", text % {"n": index + 1, "name": name})
         return None
     depends_on = raw.get("depends_on", [])
     if isinstance(depends_on, str):
         depends_on = [depends_on]
     if not isinstance(depends_on, list) or not all(isinstance(d, str) for d in depends_on):
-        errors.append(_("Step “%(step)s”: depends_on is a list of step names.") % {"step": name})
+        _said(
+            errors,
+            index,
+            "depends_on",
+            _("Step “%(step)s”: depends_on is a list of step names.") % {"step": name},
+        )
         return None
     retries = _whole(raw.get("retries", 0), 0, MAX_RETRIES)
     delay = _whole(raw.get("retry_delay_seconds", 30), 0, MAX_RETRY_DELAY_SECONDS)
     if retries is None:
-        errors.append(
-            _("Step “%(step)s”: retries is a whole number from 0 to %(n)s.")
-            % {"step": name, "n": MAX_RETRIES}
-        )
+        text = _("Step “%(step)s”: retries is a whole number from 0 to %(n)s.")
+        _said(errors, index, "retries", text % {"step": name, "n": MAX_RETRIES})
     if delay is None:
-        errors.append(
-            _("Step “%(step)s”: retry_delay_seconds is a whole number from 0 to %(n)s.")
-            % {"step": name, "n": MAX_RETRY_DELAY_SECONDS}
-        )
+        text = _("Step “%(step)s”: retry_delay_seconds is a whole number from 0 to %(n)s.")
+        _said(errors, index, "retry_delay_seconds", text % {"step": name, "n": MAX_RETRY_DELAY_SECONDS})
     if retries is None or delay is None:
         return None
     spec = {key: value for key, value in raw.items() if key not in STEP_KEYS}
     return Step(name, spec, list(dict.fromkeys(depends_on)), retries, delay)
 
 
-def _graph_errors(steps: list[Step]) -> list[str]:
-    errors = []
-    names = [step.name for step in steps]
+def _graph_errors(steps: list[tuple[int, Step]]) -> list[Problem]:
+    errors: list[Problem] = []
     seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            errors.append(_("Two steps are named “%(step)s”: each step needs its own name.") % {"step": name})
-        seen.add(name)
-    for step in steps:
+    for index, step in steps:
+        if step.name in seen:
+            text = _("Two steps are named “%(step)s”: each step needs its own name.") % {"step": step.name}
+            _said(errors, index, "name", text)
+        seen.add(step.name)
+    for index, step in steps:
         for upstream in step.depends_on:
             if upstream not in seen:
-                errors.append(
-                    _("Step “%(step)s” depends on “%(upstream)s”, which is not a step of this pipeline.")
-                    % {"step": step.name, "upstream": upstream}
-                )
+                text = _("Step “%(step)s” depends on “%(upstream)s”, which is not a step of this pipeline.")
+                _said(errors, index, "depends_on", text % {"step": step.name, "upstream": upstream})
             elif upstream == step.name:
-                errors.append(_("Step “%(step)s” depends on itself.") % {"step": step.name})
+                _said(
+                    errors, index, "depends_on", _("Step “%(step)s” depends on itself.") % {"step": step.name}
+                )
     if errors:
         return errors
     try:
-        TopologicalSorter({step.name: step.depends_on for step in steps}).prepare()
+        TopologicalSorter({step.name: step.depends_on for _index, step in steps}).prepare()
     except CycleError as error:
-        return [
-            _("The steps depend on each other in a cycle: %(cycle)s.") % {"cycle": " → ".join(error.args[1])}
-        ]
-    return []
+        text = _("The steps depend on each other in a cycle: %(cycle)s.") % {
+            "cycle": " → ".join(error.args[1])
+        }
+        _said(errors, None, "depends_on", text)
+    return errors
 
 
 def check(user, project, data: dict) -> Definition:
@@ -220,22 +263,27 @@ def check(user, project, data: dict) -> Definition:
                 % {"n": len(raw_steps), "max": limit}
             }
         )
-    errors: list[str] = []
-    steps = [step for index, raw in enumerate(raw_steps) if (step := _step(raw, index, errors))]
-    errors += _graph_errors(steps)
+    errors: list[Problem] = []
+    numbered = [(index, step) for index, raw in enumerate(raw_steps) if (step := _step(raw, index, errors))]
+    errors += _graph_errors(numbered)
     if not errors:
-        for step in steps:
+        for index, step in numbered:
             placeholder = {upstream: "0" * 32 for upstream in step.depends_on}
             try:
                 job_request(
                     user, project, step.spec, placeholder, experiment.strip(), run_id="0", step_attempt="1"
                 )
             except ValidationError as error:
-                errors += [
-                    _("Step “%(step)s”: %(field)s: %(message)s")
-                    % {"step": step.name, "field": field, "message": " ".join(messages)}
-                    for field, messages in error.message_dict.items()
-                ]
+                for field, messages in error.message_dict.items():
+                    text = _("Step “%(step)s”: %(field)s: %(message)s")
+                    message = " ".join(messages)
+                    _said(
+                        errors,
+                        index,
+                        field,
+                        text % {"step": step.name, "field": field, "message": message},
+                        message,
+                    )
     if errors:
-        raise ValidationError({"steps": errors})
-    return Definition(name.strip(), experiment.strip(), steps)
+        raise DefinitionError(errors)
+    return Definition(name.strip(), experiment.strip(), [step for _index, step in numbered])

@@ -91,7 +91,7 @@ def submit_step(step_id: int) -> int | None:
                 run_id=str(run.pk),
                 step_attempt=str(step.attempts + 1),
             )
-            job = job_actions.submit_job(run.started_by, run.project, request)
+            job = job_actions.submit_job(run.started_by, run.project, request, schedule_id=run.schedule_id)
         except ValidationError as error:
             reason = "; ".join(f"{field}: {' '.join(m)}" for field, m in error.message_dict.items())
             _end_step(

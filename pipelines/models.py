@@ -164,10 +164,21 @@ class MissedPolicy(models.TextChoices):
 
 
 class Schedule(models.Model):
-    """A pipeline run on a cron expression in a time zone, as the user who made it."""
+    """A pipeline run, or a single job, on a cron expression in a time zone, as the user who made it.
+
+    A schedule targets either a pipeline (its latest definition runs) or a job spec (``job_spec``:
+    the jobs API's body without its project, copied from a template or given as a job request,
+    checked again at each time)."""
 
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="schedules")
-    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="schedules")
+    pipeline = models.ForeignKey(
+        Pipeline, null=True, blank=True, on_delete=models.CASCADE, related_name="schedules"
+    )
+    job_spec = models.JSONField(_("job"), default=dict, blank=True)
+    # The template the job spec was copied from, when it was (shown; the copy is what runs).
+    template = models.ForeignKey(
+        "clusterjobs.JobTemplate", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     cron = models.CharField(_("cron expression"), max_length=100)
     zone = models.CharField(_("time zone"), max_length=64, default="UTC")
@@ -185,7 +196,15 @@ class Schedule(models.Model):
         indexes = [models.Index(fields=["paused", "next_run_at"], name="schedule_due")]
 
     def __str__(self) -> str:
-        return f"{self.pipeline.name} ({self.cron})"
+        return f"{self.target_name()} ({self.cron})"
+
+    def runs_a_job(self) -> bool:
+        """True for a single job's schedule, False for a pipeline's."""
+        return self.pipeline_id is None
+
+    def target_name(self) -> str:
+        """The pipeline's name, or the scheduled job's."""
+        return str(self.job_spec.get("name", "")) if self.runs_a_job() else self.pipeline.name
 
 
 class ScheduleEvent(models.Model):
@@ -203,6 +222,9 @@ class ScheduleEvent(models.Model):
     outcome = models.CharField(_("outcome"), max_length=8, choices=Outcome.choices)
     message = models.TextField(_("message"), blank=True)
     run = models.ForeignKey(PipelineRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    job = models.ForeignKey(
+        "clusterjobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-at", "-pk"]

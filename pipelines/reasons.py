@@ -15,6 +15,7 @@ WITH_VALUES = (
     gettext_noop("the pipeline run ended"),
     gettext_noop("%(n)s time(s) missed while the portal was down; skipped"),
     gettext_noop("%(user)s may no longer run the project's pipelines"),
+    gettext_noop("%(user)s may no longer run the project's jobs"),
 )
 VALUE = re.compile(r"%\((\w+)\)s")
 

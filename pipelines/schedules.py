@@ -1,4 +1,7 @@
-"""Schedules: a project's pipeline started on a cron expression in a chosen time zone.
+"""Schedules: a project's pipeline, or a single job, started on a cron expression in a chosen
+time zone. A single job's schedule keeps a job spec (the jobs API's body without its project,
+copied from a template or given as a job request); each time, it is checked again and submitted
+with ``submit_job``, like any job, and the job carries the schedule (``Job.schedule``).
 
 Celery beat runs ``tick`` every minute (``portal/settings.py``, ``CELERY_BEAT_SCHEDULE``): it
 claims the due schedules in three queries whatever their number (the due rows, locked and skipped
@@ -22,10 +25,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from clusterjobs import actions as job_actions
+from clusterjobs.models import JobTemplate
+from clusterjobs.validation import JobRequest
 from portal.projects.access import Need, can
 from portal.projects.actions import record as record_event
 
-from . import actions, queue
+from . import actions, definition, queue
 from .models import MissedPolicy, Pipeline, Schedule, ScheduleEvent
 
 TICK_BATCH = 500
@@ -89,16 +95,51 @@ def create_schedule(
     user, pipeline: Pipeline, cron: str, zone: str = "UTC", missed: str = MissedPolicy.SKIP
 ) -> Schedule:
     """A schedule of ``pipeline``; the caller has checked that ``user`` may run the project's pipelines."""
+    return _create(user, pipeline.project, cron, zone, missed, pipeline=pipeline)
+
+
+def create_job_schedule(
+    user,
+    project,
+    spec: dict,
+    cron: str,
+    zone: str = "UTC",
+    missed: str = MissedPolicy.SKIP,
+    *,
+    template: JobTemplate | None = None,
+) -> Schedule:
+    """A schedule of a single job: ``spec`` is the jobs API's body without its project, checked
+    now as a submission would be (and again at each time). The caller has checked that ``user``
+    may run the project's jobs."""
+    if not isinstance(spec, dict) or not spec:
+        raise ValidationError({"job": _("Give the job to schedule.")})
+    spec = {key: value for key, value in spec.items() if key != "project"}
+    try:
+        definition.job_request(user, project, spec, {}, str(spec.get("experiment", "default")))
+    except ValidationError as error:
+        raise ValidationError(
+            {"job": [f"{field}: {' '.join(messages)}" for field, messages in error.message_dict.items()]}
+        ) from error
+    return _create(user, project, cron, zone, missed, job_spec=spec, template=template)
+
+
+def spec_of_template(template: JobTemplate) -> dict:
+    """A template as a job body (what a job's schedule keeps): its request, named by its title."""
+    return definition.body_of(JobRequest.from_model(template, name=template.title[:100]))
+
+
+def _create(user, project, cron: str, zone: str, missed: str, **target) -> Schedule:
     if missed not in MissedPolicy.values:
         raise ValidationError({"missed": _("Choose skip or once.")})
     cron = check_cron(cron, zone)
     first = times_after(cron, zone, timezone.now(), 1)[0]
     with transaction.atomic():
         schedule = Schedule.objects.create(
-            project=pipeline.project, pipeline=pipeline, created_by=user, cron=cron, zone=zone, missed=missed,
-            next_run_at=first,
-        )  # fmt: skip
-        _record(user, schedule, "schedule.create", f"{pipeline.name}: {cron} ({zone}), missed: {missed}")
+            project=project, created_by=user, cron=cron, zone=zone, missed=missed, next_run_at=first, **target
+        )
+        _record(
+            user, schedule, "schedule.create", f"{schedule.target_name()}: {cron} ({zone}), missed: {missed}"
+        )
     return schedule
 
 
@@ -171,7 +212,7 @@ def _count(schedule: Schedule, since: datetime, now: datetime) -> int:
 
 
 def fire(schedule_id: int, due_at: str) -> ScheduleEvent | None:
-    """Start the schedule's run, or record why it could not start."""
+    """Start the schedule's run (or job), or record why it could not start."""
     schedule = (
         Schedule.objects.select_related("project", "pipeline", "created_by").filter(pk=schedule_id).first()
     )
@@ -180,11 +221,15 @@ def fire(schedule_id: int, due_at: str) -> ScheduleEvent | None:
     due = datetime.fromisoformat(due_at)
     record = {"schedule": schedule, "due_at": due}
     if not can(schedule.created_by, schedule.project, Need.CHANGE):
-        message = gettext_noop("%(user)s may no longer run the project's pipelines") % {
-            "user": schedule.created_by.username
-        }
+        message = (
+            gettext_noop("%(user)s may no longer run the project's jobs")
+            if schedule.runs_a_job()
+            else gettext_noop("%(user)s may no longer run the project's pipelines")
+        ) % {"user": schedule.created_by.username}
         return ScheduleEvent.objects.create(**record, outcome="refused", message=message)
     try:
+        if schedule.runs_a_job():
+            return ScheduleEvent.objects.create(**record, outcome="started", job=_submit(schedule))
         run = actions.start_pipeline(
             schedule.created_by, schedule.project, dict(schedule.pipeline.definition), schedule=schedule
         )
@@ -192,3 +237,11 @@ def fire(schedule_id: int, due_at: str) -> ScheduleEvent | None:
         message = "; ".join(" ".join(m) for m in error.message_dict.values())
         return ScheduleEvent.objects.create(**record, outcome="refused", message=message)
     return ScheduleEvent.objects.create(**record, outcome="started", run=run)
+
+
+def _submit(schedule: Schedule):
+    """The scheduled job, checked against today's limits and quota and submitted as any job."""
+    spec = schedule.job_spec
+    user, project = schedule.created_by, schedule.project
+    request = definition.job_request(user, project, spec, {}, str(spec.get("experiment", "default")))
+    return job_actions.submit_job(user, project, request, schedule_id=schedule.pk)

@@ -1,17 +1,42 @@
-"""`taller schedule ...`: run a project's pipeline on a cron expression in a time zone (create,
-list with the next times, show, pause, resume, delete)."""
+"""`taller schedule ...`: run a project's pipeline, or a single job (a template, or a job file),
+on a cron expression in a time zone (create, list with the next times, show, pause, resume,
+delete)."""
+
+from pathlib import Path
 
 import click
+import yaml
 
 from . import output
-from .main import api, cli, json_option
+from .main import TallerError, api, cli, json_option
 
 MAX_SCHEDULES = 1000
 
 
 @cli.group()
 def schedule() -> None:
-    """Schedule pipelines: create, list, show, pause, resume, delete."""
+    """Schedule pipelines and jobs: create, list, show, pause, resume, delete."""
+
+
+def _target(row: dict) -> str:
+    if row.get("pipeline") is not None:
+        return f"pipeline {row['pipeline']}"
+    name = (row.get("job") or {}).get("name", "")
+    return f"job {name}" + (f" (template {row['template']})" if row.get("template") else "")
+
+
+def _read_job(path: str) -> dict:
+    """A job body (as `POST /api/v1/jobs/` takes it) from a YAML or JSON file."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise TallerError(f"cannot read {path}: {error}") from None
+    except yaml.YAMLError as error:
+        raise TallerError(f"{path} is not YAML or JSON: {error}".replace("\n", " ")) from None
+    if not isinstance(data, dict):
+        raise TallerError(f"{path}: a job is a mapping of fields (name, command, resources ...)")
+    data.pop("project", None)
+    return data
 
 
 def _show(row: dict) -> None:
@@ -20,7 +45,7 @@ def _show(row: dict) -> None:
             [
                 ("schedule", row["id"]),
                 ("project", row["project"]),
-                ("pipeline", row["pipeline"]),
+                ("runs", _target(row)),
                 ("cron", f"{row['cron']} ({row['timezone']})"),
                 ("missed times", row["missed"]),
                 ("paused", "yes" if row["paused"] else "no"),
@@ -32,23 +57,48 @@ def _show(row: dict) -> None:
     if events:
         click.echo(
             output.table(
-                ["due", "outcome", "run", "message"],
-                [[e["due_at"], e["outcome"], e["run"] or "", e["message"]] for e in events],
+                ["due", "outcome", "run", "job", "message"],
+                [
+                    [e["due_at"], e["outcome"], e["run"] or "", e.get("job") or "", e["message"]]
+                    for e in events
+                ],
             )
         )
 
 
 @schedule.command(name="create")
 @click.option("--project", "-p", required=True, help="Slug of the project.")
-@click.option("--pipeline", required=True, help="Name of the pipeline (see `taller pipeline define`).")
+@click.option("--pipeline", help="Name of the pipeline (see `taller pipeline define`).")
+@click.option("--template", type=int, help="Id of a job template: schedule a single job made from it.")
+@click.option("--job", "job_file", type=click.Path(dir_okay=False),
+              help="A YAML or JSON file with a single job (as `POST /api/v1/jobs/` takes it).")  # fmt: skip
 @click.option("--cron", required=True, help='Five-field cron expression, e.g. "0 2 * * *".')
 @click.option("--tz", "zone", default="UTC", show_default=True, help="Time zone, e.g. Europe/Madrid.")
 @click.option("--missed", type=click.Choice(["skip", "once"]), default="skip", show_default=True,
               help="Times missed while the portal was down: skip them, or run once.")  # fmt: skip
 @json_option
-def create(project: str, pipeline: str, cron: str, zone: str, missed: str, as_json: bool) -> None:
-    """Run PIPELINE of PROJECT on CRON."""
-    body = {"project": project, "pipeline": pipeline, "cron": cron, "timezone": zone, "missed": missed}
+def create(
+    project: str,
+    pipeline: str | None,
+    template: int | None,
+    job_file: str | None,
+    cron: str,
+    zone: str,
+    missed: str,
+    as_json: bool,
+) -> None:
+    """Run a pipeline, or a single job (--template or --job), of PROJECT on CRON."""
+    targets = [name for name, value in (("--pipeline", pipeline), ("--template", template),
+                                        ("--job", job_file)) if value is not None]  # fmt: skip
+    if len(targets) != 1:
+        raise TallerError("give one of --pipeline, --template or --job")
+    body = {"project": project, "cron": cron, "timezone": zone, "missed": missed}
+    if pipeline is not None:
+        body["pipeline"] = pipeline
+    elif template is not None:
+        body["template"] = template
+    else:
+        body["job"] = _read_job(job_file)
     row = api().post("schedules/", body)
     output.emit_json(row) if as_json else _show(row)
 
@@ -62,12 +112,12 @@ def list_schedules(as_json: bool) -> None:
         return output.emit_json(rows)
     click.echo(
         output.table(
-            ["id", "project", "pipeline", "cron", "time zone", "paused", "next run"],
+            ["id", "project", "runs", "cron", "time zone", "paused", "next run"],
             [
                 [
                     r["id"],
                     r["project"],
-                    r["pipeline"],
+                    _target(r),
                     r["cron"],
                     r["timezone"],
                     "yes" if r["paused"] else "no",

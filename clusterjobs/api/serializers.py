@@ -205,6 +205,8 @@ class JobSerializer(serializers.ModelSerializer):
             "mlflow_experiment_id",
             "mlflow_run_id",
             "rerun_of",
+            "schedule",
+            "scheduled",
             "created_at",
             "dispatched_at",
             "started_at",
@@ -235,6 +237,17 @@ class JobSerializer(serializers.ModelSerializer):
                 )
             },
             "rerun_of": {"help_text": _("Id of the job it re-runs; null for a new job.")},
+            "schedule": {
+                "help_text": _(
+                    "Id of the schedule that started it (directly, or as a step of a pipeline run it "
+                    "started): GET /api/v1/schedules/<id>/. Null otherwise, or once that schedule is deleted."
+                )
+            },
+            "scheduled": {
+                "help_text": _(
+                    "True if a schedule started it, even one deleted since. Filter: ?scheduled=true."
+                )
+            },
             "created_at": {"help_text": _("When it was submitted.")},
             "dispatched_at": {"help_text": _("When it was handed to the backend; null before.")},
             "started_at": {"help_text": _("When it started running; null before.")},
@@ -260,6 +273,8 @@ class JobSerializer(serializers.ModelSerializer):
             "mlflow_experiment_id": job.mlflow_experiment_id,
             "mlflow_run_id": job.mlflow_run_id,
             "rerun_of": job.rerun_of_id,
+            "schedule": job.schedule_id,
+            "scheduled": job.scheduled,
             "created_at": api_time(job.created_at, zone),
             "dispatched_at": api_time(job.dispatched_at, zone),
             "started_at": api_time(job.started_at, zone),

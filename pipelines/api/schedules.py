@@ -1,14 +1,16 @@
-"""The schedules API: list, create, show (with the next five times and the latest events),
-pause, resume, delete. Visibility from ``visible_to``; changes need a member or owner."""
+"""The schedules API: list, create (a pipeline's, or a single job's: a template or a job
+request), show (with the next five times and the latest events), pause, resume, delete.
+Visibility from ``visible_to``; changes need a member or owner."""
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from clusterjobs.models import JobTemplate
 from portal.api import StrictSerializerMixin
 from portal.projects.access import Need, can, check, find_project
 
@@ -24,7 +26,19 @@ EVENTS = 10
 class ScheduleCreateSerializer(Described, StrictSerializerMixin, serializers.Serializer):
     project = serializers.CharField(help_text=_("Slug of the project."))
     pipeline = serializers.CharField(
-        help_text=_("Name of a pipeline of the project (run or defined before).")
+        required=False,
+        help_text=_(
+            "Name of a pipeline of the project (run or defined before). Give one of pipeline, "
+            "template or job."
+        ),
+    )
+    template = serializers.IntegerField(
+        required=False,
+        help_text=_("Id of a job template offered to the project: a single job, copied from it."),
+    )
+    job = serializers.DictField(
+        required=False,
+        help_text=_("A single job: the body of POST /api/v1/jobs/ without project, checked as a submission."),
     )
     cron = serializers.CharField(help_text=_("Five-field cron expression, e.g. 0 2 * * *."))
     timezone = serializers.CharField(
@@ -40,13 +54,35 @@ class ScheduleCreateSerializer(Described, StrictSerializerMixin, serializers.Ser
 class ScheduleEventSerializer(Described, serializers.ModelSerializer):
     class Meta:
         model = ScheduleEvent
-        fields = ["due_at", "at", "outcome", "message", "run"]
+        fields = ["due_at", "at", "outcome", "message", "run", "job"]
         read_only_fields = fields
+        extra_kwargs = {
+            "due_at": {"help_text": _("The time it was due.")},
+            "at": {"help_text": _("When it happened.")},
+            "outcome": {"help_text": _("started, refused or missed.")},
+            "message": {"help_text": _("Why it was refused or what was missed.")},
+            "run": {"help_text": _("The pipeline run it started, if any.")},
+            "job": {"help_text": _("The job it started, if any (a single job's schedule).")},
+        }
 
 
 class ScheduleSerializer(Described, serializers.ModelSerializer):
     project = serializers.CharField(source="project.slug", read_only=True)
-    pipeline = serializers.CharField(source="pipeline.name", read_only=True)
+    pipeline = serializers.CharField(
+        source="pipeline.name",
+        read_only=True,
+        allow_null=True,
+        help_text=_("Name of the pipeline it runs; null for a single job's schedule."),
+    )
+    job = serializers.SerializerMethodField(
+        help_text=_("The single job it runs (its body, secret values masked); null for a pipeline's.")
+    )
+    template = serializers.IntegerField(
+        source="template_id",
+        read_only=True,
+        allow_null=True,
+        help_text=_("The job template its job was copied from, if any."),
+    )
     created_by = serializers.CharField(source="created_by.username", read_only=True)
     timezone = serializers.CharField(source="zone", read_only=True)
     active = serializers.SerializerMethodField(help_text=_("False when paused or the project is not active."))
@@ -57,6 +93,8 @@ class ScheduleSerializer(Described, serializers.ModelSerializer):
             "id",
             "project",
             "pipeline",
+            "job",
+            "template",
             "created_by",
             "cron",
             "timezone",
@@ -67,6 +105,16 @@ class ScheduleSerializer(Described, serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": True})
+    def get_job(self, schedule: Schedule) -> dict | None:
+        if not schedule.runs_a_job():
+            return None
+        spec = dict(schedule.job_spec)
+        secret = set(spec.get("secret_env") or [])
+        if isinstance(spec.get("env"), dict):
+            spec["env"] = {k: ("••••••" if k in secret else v) for k, v in spec["env"].items()}
+        return spec
 
     def get_active(self, schedule: Schedule) -> bool:
         return not schedule.paused and schedule.project.is_active()
@@ -100,7 +148,7 @@ class ScheduleDetailSerializer(ScheduleSerializer):
 class ScheduleViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
 ):
-    """Schedules of the pipelines of the projects you can see."""
+    """Schedules (of pipelines and of single jobs) of the projects you can see."""
 
     def get_queryset(self):
         return Schedule.objects.visible_to(self.request.user).select_related(
@@ -119,8 +167,11 @@ class ScheduleViewSet(
         return Response(ScheduleDetailSerializer(self.get_queryset().get(pk=pk)).data, status=code)
 
     @extend_schema(
-        summary=_("Schedule a pipeline"),
-        description=_("Run a pipeline of the project on a cron expression in a time zone."),
+        summary=_("Schedule a pipeline or a job"),
+        description=_(
+            "Run a pipeline of the project, or a single job (a template, or a job request), on a "
+            "cron expression in a time zone."
+        ),
         request=ScheduleCreateSerializer,
         responses={201: ScheduleDetailSerializer},
     )
@@ -132,12 +183,26 @@ class ScheduleViewSet(
         if project is None or not can(request.user, project, Need.VIEW):
             raise exceptions.ValidationError({"project": [_("No such project.")]})
         check(request.user, project, Need.CHANGE, REFUSAL)
-        pipeline = Pipeline.objects.filter(project=project, name=data["pipeline"]).first()
-        if pipeline is None:
-            raise exceptions.ValidationError({"pipeline": [_("The project has no pipeline of this name.")]})
-        schedule = schedules.create_schedule(
-            request.user, pipeline, data["cron"], data["timezone"], data["missed"]
-        )
+        targets = [name for name in ("pipeline", "template", "job") if name in data]
+        if len(targets) != 1:
+            message = _("Give one of pipeline, template or job.")
+            raise exceptions.ValidationError({name: [message] for name in targets or ["pipeline"]})
+        timing = (data["cron"], data["timezone"], data["missed"])
+        if "pipeline" in data:
+            pipeline = Pipeline.objects.filter(project=project, name=data["pipeline"]).first()
+            if pipeline is None:
+                raise exceptions.ValidationError(
+                    {"pipeline": [_("The project has no pipeline of this name.")]}
+                )
+            schedule = schedules.create_schedule(request.user, pipeline, *timing)
+        elif "template" in data:
+            template = JobTemplate.offered_to(project).filter(pk=data["template"]).first()
+            if template is None:
+                raise exceptions.ValidationError({"template": [_("No such template for this project.")]})
+            spec = schedules.spec_of_template(template)
+            schedule = schedules.create_job_schedule(request.user, project, spec, *timing, template=template)
+        else:
+            schedule = schedules.create_job_schedule(request.user, project, data["job"], *timing)
         return self._detail(schedule.pk, status.HTTP_201_CREATED)
 
     @extend_schema(summary=_("Pause a schedule"), request=None, responses={200: ScheduleDetailSerializer})

@@ -89,3 +89,46 @@ def test_define_and_schedule(personas, tmp_path):
     bad = taller("schedule", "create", "-p", "genomics", "--pipeline", "nightly", "--cron", "* * * * *")
     assert bad.exit_code == 1 and bad.stderr.startswith("taller: error: cron: It fires more often")
     assert taller("schedule", "delete", str(row["id"])).exit_code == 0
+
+
+def test_schedule_a_single_job(personas, tmp_path):
+    from decimal import Decimal
+
+    from clusterjobs.models import JobTemplate
+    from pipelines.models import Schedule
+
+    template = JobTemplate.objects.create(
+        project=personas.project, title="Evaluate", command=["python", "-c", "print(1)"], cpu=Decimal("1")
+    )
+    made = taller(
+        "schedule",
+        "create",
+        "-p",
+        "genomics",
+        "--template",
+        str(template.pk),
+        "--cron",
+        "0 4 * * *",
+        "--json",
+    )
+    assert made.exit_code == 0, made.stderr
+    assert json.loads(made.stdout)["job"]["name"] == "Evaluate"
+    path = tmp_path / "job.yaml"
+    path.write_text("name: nightly-eval\ncommand: [python, -c, 'print(2)']\nresources: {cpu: 0.5}\n")
+    made = taller("schedule", "create", "-p", "genomics", "--job", str(path), "--cron", "0 5 * * *")
+    assert made.exit_code == 0, made.stderr
+    assert "job nightly-eval" in made.stdout
+    listed = taller("schedule", "list")
+    assert "job Evaluate (template" in listed.stdout and "job nightly-eval" in listed.stdout
+    path.write_text("name: x\ncommand: [python]\nresources: {cpu: 99}\n")
+    bad = taller("schedule", "create", "-p", "genomics", "--job", str(path), "--cron", "0 5 * * *")
+    assert bad.exit_code == 1 and bad.stderr.startswith("taller: error: job: cpu: At most")
+    assert len(bad.stderr.splitlines()) == 1
+    both = taller(
+        "schedule", "create", "-p", "genomics", "--job", str(path), "--template", "1", "--cron", "0 5 * * *"
+    )
+    assert (
+        both.exit_code == 1
+        and both.stderr.strip() == "taller: error: give one of --pipeline, --template or --job"
+    )
+    assert Schedule.objects.count() == 2

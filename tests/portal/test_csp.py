@@ -177,6 +177,7 @@ PAGES = {
     "api-docs": ("bob", "/api/docs/"),
     "pipelines:project-runs": ("bob", "/projects/genomics/pipelines/"),
     "pipelines:start": ("bob", "/projects/genomics/pipelines/new/"),
+    "pipelines:build": ("bob", "/projects/genomics/pipelines/build/"),
     "pipelines:run": ("bob", "/pipelines/runs/{pipeline_run.pk}/"),
     "pipelines:schedules": ("bob", "/projects/genomics/schedules/"),
     "pipelines:notifications": ("bob", "/projects/genomics/notifications/"),
