@@ -127,6 +127,10 @@ class Job(JobRequestFields):
     rerun_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns"
     )
+    # A reproduction: the same code, data, image (pinned by its digest) and command as this job.
+    reproduced_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reproductions"
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

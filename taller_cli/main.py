@@ -396,5 +396,5 @@ def show_config() -> None:
     click.echo(output.fields([("url", settings.url), ("url from", source), ("config file", path)]))
 
 
-# Commands in their own modules register themselves on `cli` when imported.
 from . import admin, credentials, deployments, models, pipelines, schedules, sweeps, templates, tokens  # noqa: E402, F401
+from .provenance import provenance, reproduce  # noqa: E402, F401 - each module registers its commands on cli
