@@ -15,6 +15,7 @@ from experiments import gateway
 from portal.api import Unavailable
 
 from ..api.serializers import JobSerializer
+from ..validation import JobRequest
 from . import actions, crate, subjects
 from .data import as_data
 from .serializers import ProvenanceSerializer, ReproduceSerializer
@@ -187,3 +188,9 @@ def reproduce(request: Request) -> Response:
         job = subjects.visible_job(request.user, wanted["job"])
         return _reproduce(request, Trail(project=job.project, job=job))
     return _reproduce(request, _subject(request, wanted))
+
+
+# A reproduction's refusals name the fields as a submission's do: cpu, memory_mib, gpus and
+# gpu_type under "resources" (portal.api.exception_handler reads the view's error_groups).
+job_reproduce.cls.error_groups = JobRequest.groups()
+reproduce.cls.error_groups = JobRequest.groups()

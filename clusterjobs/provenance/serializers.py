@@ -4,6 +4,8 @@ reproduction asked from a run or a model version."""
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from portal.api import StrictSerializerMixin
+
 S = serializers
 
 
@@ -113,7 +115,7 @@ class ProvenanceSerializer(S.Serializer):
     mlflow_error = S.CharField(help_text=_("Why the MLflow part is missing, when it is."))
 
 
-class ReproduceFromSerializer(S.Serializer):
+class ReproduceFromSerializer(StrictSerializerMixin, S.Serializer):
     job = S.IntegerField(required=False, min_value=1, help_text=_("A job's id."))
     run = S.CharField(required=False, max_length=64, help_text=_("An MLflow run's id."))
     project = S.SlugField(required=False, help_text=_("A model version's project."))
@@ -129,7 +131,7 @@ class ReproduceFromSerializer(S.Serializer):
         return attrs
 
 
-class ReproduceSerializer(S.Serializer):
+class ReproduceSerializer(StrictSerializerMixin, S.Serializer):
     """``{"from": {...}}``: "from" is a Python keyword, so the field is declared in get_fields."""
 
     def get_fields(self) -> dict:
