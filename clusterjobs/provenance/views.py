@@ -33,7 +33,7 @@ def _page(request: HttpRequest, trail: Trail, subject: str) -> HttpResponse:
         "p": data,
         "subject": subject,
         "can_reproduce": trail.job is not None and can(request.user, trail.project, Need.CHANGE),
-        "here": request.path,
+        "page_path": request.path,
     }
     return render(request, "clusterjobs/provenance.html", context)
 
