@@ -22,7 +22,7 @@ from .serializers import ProvenanceSerializer, ReproduceSerializer
 from .trail import Trail
 from .views import crate_response
 
-JOB_ID = OpenApiParameter("pk", OpenApiTypes.INT, OpenApiParameter.PATH, description=_("The job's id."))
+JOB_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description=_("The job's id."))
 SUBJECT = [
     OpenApiParameter("job", OpenApiTypes.INT, description=_("A job's id.")),
     OpenApiParameter("run", OpenApiTypes.STR, description=_("An MLflow run's id.")),

@@ -64,6 +64,7 @@ NOT_PAGES = {
     "clusterjobs:cancel",
     "clusterjobs:rerun",
     "clusterjobs:log-download",  # a text file
+    "clusterjobs:reproduce",
     "sweeps:change",  # pause, resume, stop, extend
     "deployments:version",
     "deployments:rollback",
@@ -182,6 +183,12 @@ PAGES = {
     "deployments:new": ("bob", "/projects/genomics/deployments/new/?model={model}&version={version}"),
     "deployments:detail": ("bob", "/projects/genomics/deployments/{deployment.name}/"),
     "clusterjobs:git-credential": ("alice", "/projects/genomics/git-credential/"),
+    "clusterjobs:provenance-job": ("bob", "/jobs/{job.pk}/provenance/"),
+    "clusterjobs:provenance-run": ("bob", "/projects/genomics/provenance/runs/{run}/"),
+    "clusterjobs:provenance-version": (
+        "bob",
+        "/projects/genomics/provenance/models/{model}/versions/{version}/",
+    ),
 }
 
 
