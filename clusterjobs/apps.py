@@ -11,3 +11,8 @@ class ClusterjobsConfig(AppConfig):
         # job modules send,
         # and the checks of the address handed to jobs (run by migrate, check --deploy, runserver).
         from . import checks, tasks  # noqa: F401
+        from .provenance import actions as provenance
+        from .provenance import tasks as provenance_tasks  # noqa: F401 - its task and job_moved receiver
+        from .runs import add_to_runs
+
+        add_to_runs(provenance.run_additions)  # a reproduction's run names the run it reproduces

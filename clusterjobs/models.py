@@ -133,6 +133,10 @@ class Job(JobRequestFields):
         "pipelines.Schedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
     )
     scheduled = models.BooleanField(_("started by a schedule"), default=False)
+    # A reproduction: the same code, data, image (pinned by its digest) and command as this job.
+    reproduced_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reproductions"
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -89,6 +89,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if fragment == "live":
         return render(request, "clusterjobs/detail.html#live", context)
     context["env"] = job.shown_env()
+    context["reproductions"] = job.reproductions.only("pk").order_by("-pk")[:20]
     return render(request, "clusterjobs/detail.html", context)
 
 

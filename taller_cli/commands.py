@@ -11,6 +11,7 @@ from . import (  # noqa: F401
     models,
     notifications,
     pipelines,
+    provenance,
     schedules,
     snaps,
     sweeps,

@@ -109,6 +109,18 @@ def get_version(project: str, name: str, version: str) -> dict:
         return _version(mlflow_client().get_model_version(name, str(version)))
 
 
+def run_versions(project: str, run_id: str, *, max_results: int = 20) -> list[dict]:
+    """The project's model versions registered from ``run_id`` (one search, at most
+    ``max_results``); versions of other projects' models are left out."""
+    if not looks_like_id(run_id):
+        return []
+    with calling():
+        page = mlflow_client().search_model_versions(
+            filter_string=f"run_id = {filter_literal(run_id)}", max_results=max_results
+        )
+    return [_version(v) for v in page if model_project(v.name) == project]
+
+
 def set_alias(name: str, alias: str, version: str) -> None:
     with calling():
         mlflow_client().set_registered_model_alias(name, alias, str(version))

@@ -215,6 +215,23 @@ def _run(run) -> dict:
         "metrics": dict(sorted(data.metrics.items())),
         "tags": dict(sorted(tags.items())),
         "job_id": tags.get(JOB_TAG, ""),
+        "datasets": [
+            _dataset_input(i.dataset, i.tags) for i in (run.inputs.dataset_inputs if run.inputs else [])
+        ],
+    }
+
+
+def _dataset_input(dataset, tags) -> dict:
+    """A run's dataset input (``mlflow.log_input``) as plain data: its name, digest, where it comes
+    from and the context it was used in (training, evaluation)."""
+    get = dataset.get if isinstance(dataset, dict) else lambda key, default="": getattr(dataset, key, default)
+    pairs = [(t["key"], t.get("value", "")) if isinstance(t, dict) else (t.key, t.value) for t in tags or []]
+    return {
+        "name": get("name", "") or "",
+        "digest": get("digest", "") or "",
+        "source_type": get("source_type", "") or "",
+        "source": get("source", "") or "",
+        "context": dict(pairs).get("mlflow.data.context", ""),
     }
 
 
@@ -266,6 +283,10 @@ def _run_json(run: dict) -> dict:
         "metrics": dict(sorted((m["key"], _float(m.get("value"))) for m in data.get("metrics", []))),
         "tags": dict(sorted(tags.items())),
         "job_id": tags.get(JOB_TAG, ""),
+        "datasets": [
+            _dataset_input(i.get("dataset", {}), i.get("tags", []))
+            for i in run.get("inputs", {}).get("dataset_inputs", [])
+        ],
     }
 
 

@@ -66,6 +66,7 @@ NOT_PAGES = {
     "clusterjobs:cancel",
     "clusterjobs:rerun",
     "clusterjobs:log-download",  # a text file
+    "clusterjobs:reproduce",
     "sweeps:change",  # pause, resume, stop, extend
     "deployments:version",
     "deployments:rollback",
@@ -187,6 +188,12 @@ PAGES = {
     "clusterjobs:git-credential": ("alice", "/projects/genomics/git-credential/"),
     "projects:audit": ("alice", "/projects/genomics/audit/"),
     "audit:site": ("root", "/audit/"),
+    "clusterjobs:provenance-job": ("bob", "/jobs/{job.pk}/provenance/"),
+    "clusterjobs:provenance-run": ("bob", "/projects/genomics/provenance/runs/{run}/"),
+    "clusterjobs:provenance-version": (
+        "bob",
+        "/projects/genomics/provenance/models/{model}/versions/{version}/",
+    ),
 }
 
 
