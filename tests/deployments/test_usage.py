@@ -18,6 +18,8 @@ from portal.quotas import usage
 from portal.quotas.admission import budget_of
 from portal.quotas.models import ensure_quota
 from tests.clusterjobs.factories import JobFactory
+from tests.monitoring.conftest import scrape  # noqa: F401 - the fixture
+from tests.monitoring.test_values import value
 
 pytestmark = pytest.mark.django_db
 
@@ -136,3 +138,12 @@ def test_the_quota_page_runs_as_many_queries_with_one_or_many_deployments(person
     for index in range(10):
         live(personas, name=f"more-{index}", gpus=0)
     assert count() == few
+
+
+def test_metrics_count_deployment_hours_against_the_budget(personas, scrape):  # noqa: F811
+    ensure_quota(personas.project)
+    backdate(live(personas), 2)
+    found = scrape()
+    labels = {"project": "genomics", "period": personas.project.quota.period}
+    gpu_seconds = value(found, "taller_project_gpu_used_seconds", **labels)
+    assert 4 * 3600 <= gpu_seconds <= 4 * 3600 + 60  # 2 replicas × 1 GPU × 2 h
