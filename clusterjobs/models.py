@@ -124,6 +124,11 @@ class Job(JobRequestFields):
         "accounts.ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    # Its GPUs' average use (%) over its run, read from Prometheus once it ended (a job that held
+    # GPUs, on a site with TALLER_PROMETHEUS_URL), and whether that was under the site's threshold.
+    gpu_use_percent = models.FloatField(_("GPU use (%)"), null=True, blank=True, editable=False)
+    gpu_underused = models.BooleanField(_("GPUs underused"), default=False, editable=False)
+
     rerun_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns"
     )

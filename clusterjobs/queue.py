@@ -18,14 +18,16 @@ log = logging.getLogger(__name__)
 class _Installed:
     dispatch_job: Task | None = None
     sync_job_run: Task | None = None
+    check_gpu_use: Task | None = None
 
 
 installed = _Installed()
 
 
-def install(*, dispatch_job: Task, sync_job_run: Task) -> None:
+def install(*, dispatch_job: Task, sync_job_run: Task, check_gpu_use: Task | None = None) -> None:
     installed.dispatch_job = dispatch_job
     installed.sync_job_run = sync_job_run
+    installed.check_gpu_use = check_gpu_use
 
 
 def _send(task: Task | None, what: str, args: tuple, countdown: float = 0) -> bool:
@@ -48,6 +50,10 @@ def send_dispatch(job_id: int) -> bool:
 
 def send_sync_run(job_id: int, *, countdown: float = 0) -> bool:
     return _send(installed.sync_job_run, "sync_job_run", (job_id,), countdown)
+
+
+def send_gpu_check(job_id: int) -> bool:
+    return _send(installed.check_gpu_use, "check_gpu_use", (job_id,))
 
 
 def admit_and_dispatch() -> list[int]:

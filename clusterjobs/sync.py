@@ -177,6 +177,8 @@ def end_job(
         # MLflow being down loses nothing: a task finishes the run later.
         transaction.on_commit(lambda: queue.send_sync_run(job_id, countdown=30))
     transaction.on_commit(lambda: queue.admit_and_dispatch())
+    if settings.TALLER_PROMETHEUS_URL:
+        transaction.on_commit(lambda: queue.send_gpu_check(job_id))
     return True
 
 
@@ -257,6 +259,8 @@ def release_job(job_id: int) -> bool:
     if not Job.objects.filter(pk=job_id, lingering=True).update(lingering=False):
         return False
     transaction.on_commit(lambda: queue.admit_and_dispatch())
+    if settings.TALLER_PROMETHEUS_URL:
+        transaction.on_commit(lambda: queue.send_gpu_check(job_id))
     return True
 
 

@@ -7,10 +7,11 @@ from celery import shared_task
 from django.conf import settings
 from django.utils.translation import gettext_noop
 
+from experiments.gateway import GatewayError
 from portal import retry
 from portal.retry import TRANSIENT_DATABASE_ERRORS, WritingTask
 
-from . import dispatch, queue, sync
+from . import dispatch, queue, resource_use, sync
 from .backends import BackendError
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,17 @@ def sync_job_run(self, job_id: int) -> str:
     return outcome
 
 
+@shared_task(bind=True, base=WritingTask, acks_late=True, max_retries=6)
+def check_gpu_use(self, job_id: int) -> str:
+    """Once a job that held GPUs ended: flag its run when it used them little (resource_use.py).
+    Prometheus or MLflow down: tried again later, a few times."""
+    try:
+        outcome = resource_use.flag_gpu_use(job_id)
+    except (resource_use.PrometheusError, GatewayError):
+        raise self.retry(countdown=backoff(self.request.retries)) from None
+    return {None: "nothing", True: "underused", False: "used"}[outcome]
+
+
 @shared_task(base=WritingTask)
 def reconcile_jobs() -> dict:
     return sync.reconcile()
@@ -77,4 +89,4 @@ def drain_queues() -> list[int]:
     return dispatch.drain_queues()
 
 
-queue.install(dispatch_job=dispatch_job, sync_job_run=sync_job_run)
+queue.install(dispatch_job=dispatch_job, sync_job_run=sync_job_run, check_gpu_use=check_gpu_use)

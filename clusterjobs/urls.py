@@ -9,6 +9,7 @@ urlpatterns = [
     path("jobs/", views.my_jobs, name="my-jobs"),
     path("jobs/<int:pk>/", views.job_detail, name="detail"),
     path("jobs/<int:pk>/log/", views.job_log, name="log"),
+    path("jobs/<int:pk>/resources/", views.job_resources, name="resources"),
     path("jobs/<int:pk>/log/download/", views.job_log_download, name="log-download"),
     path("jobs/<int:pk>/cancel/", views.cancel, name="cancel"),
     path("jobs/<int:pk>/rerun/", views.rerun, name="rerun"),

@@ -3,6 +3,7 @@
 One URL serves a page and its htmx fragment (``#rows`` of a list, ``#live`` of a job, ``#fields``
 of the form). Lists run a fixed number of queries whatever their length."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -18,7 +19,7 @@ from portal.forms import apply_errors
 from portal.projects.access import Need, can, check, get_project_for_user
 from portal.projects.models import Project
 
-from . import actions
+from . import actions, resource_use
 from .backends import BackendError
 from .filtersets import JobFilterSet
 from .forms import JobForm, code_source_note, initial_from_job, initial_from_template
@@ -79,6 +80,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         # Follow mode (the log polls) while the job runs, unless the reader turned it off; the
         # fragments ask for it with follow=1, the checkbox sends nothing when unticked.
         "following": not job.is_terminal() and (fragment != "log" or request.GET.get("follow") == "1"),
+        "shows_use": bool(settings.TALLER_PROMETHEUS_URL) and resource_use.is_observable(job),
     }
     if fragment != "live":
         lines, complete, problem = read_log(job, LOG_LINES)
@@ -91,6 +93,23 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context["env"] = job.shown_env()
     context["reproductions"] = job.reproductions.only("pk").order_by("-pk")[:20]
     return render(request, "clusterjobs/detail.html", context)
+
+
+@login_required
+def job_resources(request: HttpRequest, pk: int) -> HttpResponse:
+    """The job's CPU, memory and GPU use over its life, from one bounded Prometheus call: a page
+    of its own, and the fragment the job page loads once it is shown (so the job page never
+    waits on Prometheus)."""
+    job = _job_for_user(request, pk)
+    use = resource_use.resource_use(job)
+    context = {
+        "job": job,
+        "use": use,
+        "chart_rows": resource_use.chart_rows(use),
+        "threshold": settings.TALLER_GPU_UNDERUSED_PERCENT,
+    }
+    template = "clusterjobs/resources.html#use" if request.htmx else "clusterjobs/resources.html"
+    return render(request, template, context)
 
 
 def _job_to_change(request: HttpRequest, pk: int) -> Job:

@@ -12,6 +12,7 @@ Each server fetches its model through the portal's tracking proxy with a token o
 scoped to the project (a workload token), revoked when its server stops.
 """
 
+import ctypes
 import logging
 import os
 import signal
@@ -33,6 +34,7 @@ from portal.accounts.models import ApiToken
 from .models import LIVE, Deployment, DeploymentStatus
 
 log = logging.getLogger(__name__)
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass
@@ -114,6 +116,39 @@ def mlflow_command() -> str:
     return str(Path(sys.executable).with_name("mlflow"))
 
 
+def _die_with_parent(parent: int):
+    """What the model server's process runs before mlflow starts (Linux): be sent SIGTERM when
+    the thread that started it ends, so that a ``serve_models`` killed with SIGKILL leaves no
+    server behind. mlflow asks the same for the uvicorn it starts, and uvicorn stops its workers
+    on SIGTERM."""
+
+    def preexec() -> None:
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != parent:  # the parent died before prctl: do not outlive it
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
+def spawn(command: list[str], env: dict, log_path: Path, cwd: Path) -> subprocess.Popen:
+    """A model server in a session (process group) of its own, stopped as a group, that dies
+    with the process that started it (``serve_models`` starts them from its one thread)."""
+    linux = sys.platform.startswith("linux")
+    with open(log_path, "wb") as output:
+        return subprocess.Popen(  # noqa: S603 - arguments the portal built
+            command,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(os.getpid()) if linux else None,  # noqa: PLW1509
+        )
+
+
 def start_server(deployment: Deployment) -> Server:
     token, key = create_token(
         deployment.created_by, f"deployment {deployment.pk}", project=deployment.project
@@ -131,10 +166,7 @@ def start_server(deployment: Deployment) -> Server:
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     }
     command = deployment.serve_command(mlflow_command(), "127.0.0.1", port, deployment.replicas)
-    with open(log_path, "wb") as output:
-        process = subprocess.Popen(  # noqa: S603 - arguments the portal built
-            command, env=env, stdout=output, stderr=subprocess.STDOUT, cwd=folder, start_new_session=True
-        )
+    process = spawn(command, env, log_path, folder)
     log.info("deployment %s: starting v%s on port %s", deployment.pk, deployment.version, port)
     return Server(deployment.pk, deployment.version, deployment.replicas, port, process, token.pk, log_path)
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +21,8 @@ class DeploymentStatus(models.TextChoices):
     STOPPED = "stopped", _("stopped")
 
 
+# The fields that decide what a deployment holds (and so its usage).
+HELD_FIELDS = frozenset({"status", "replicas", "cpu", "memory_mib", "gpus"})
 # Deployments whose replicas hold (or are about to hold) the project's quota.
 LIVE = frozenset({DeploymentStatus.STARTING, DeploymentStatus.RUNNING, DeploymentStatus.UPDATING})
 
@@ -36,6 +38,20 @@ class DeploymentQuerySet(models.QuerySet):
 
     def live(self) -> "DeploymentQuerySet":
         return self.filter(status__in=LIVE)
+
+    def update(self, **fields) -> int:
+        """Every UPDATE that may change what deployments hold also brings their record of use in
+        line (deployments.usage), in the same transaction, whichever code path made it."""
+        if not HELD_FIELDS & fields.keys():
+            return super().update(**fields)
+        from .usage import record_use
+
+        with transaction.atomic():
+            ids = list(self.values_list("pk", flat=True))
+            updated = super().update(**fields)
+            if updated:
+                record_use(ids)
+        return updated
 
 
 class Deployment(models.Model):
@@ -81,6 +97,16 @@ class Deployment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project.slug}/{self.name}"
+
+    def save(self, *args, **kwargs) -> None:
+        """Saved with what it holds recorded for the usage figures (deployments.usage)."""
+        from .usage import record_use
+
+        fields = kwargs.get("update_fields")
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if fields is None or HELD_FIELDS & set(fields):
+                record_use([self.pk])
 
     def get_absolute_url(self) -> str:
         return reverse("deployments:detail", args=[self.project.slug, self.name])
@@ -159,3 +185,32 @@ class TrafficMinute(models.Model):
 
     def histogram(self) -> list[int]:
         return [getattr(self, f"l{i}") for i in range(BUCKETS)]
+
+
+class DeploymentUse(models.Model):
+    """A stretch of time a live deployment held the same replicas × resources (``gpus``, ``cpu``
+    and ``memory_mib`` are the totals over its replicas): what the usage figures count, with the
+    same field names as a job's, charged to the member who made the deployment."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="uses")
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
+    submitter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    gpus = models.PositiveIntegerField(default=0)
+    cpu = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0"))
+    memory_mib = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["started_at"]
+        indexes = [models.Index(fields=["project", "started_at"], name="deployment_use_project")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deployment"],
+                condition=models.Q(finished_at__isnull=True),
+                name="deployments_one_open_use",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.deployment_id} {self.started_at:%Y-%m-%d %H:%M}"

@@ -6,10 +6,14 @@ servers while the call was on its way is asked again at its new address, once.
 """
 
 import json
+import socket
 import threading
 import time
 
 import requests
+import requests.adapters
+import urllib3
+import urllib3.connection
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -27,10 +31,58 @@ PASSED_HEADERS = ("Content-Type",)
 _local = threading.local()
 
 
+class _QuickAck:
+    """Asks for the answer's segments to be acknowledged at once (Linux's TCP_QUICKACK, set as
+    the answer is awaited). MLflow's model server sends its answer's headers and body in two
+    segments; on a keep-alive connection used again soon after its last answer, Linux delays the
+    acknowledgement of the first (up to 40 ms), and the second waits for it. Measured: 45-60 ms a
+    call back to back against 6-9 ms with this, for the same model (bench/bench_serving.py)."""
+
+    def getresponse(self, *args, **kwargs):
+        if self.sock is not None and hasattr(socket, "TCP_QUICKACK"):
+            try:
+                self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+            except OSError:
+                pass
+        return super().getresponse(*args, **kwargs)
+
+
+class _QuickAckHTTPConnection(_QuickAck, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _QuickAckHTTPSConnection(_QuickAck, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _QuickAckHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _QuickAckHTTPConnection
+
+
+class _QuickAckHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _QuickAckHTTPSConnection
+
+
+class _QuickAckAdapter(requests.adapters.HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _QuickAckHTTPPool, "https": _QuickAckHTTPSPool}
+
+
+def upstream_session() -> requests.Session:
+    """A keep-alive session to model servers, its answers acknowledged at once (``_QuickAck``).
+    The bench calls the model server directly with the same, so that both sides compare alike."""
+    session = requests.Session()
+    adapter = _QuickAckAdapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 def _session() -> requests.Session:
     """One keep-alive session per thread (a Session is not safe to share between threads)."""
     if not hasattr(_local, "session"):
-        _local.session = requests.Session()
+        _local.session = upstream_session()
     return _local.session
 
 

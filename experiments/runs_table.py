@@ -175,6 +175,11 @@ def _run_rows(runs: list[dict], run_url: str) -> str:
     than MLflow's own answer, and the page's overhead over MLflow has a budget (bench/).
     """
     label = _("Compare this run")
+    underused = format_html(
+        ' <span class="flag gpu-underused" title="{}">{}</span>',
+        _("Its job held GPUs it used little: ask for fewer next time."),
+        _("GPUs underused"),
+    )
     now = int(time.time() * 1000)
     rows = []
     for run in runs:
@@ -187,7 +192,7 @@ def _run_rows(runs: list[dict], run_url: str) -> str:
                 '<tr class="run-row" data-run-id="{id}"><td class="pick"><input type="checkbox" name="runs"'
                 ' value="{id}" form="compare-form" aria-label="{label}"></td><th scope="row" class="run-name">'
                 '<a href="{url}">{name}</a></th><td>{started}</td><td><span class="status status-{status_class}">'
-                "{status}</span></td><td>{user}</td><td>{took}</td>{cells}<td>{job}</td></tr>",
+                "{status}</span></td><td>{user}</td><td>{took}</td>{cells}<td>{job}{flag}</td></tr>",
                 id=run["run_id"],
                 label=label,
                 started=when(started) if started else "",
@@ -199,6 +204,7 @@ def _run_rows(runs: list[dict], run_url: str) -> str:
                 took=took,
                 cells=mark_safe("".join(_cell(kind, value) for kind, value in run["cells"])),  # noqa: S308
                 job=format_html('<a href="{}">#{}</a>', job["url"], job["id"]) if job else "",
+                flag=underused if run["tags"].get(gateway.GPU_UNDERUSED_TAG) == "true" else "",
             )
         )
     return mark_safe("\n".join(rows))  # noqa: S308 - every piece went through format_html

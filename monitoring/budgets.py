@@ -1,5 +1,6 @@
 """GPU-hours and CPU-hours (as seconds, Prometheus' base unit) each active project used in its quota's current period, beside its
-budget: one query for the quotas and one per kind of period in use (four at most)."""
+budget: one query for the quotas and one per kind of period in use (four at most) and source of use
+(jobs; deployments)."""
 
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
@@ -7,7 +8,7 @@ from prometheus_client.core import GaugeMetricFamily
 from clusterjobs.models import Job
 from portal.projects.models import Project
 from portal.quotas.models import Quota
-from portal.quotas.periods import period_window, ran_within, sums
+from portal.quotas.periods import other_uses, period_window, ran_within, sums
 
 
 class BudgetsCollector:
@@ -20,10 +21,16 @@ class BudgetsCollector:
         )
         used = {}
         for period in sorted({quota["period"] for quota in quotas}):
-            jobs = Job.objects.filter(project__quota__period=period, project__status=Project.Status.ACTIVE)
-            rows = ran_within(jobs, period_window(period, now), now).values("project_id")
-            for row in rows.annotate(**sums()).order_by():
-                used[row["project_id"]] = (row["gpu_seconds"] or 0.0, row["cpu_seconds"] or 0.0)
+            in_period = {"project__quota__period": period, "project__status": Project.Status.ACTIVE}
+            # Jobs' runs, and what other workloads held (deployments), as the usage pages sum them.
+            for source in [Job.objects.all(), *other_uses(None)]:
+                rows = ran_within(source.filter(**in_period), period_window(period, now), now)
+                for row in rows.values("project_id").annotate(**sums()).order_by():
+                    gpu, cpu = used.get(row["project_id"], (0.0, 0.0))
+                    used[row["project_id"]] = (
+                        gpu + (row["gpu_seconds"] or 0.0),
+                        cpu + (row["cpu_seconds"] or 0.0),
+                    )
         # In Prometheus' base unit: GPU-seconds (GPU-hours × 3600), CPU-seconds likewise.
         families = {
             name: GaugeMetricFamily(name, documentation, labels=["project", "period"])

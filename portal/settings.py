@@ -188,6 +188,20 @@ for _network in TALLER_METRICS_ALLOWED_ADDRESSES:
 TALLER_METRICS_TOKEN = os.environ.get("TALLER_METRICS_TOKEN", "")
 # The recent window over which /metrics reports admission and dispatch latencies.
 TALLER_METRICS_WINDOW_SECONDS = envint("TALLER_METRICS_WINDOW_SECONDS", "3600")
+# A Prometheus that scrapes the cluster (cAdvisor, DCGM's exporter): with it, a job's page shows
+# its CPU, memory and GPU use over its life, and a job that held GPUs at a low average use has its
+# run flagged (taller.gpu_underused). Empty: no resource use is shown.
+TALLER_PROMETHEUS_URL = os.environ.get("TALLER_PROMETHEUS_URL", "").strip().rstrip("/")
+if TALLER_PROMETHEUS_URL and urlsplit(TALLER_PROMETHEUS_URL).scheme not in {"http", "https"}:
+    raise ImproperlyConfigured(
+        f"TALLER_PROMETHEUS_URL must be an http:// or https:// address, not {TALLER_PROMETHEUS_URL!r}"
+    )
+TALLER_PROMETHEUS_TIMEOUT_SECONDS = float(os.environ.get("TALLER_PROMETHEUS_TIMEOUT_SECONDS", "3"))
+# The shortest window of rate() over the CPU counter: at least four of that Prometheus' scrape
+# intervals (rate divides by the window, so a longer one understates a job's first minutes).
+TALLER_PROMETHEUS_RATE_SECONDS = envint("TALLER_PROMETHEUS_RATE_SECONDS", "60")
+# A job whose GPUs averaged less than this (percent) over its run is flagged as underusing them.
+TALLER_GPU_UNDERUSED_PERCENT = envint("TALLER_GPU_UNDERUSED_PERCENT", "30")
 
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 

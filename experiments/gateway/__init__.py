@@ -17,6 +17,8 @@ Callers use ``from experiments import gateway`` and the names below.
 
 from .artifacts import Artifact, clean_artifact_path, list_artifacts, open_artifact
 from .core import (
+    GPU_UNDERUSED_TAG,
+    GPU_USE_TAG,
     JOB_TAG,
     PROJECT_TAG,
     SCOPE_CACHE_SECONDS,
@@ -81,6 +83,8 @@ from .runs import (
 
 __all__ = [
     "EXPERIMENT_CACHE_SECONDS",
+    "GPU_UNDERUSED_TAG",
+    "GPU_USE_TAG",
     "JOB_TAG",
     "MODEL_SEPARATOR",
     "PROJECT_TAG",

@@ -21,6 +21,9 @@ from portal import observe
 
 PROJECT_TAG = "taller.project"
 JOB_TAG = "taller.job_id"
+# On the run of a job that held GPUs it used little (clusterjobs.resource_use sets it when the job ends).
+GPU_UNDERUSED_TAG = "taller.gpu_underused"
+GPU_USE_TAG = "taller.gpu_use_percent"
 
 logger = logging.getLogger(__name__)
 

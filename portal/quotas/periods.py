@@ -164,12 +164,37 @@ def ran_within(jobs: QuerySet, window: Window, now: datetime | None = None) -> Q
     ).annotate(run_seconds=_run_seconds(window, now))
 
 
+# What other workloads than jobs used (a deployment's replicas over time): functions of a list of
+# project ids (None: every project) answering a queryset of rows shaped as jobs are for these sums
+# (``started_at``, ``finished_at``, ``gpus``, ``cpu``, ``memory_mib``, ``project_id``,
+# ``submitter``), added by the apps that own them (``add_usage_source``), so that the usage figures
+# and the period budgets count them with the jobs: one more query per source, whatever their number.
+_usage_sources: list = []
+
+
+def add_usage_source(source) -> None:
+    if source not in _usage_sources:
+        _usage_sources.append(source)
+
+
+def other_uses(project_ids: list[int] | None) -> list[QuerySet]:
+    return [source(project_ids) for source in _usage_sources]
+
+
 def sums() -> dict:
     return {
         "gpu_seconds": Sum(F("run_seconds") * F("gpus"), output_field=FloatField()),
         "cpu_seconds": Sum(F("run_seconds") * F("cpu"), output_field=FloatField()),
         "mib_seconds": Sum(F("run_seconds") * F("memory_mib"), output_field=FloatField()),
     }
+
+
+SECONDS = ("gpu_seconds", "cpu_seconds", "mib_seconds")
+
+
+def add_rows(row: dict, other: dict) -> dict:
+    """``row`` with the seconds of another sum (``sums()``) added (its other keys kept)."""
+    return {**row, **{key: (row.get(key) or 0) + (other.get(key) or 0) for key in SECONDS}}
 
 
 def to_usage(row: dict) -> Usage:

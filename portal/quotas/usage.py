@@ -1,8 +1,9 @@
-"""Usage accounting: GPU-hours, CPU-hours and memory-hours from the real start and end of jobs.
+"""Usage accounting: GPU-hours, CPU-hours and memory-hours from the real start and end of jobs,
+and of what other workloads held (a deployment's replicas: ``periods.add_usage_source``).
 
 A job counts from ``started_at`` to ``finished_at`` (a running job up to now), clipped to the
 period asked about, so a job that crosses a period boundary is split between the two periods.
-Sums are computed by the database, one query per question, whatever the number of jobs.
+Sums are computed by the database, one query per question and source, whatever the number of jobs.
 """
 
 from datetime import date, datetime, timedelta
@@ -16,8 +17,10 @@ from .periods import (
     MIB_PER_GIB,
     Usage,
     Window,
+    add_rows,
     hours,
     local_midnight,
+    other_uses,
     parse_window,
     period_window,
     previous_window,
@@ -62,6 +65,8 @@ def project_usage(project_id: int, window: Window, now: datetime | None = None) 
     row = ran_within(Job.objects.filter(project_id=project_id), window, now).aggregate(
         jobs=Count("pk"), **sums()
     )
+    for uses in other_uses([project_id]):
+        row = add_rows(row, ran_within(uses, window, now).aggregate(**sums()))
     return to_usage(row)
 
 
@@ -73,9 +78,24 @@ def member_usage(project_id: int, window: Window, now: datetime | None = None) -
         .annotate(jobs=Count("pk"), **sums())
         .order_by("submitter__username")
     )
+    found = {row["submitter_id"]: row for row in rows}
+    for uses in other_uses([project_id]):
+        others = (
+            ran_within(uses, window, now)
+            .values("submitter_id", "submitter__username")
+            .annotate(**sums())
+            .order_by()
+        )
+        for row in others:
+            who = {
+                "jobs": 0,
+                "submitter_id": row["submitter_id"],
+                "submitter__username": row["submitter__username"],
+            }
+            found[row["submitter_id"]] = add_rows(found.get(row["submitter_id"], who), row)
     members = [
         {"user_id": row["submitter_id"], "username": row["submitter__username"], "usage": to_usage(row)}
-        for row in rows
+        for row in found.values()
     ]
     members.sort(key=lambda m: (-m["usage"].gpu_hours, -m["usage"].cpu_hours, m["username"]))
     return members
@@ -89,8 +109,12 @@ def projects_usage(project_ids: list[int], window: Window, now: datetime | None 
         .annotate(jobs=Count("pk"), **sums())
         .order_by()
     )
-    usage = {row["project_id"]: to_usage(row) for row in rows}
-    return {pk: usage.get(pk, Usage()) for pk in project_ids}
+    found = {row["project_id"]: row for row in rows}
+    for uses in other_uses(project_ids):
+        others = ran_within(uses, window, now).values("project_id").annotate(**sums()).order_by()
+        for row in others:
+            found[row["project_id"]] = add_rows(found.get(row["project_id"], {"jobs": 0}), row)
+    return {pk: to_usage(found[pk]) if pk in found else Usage() for pk in project_ids}
 
 
 def daily_series(project_id: int, window: Window, now: datetime | None = None) -> dict:
@@ -105,10 +129,15 @@ def daily_series(project_id: int, window: Window, now: datetime | None = None) -
     gpu = [0.0] * len(days)
     cpu = [0.0] * len(days)
     index = {day: i for i, day in enumerate(days)}
-    rows = ran_within(Job.objects.filter(project_id=project_id), window, now).values_list(
-        "started_at", "finished_at", "gpus", "cpu"
+    sources = [Job.objects.filter(project_id=project_id), *other_uses([project_id])]
+    rows = (
+        row
+        for source in sources
+        for row in ran_within(source, window, now)
+        .values_list("started_at", "finished_at", "gpus", "cpu")
+        .iterator(chunk_size=2000)
     )
-    for started, finished, gpus, cores in rows.iterator(chunk_size=2000):
+    for started, finished, gpus, cores in rows:
         start = max(started, window.start)
         end = min(finished or now, window.end, now)
         while start < end:

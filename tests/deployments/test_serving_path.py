@@ -74,6 +74,9 @@ def content(response) -> dict:
     return json.loads(b"".join(response.streaming_content) if response.streaming else response.content)
 
 
+# Decided (README, "Deploying a model"): the portal token of anyone who may see the project calls
+# its deployments; a viewer is a project member with read access, and a call changes nothing.
+# Anyone outside the project is told nothing (404), as for a deployment that does not exist.
 CALLERS = {"alice": 200, "bob": 200, "vera": 200, "root": 200, "charlie": 404}
 
 
@@ -84,6 +87,22 @@ def test_portal_tokens_of_those_who_see_the_project_call_it(personas, deployment
     assert answer.status_code == CALLERS[who]
     if CALLERS[who] == 200:
         assert content(answer) == {"predictions": [2]}
+
+
+def test_a_viewer_calls_a_deployment_but_changes_nothing_of_it(personas, deployment):
+    """The viewer's side of the decision, explicitly: the call answers, and the same person can
+    neither make a key nor scale nor stop the deployment."""
+    _token, key = create_token(personas.vera, "cli")
+    answer = call(key)
+    assert answer.status_code == 200 and content(answer) == {"predictions": [2]}
+    client = Client()
+    client.force_login(personas.vera)
+    base = "/projects/genomics/deployments/digits"
+    assert client.post(f"{base}/keys/", {"name": "mine"}).status_code == 403
+    assert client.post(f"{base}/scale/", {"replicas": "2"}).status_code == 403
+    assert client.post(f"{base}/stop/").status_code == 403
+    deployment.refresh_from_db()
+    assert deployment.status == DeploymentStatus.RUNNING and not deployment.keys.exists()
 
 
 def test_anonymous_a_jobs_token_and_another_projects_token_are_refused(personas, deployment):

@@ -162,6 +162,7 @@ PAGES = {
     "clusterjobs:detail": ("bob", "/jobs/{job.pk}/"),
     "clusterjobs:submit": ("bob", "/projects/genomics/jobs/new/"),
     "clusterjobs:log": ("bob", "/jobs/{job.pk}/log/?q=x"),
+    "clusterjobs:resources": ("bob", "/jobs/{job.pk}/resources/"),
     "experiments:list": ("bob", "/projects/genomics/experiments/"),
     "experiments:runs": ("bob", "/projects/genomics/experiments/{experiment}/"),
     "experiments:run": ("bob", "/projects/genomics/runs/{run}/"),

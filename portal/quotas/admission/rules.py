@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 from clusterjobs.models import Job, JobStatus
 
 from ..models import MemberCap, Quota
-from ..periods import period_window, ran_within, reserved_hours, sums, to_usage
+from ..periods import add_rows, other_uses, period_window, ran_within, reserved_hours, sums, to_usage
 from .held import cluster_in_use, in_use, member_in_use
 from .resources import Resources, cap_limits, cluster_capacity, quota_limits
 
@@ -95,7 +95,10 @@ def budget_of(quota: Quota, now: datetime | None = None) -> Budget:
     now = now or timezone.now()
     window = period_window(quota.period, now)
     jobs = Job.objects.filter(project_id=quota.project_id)
-    used = to_usage(ran_within(jobs, window, now).aggregate(**sums()))
+    row = ran_within(jobs, window, now).aggregate(**sums())
+    for uses in other_uses([quota.project_id]):
+        row = add_rows(row, ran_within(uses, window, now).aggregate(**sums()))
+    used = to_usage(row)
     gpu_reserved, cpu_reserved = reserved_hours(jobs.filter(status__in=NOT_STARTED, started_at__isnull=True))
     return Budget(
         period_label=window.label,
