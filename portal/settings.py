@@ -509,6 +509,14 @@ TALLER_GIT_TRUSTED_HOSTS = envlist("TALLER_GIT_TRUSTED_HOSTS")
 TALLER_GIT_LOCAL_ROOTS = envlist("TALLER_GIT_LOCAL_ROOTS")
 TALLER_GIT_IMAGE = os.environ.get("TALLER_GIT_IMAGE", "alpine/git:v2.47.2")
 TALLER_GIT_CLONE_TIMEOUT_SECONDS = envint("TALLER_GIT_CLONE_TIMEOUT_SECONDS", "600")
+# DVC data of jobs (clusterjobs/sources: remotes, data, pull): endpoint hosts (host or host:port) of
+# S3-compatible servers that may be reached over plain http:// and at private addresses; folders
+# the site mounts on its machines under which a project's remote may be; the image of the
+# Kubernetes init container that pulls (it needs dvc with its S3 plugin); the pull's time limit.
+TALLER_DVC_TRUSTED_HOSTS = envlist("TALLER_DVC_TRUSTED_HOSTS")
+TALLER_DVC_SHARED_ROOTS = envlist("TALLER_DVC_SHARED_ROOTS")
+TALLER_DVC_IMAGE = os.environ.get("TALLER_DVC_IMAGE", "iterativeai/cml:0-dvc3-base1")
+TALLER_DVC_PULL_TIMEOUT_SECONDS = envint("TALLER_DVC_PULL_TIMEOUT_SECONDS", "1800")
 # The largest code snapshot (`taller submit --code DIR`, a .tar.gz) a project may upload.
 TALLER_SNAPSHOT_MAX_BYTES = envint("TALLER_SNAPSHOT_MAX_BYTES", str(50 * 1024 * 1024))
 # Where running jobs send their MLflow calls: the portal's authorizing proxy.

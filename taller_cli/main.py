@@ -396,5 +396,5 @@ def show_config() -> None:
     click.echo(output.fields([("url", settings.url), ("url from", source), ("config file", path)]))
 
 
-# Commands in their own modules register themselves on `cli` when imported.
-from . import admin, credentials, deployments, models, pipelines, schedules, sweeps, templates, tokens  # noqa: E402, F401
+from . import admin, credentials, deployments, dvc_remote, models, pipelines, schedules  # noqa: E402, F401, I001
+from . import sweeps, templates, tokens  # noqa: E402, F401 - commands in modules of their own register on `cli`

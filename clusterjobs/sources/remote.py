@@ -49,8 +49,12 @@ class Credential:
         return {name: value for name, value in values.items() if value}
 
 
-def _host_error(host: str, port: int | None, *, plain_http: bool) -> str | None:
-    trusted = {h.lower() for h in settings.TALLER_GIT_TRUSTED_HOSTS}
+def _host_error(
+    host: str, port: int | None, *, plain_http: bool, trusted: list[str] | None = None
+) -> str | None:
+    """Why the portal or its jobs may not reach ``host``, or None; ``trusted`` hosts (host or
+    host:port) may be private and plain http (by default the site's git hosts)."""
+    trusted = {h.lower() for h in (settings.TALLER_GIT_TRUSTED_HOSTS if trusted is None else trusted)}
     named = {host.lower(), f"{host.lower()}:{port}" if port else host.lower()}
     if named & trusted:
         return None

@@ -182,6 +182,7 @@ PAGES = {
     "deployments:new": ("bob", "/projects/genomics/deployments/new/?model={model}&version={version}"),
     "deployments:detail": ("bob", "/projects/genomics/deployments/{deployment.name}/"),
     "clusterjobs:git-credential": ("alice", "/projects/genomics/git-credential/"),
+    "clusterjobs:dvc-remote": ("alice", "/projects/genomics/dvc-remote/"),
 }
 
 
