@@ -1,5 +1,6 @@
 """Where a submitted job's code comes from: `--git-url URL --ref REF`, or `--git` (the checkout
-the command runs in: its remote's address and its HEAD, which the remote must have)."""
+the command runs in: its remote's address and its HEAD, which the remote must have); with either,
+`--dvc TARGET` names the DVC data it pulls first."""
 
 import subprocess
 from collections.abc import Callable
@@ -25,6 +26,12 @@ def source_options(command: Callable) -> Callable:
             help="Run this folder's git checkout: its remote and its HEAD commit (pushed, no uncommitted changes).",
         ),
         click.option("--remote", default="origin", show_default=True, help="The remote --git uses."),
+        click.option(
+            "--dvc",
+            "dvc",
+            multiple=True,
+            help="A DVC target of the git source (repeatable): its version at the commit is pulled first.",
+        ),
         click.option(
             "--code",
             type=click.Path(exists=True, file_okay=False),
@@ -72,11 +79,31 @@ def checkout_source(remote: str = "origin", cwd: str | None = None) -> dict[str,
 
 
 def source_body(
-    project: str, *, git_url: str | None, ref: str | None, from_checkout: bool, remote: str, code: str | None
+    project: str,
+    *,
+    git_url: str | None,
+    ref: str | None,
+    from_checkout: bool,
+    remote: str,
+    code: str | None,
+    dvc: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """The `source` part of the job's body ({} without a source)."""
     if sum(map(bool, (from_checkout, git_url, code))) > 1:
         raise click.UsageError("give one of --git, --git-url and --code")
+    if dvc and not (from_checkout or git_url):
+        raise click.UsageError("--dvc needs a git source: --git or --git-url")
+    body = _source_body(
+        project, git_url=git_url, ref=ref, from_checkout=from_checkout, remote=remote, code=code
+    )
+    if dvc:
+        body["source"]["dvc"] = list(dvc)
+    return body
+
+
+def _source_body(
+    project: str, *, git_url: str | None, ref: str | None, from_checkout: bool, remote: str, code: str | None
+) -> dict[str, Any]:
     if code:
         from .main import api
 
