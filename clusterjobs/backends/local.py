@@ -33,7 +33,7 @@ from threading import Event
 from django.conf import settings
 from django.utils.translation import gettext_noop
 
-from ..sources import checkout
+from ..sources import checkout, pull
 from .base import Backend, BackendError, BackendStatus, JobSpec
 from .local_sandbox import bwrap_path, isolation_problem, sandbox_args
 
@@ -212,8 +212,8 @@ class LocalBackend(Backend):
     @staticmethod
     def _prepare_steps(spec: JobSpec, workdir: Path, source_env: dict[str, str]) -> list[dict]:
         """What the runner does before the job's command: the checkout of a git source into
-        ``workdir`` (its credential's variables dropped before the command starts), or the unpacking
-        of a code snapshot there."""
+        ``workdir`` (its credential's variables dropped before the command starts) and the pull of
+        its DVC targets there, or the unpacking of a code snapshot there."""
         step = {"cwd": str(workdir), "timeout_seconds": settings.TALLER_GIT_CLONE_TIMEOUT_SECONDS}
         if digest := (spec.request.source or {}).get("snapshot"):
             from django.core.files.storage import storages
@@ -224,7 +224,19 @@ class LocalBackend(Backend):
         if not source_env:
             return []
         drop = list(checkout.CREDENTIAL_NAMES)
-        return [{**step, "step": checkout.STEP, "command": checkout.clone_command(), "drop_env": drop}]
+        steps = [{**step, "step": checkout.STEP, "command": checkout.clone_command(), "drop_env": drop}]
+        if targets := pull.targets(spec.request.source or {}):
+            # The commit's DVC data, into the checkout: its remote's key pair for this step alone.
+            steps.append(
+                {
+                    **step,
+                    "timeout_seconds": settings.TALLER_DVC_PULL_TIMEOUT_SECONDS,
+                    "step": pull.STEP,
+                    "command": pull.pull_command(targets),
+                    "drop_env": list(pull.CREDENTIAL_NAMES),
+                }
+            )
+        return steps
 
     def _launch(self, control: Path, env: dict[str, str]) -> None:
         """Start the detached runner with an environment of its own built from nothing; the job's

@@ -83,6 +83,7 @@ class KubernetesBackend(Backend):
             "ttl_seconds": settings.TALLER_JOB_TTL_SECONDS,
             "run_as_user": settings.TALLER_RUN_AS_USER,
             "git_image": settings.TALLER_GIT_IMAGE,
+            "dvc_image": settings.TALLER_DVC_IMAGE,
         }
 
     def manifest(self, spec: JobSpec) -> dict:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
 
-from ...sources import checkout
+from ...sources import checkout, pull
 from ..base import JobSpec, ProjectLimits
 
 LABEL_JOB = "taller.io/job"
@@ -21,6 +21,9 @@ ANNOTATION_UID = "taller.io/uid"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "taller"}
 CONTAINER = "main"
 SOURCE_CONTAINER = "source"  # the init container that fetches a job's code (sources.checkout)
+PULL_CONTAINER = "data"  # the init container that pulls a job's DVC data after it (sources.pull)
+# Variables of the init containers alone: the main container never gets them.
+INIT_ONLY_ENV = (*checkout.CREDENTIAL_NAMES, *pull.CREDENTIAL_NAMES, pull.REMOTE, pull.ENDPOINT)
 QUOTA_NAME = "taller-quota"
 LIMITS_NAME = "taller-limits"
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -103,6 +106,43 @@ def source_container(spec: JobSpec, git_image: str) -> dict | None:
     }
 
 
+def pull_container(spec: JobSpec, dvc_image: str, claims: list[str]) -> dict | None:
+    """The init container that pulls the job's DVC targets into the checkout in /workspace, after
+    the clone (None for a job without DVC targets). The remote's key pair reaches it alone, from
+    the job's Secret; a remote on a shared volume is read from the project's volumes, mounted here
+    read-only at /data/<claim> as in the job's container."""
+    targets = pull.targets(spec.request.source or {})
+    if not targets:
+        return None
+    plain = [name for name in (pull.REMOTE, pull.ENDPOINT) if name in spec.env]
+    credential = [name for name in pull.CREDENTIAL_NAMES if name in spec.env]
+    return {
+        "name": PULL_CONTAINER,
+        "image": dvc_image,
+        "command": pull.pull_command(targets),
+        "workingDir": checkout.WORKSPACE,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "env": [
+            {"name": "HOME", "value": "/tmp"},
+            {"name": "TMPDIR", "value": "/tmp"},
+            *({"name": name, "value": spec.env[name]} for name in plain),
+            *(_env_entry(spec, name, spec.env[name]) for name in credential),
+        ],
+        "resources": {
+            "requests": {"cpu": "1", "memory": "1Gi"},
+            "limits": {"cpu": "1", "memory": "1Gi"},
+        },
+        "securityContext": restricted_container_security(),
+        "volumeMounts": [
+            {"name": "workspace", "mountPath": checkout.WORKSPACE},
+            *(
+                {"name": f"data-{i}", "mountPath": f"/data/{claim}", "readOnly": True}
+                for i, claim in enumerate(claims)
+            ),
+        ],
+    }
+
+
 def secret_manifest(spec: JobSpec, owner_uid: str) -> dict:
     """The Secret holding the job's secret values, named like the Job and owned by it (the Job with
     ``owner_uid``): deleting the Job deletes it."""
@@ -158,6 +198,7 @@ def job_manifest(
     ttl_seconds: int = 3600,
     run_as_user: int = 1000,
     git_image: str = "alpine/git:v2.47.2",
+    dvc_image: str = "iterativeai/cml:0-dvc3-base1",
 ) -> dict:
     """The batch/v1 Job for one portal job. ``volumes`` are PersistentVolumeClaim names, mounted
     at /data/<name>; their volumes are named data-0, data-1 ... (claim names may be longer or
@@ -169,7 +210,8 @@ def job_manifest(
         quantities[GPU_RESOURCE] = str(int(spec.gpus))
     claims = list(dict.fromkeys(volumes))
     source = source_container(spec, git_image)
-    own_env = [(n, v) for n, v in spec.env.items() if n not in checkout.CREDENTIAL_NAMES]
+    data = pull_container(spec, dvc_image, claims) if source is not None else None
+    own_env = [(n, v) for n, v in spec.env.items() if n not in INIT_ONLY_ENV]
     pod_spec: dict = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
@@ -204,7 +246,7 @@ def job_manifest(
         ],
     }
     if source is not None:
-        pod_spec["initContainers"] = [source]
+        pod_spec["initContainers"] = [source, *([data] if data else [])]
         pod_spec["volumes"].append({"name": "workspace", "emptyDir": {}})
         main = pod_spec["containers"][0]
         main["workingDir"] = checkout.WORKSPACE

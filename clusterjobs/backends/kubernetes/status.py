@@ -19,7 +19,7 @@ from datetime import datetime
 from django.utils.translation import gettext_noop
 
 from ..base import BackendStatus
-from .manifests import ANNOTATION_UID, CONTAINER, SOURCE_CONTAINER
+from .manifests import ANNOTATION_UID, CONTAINER, PULL_CONTAINER, SOURCE_CONTAINER
 
 FAILED_CREATE_SELECTOR = "involvedObject.kind=Job,reason=FailedCreate"
 IMAGE_PULL_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
@@ -45,17 +45,23 @@ def last_line(message: str, limit: int = 500) -> str:
 
 
 def clone_failure(pod: dict | None) -> str:
-    """Why the init container fetching the job's code failed (the step, its exit code and the end
-    of its log), or "" when it did not."""
+    """Why an init container failed: the one fetching the job's code (clone) or the one pulling
+    its DVC data (pull), with its exit code and the end of its log; "" when none did."""
     for container in ((pod or {}).get("status") or {}).get("initContainerStatuses") or []:
         terminated = (container.get("state") or {}).get("terminated") or {}
-        if container.get("name") == SOURCE_CONTAINER and terminated.get("exitCode", 0) != 0:
+        if container.get("name") in INIT_STEPS and terminated.get("exitCode", 0) != 0:
             lines = [line for line in (terminated.get("message") or "").strip().splitlines() if line.strip()]
-            return gettext_noop("clone failed (exit code %(code)s): %(log)s") % {
+            return INIT_STEPS[container["name"]] % {
                 "code": terminated["exitCode"],
                 "log": " / ".join(lines[-5:])[-1000:],
             }
     return ""
+
+
+INIT_STEPS = {
+    SOURCE_CONTAINER: gettext_noop("clone failed (exit code %(code)s): %(log)s"),
+    PULL_CONTAINER: gettext_noop("pull failed (exit code %(code)s): %(log)s"),
+}
 
 
 def _waiting_reason(pod: dict | None) -> str:
