@@ -28,6 +28,7 @@ MAX_TARGETS = 50
 MAX_TARGET = 500
 MAX_DVC_FILE = 1024 * 1024  # bytes of one .dvc file or dvc.lock read
 LOCK = "dvc.lock"
+MAX_LOCKS = 50  # dvc.lock files of a commit looked through for a target
 
 
 def target_error(target: object) -> str | None:
@@ -128,7 +129,7 @@ def _pins_of(tree: _Tree, target: str) -> list[dict]:
             found = [(o, f) for o, f in _outs(tree, file) if isinstance(o, dict) and _covers(o, f, target)]
             if found:
                 return [_pin(out, folder, file, target) for out, folder in found]
-    locks = sorted(name for name in tree.files if posixpath.basename(name) == LOCK)
+    locks = sorted(name for name in tree.files if posixpath.basename(name) == LOCK)[:MAX_LOCKS]
     for lock in locks:
         found = [(o, f) for o, f in _outs(tree, lock) if isinstance(o, dict) and _covers(o, f, target)]
         if found:
@@ -152,11 +153,18 @@ def read_pins(url: str, commit: str, targets: list[str], credential: Credential 
             key.chmod(0o600)
             env["GIT_SSH_COMMAND"] += f" -i {key} -o IdentitiesOnly=yes"
         folder = str(Path(home) / "repo.git")
+        # Only the commit's trees and its small files (a .dvc file or a dvc.lock is a few hundred
+        # bytes), where the server filters: the repository's large files are not transferred.
         fetch = ["git", "-C", folder, *_credential_args(credential), "fetch", "-q", "--no-tags"]
+        fetch += ["--filter=blob:limit=1m", "origin"]
         try:
             subprocess.run(["git", "init", "-q", "--bare", folder], env=env, check=True, capture_output=True)
+            for name, value in (("remote.origin.url", url), ("extensions.partialClone", "origin")):
+                subprocess.run(
+                    ["git", "-C", folder, "config", name, value], env=env, check=True, capture_output=True
+                )
             done = subprocess.run(
-                [*fetch, "--depth", "1", "--", url, commit],
+                [*fetch, "--depth", "1", commit],
                 env=env,
                 capture_output=True,
                 text=True,
@@ -165,7 +173,7 @@ def read_pins(url: str, commit: str, targets: list[str], credential: Credential 
             )
             if done.returncode != 0:  # a server that gives only its branches' and tags' tips
                 done = subprocess.run(
-                    [*fetch, "--", url, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
+                    [*fetch, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
                     env=env,
                     capture_output=True,
                     text=True,
@@ -174,6 +182,13 @@ def read_pins(url: str, commit: str, targets: list[str], credential: Credential 
                 )
             if done.returncode != 0:
                 raise SourceError(_explain(done.stderr, url))
+            # A file the filter left out (over 1 MiB: no DVC file) stays out: no fetch while reading.
+            subprocess.run(
+                ["git", "-C", folder, "config", "remote.origin.url", str(Path(home) / "none")],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
             tree = _Tree(folder, env, commit)
             pins: list[dict] = []
             for target in targets:
