@@ -11,7 +11,10 @@ drops them before the job's command starts. The script hands them to DVC's S3 cl
 names it reads, in its own process only. The targets are the script's arguments, never part of it.
 
 The remote is added to the checkout's ``.dvc/config.local`` (never committed; removed afterwards),
-so a repository's own default remote is not used: the project's remote is where its data are.
+so a repository's own default remote is not used: the project's remote is where its data are. The
+repository's ``.dvc/config`` is the job author's: the remote gets a name it cannot know in advance
+(so it cannot add options to it, such as a credentials file of the machine), and the cache is the
+checkout's own, copied out (so it cannot point DVC's writes elsewhere, or make links there).
 
 Standard library only (the backends and the detached local runner import it).
 """
@@ -23,7 +26,6 @@ SECRET_ACCESS_KEY = "TALLER_DVC_SECRET_ACCESS_KEY"
 # The credential's variables: secret, and for the pull step alone.
 CREDENTIAL_NAMES = (ACCESS_KEY_ID, SECRET_ACCESS_KEY)
 STEP = "pull"
-REMOTE_NAME = "taller"
 
 # DVC keeps state outside the checkout (its site cache, its global and system configuration):
 # everything goes to a folder of the step's own, so nothing of the machine's DVC setup is read
@@ -39,11 +41,14 @@ if [ -n "${TALLER_DVC_SECRET_ACCESS_KEY:-}" ]; then export AWS_SECRET_ACCESS_KEY
 unset TALLER_DVC_ACCESS_KEY_ID TALLER_DVC_SECRET_ACCESS_KEY
 trap 'rm -f .dvc/config.local' EXIT
 echo "taller: pulling $* from $TALLER_DVC_REMOTE"
-dvc remote add --local --force taller "$TALLER_DVC_REMOTE" >/dev/null
+remote="taller$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+dvc remote add --local --force "$remote" "$TALLER_DVC_REMOTE" >/dev/null
 if [ -n "${TALLER_DVC_ENDPOINT:-}" ]; then
-  dvc remote modify --local taller endpointurl "$TALLER_DVC_ENDPOINT"
+  dvc remote modify --local "$remote" endpointurl "$TALLER_DVC_ENDPOINT"
 fi
-dvc pull --remote taller -- "$@"
+dvc config --local cache.dir "$PWD/.dvc/cache"
+dvc config --local cache.type copy
+dvc pull --remote "$remote" -- "$@"
 echo "taller: pulled $*"
 """
 
