@@ -39,6 +39,10 @@ export GIT_TERMINAL_PROMPT=0 HOME="${HOME:-/tmp}"
 if [ -n "${TALLER_DVC_ACCESS_KEY_ID:-}" ]; then export AWS_ACCESS_KEY_ID="$TALLER_DVC_ACCESS_KEY_ID"; fi
 if [ -n "${TALLER_DVC_SECRET_ACCESS_KEY:-}" ]; then export AWS_SECRET_ACCESS_KEY="$TALLER_DVC_SECRET_ACCESS_KEY"; fi
 unset TALLER_DVC_ACCESS_KEY_ID TALLER_DVC_SECRET_ACCESS_KEY
+if [ -z "${TALLER_DVC_REMOTE:-}" ]; then
+  echo "taller: the project has no DVC remote (removed since the job was submitted?)"
+  exit 1
+fi
 trap 'rm -f .dvc/config.local' EXIT
 echo "taller: pulling $* from $TALLER_DVC_REMOTE"
 remote="taller$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"

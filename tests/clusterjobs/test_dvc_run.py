@@ -269,3 +269,13 @@ def test_a_job_with_dvc_targets_runs_and_its_run_records_the_data(
         assert dataset["digest"] == md5
         assert json.loads(dataset["source"])["uri"] == f"s3://lab-data/genomics/files/md5/{md5[:2]}/{md5[2:]}"
         assert json.loads(dataset["profile"])["size"] == repo.pins[path]["size"]
+
+
+def test_a_remote_removed_since_submission_fails_the_pull_saying_so(local, dvc_git):
+    _server, repo = dvc_git
+    local.submit(local_spec(64, repo, {}))
+    status = local.wait(64, 240)
+    assert status.phase == "failed"
+    assert status.reason == (
+        "pull failed (exit code 1): taller: the project has no DVC remote (removed since the job was submitted?)"
+    )
