@@ -112,6 +112,16 @@ class JobForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "main"}),
         help_text=gettext_lazy("Resolved to its commit when you submit, so a re-run gets the same code."),
     )
+    source_dvc = forms.CharField(
+        label=gettext_lazy("DVC targets"),
+        required=False,
+        max_length=5000,
+        widget=forms.TextInput(attrs={"placeholder": "data/train.csv data/test.csv"}),
+        help_text=gettext_lazy(
+            "Optional, with a git repository: paths its DVC files track, separated by spaces. The versions "
+            "the commit pins are pulled from the project's DVC remote before the job starts."
+        ),
+    )
 
     def __init__(self, *args, user, project, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -174,7 +184,7 @@ class JobForm(forms.Form):
             "env": {**env, **secret},
             "secret_env": sorted(secret),
             "memory_mib": int((data["memory_gib"] * 1024).to_integral_value()),
-            "source": {"git": data["source_git"], "ref": data["source_ref"]} if data["source_git"] else {},
+            "source": _source(data),
         }
         try:
             self.request = check_request(self.user, self.project, **asked)
@@ -199,6 +209,16 @@ class JobForm(forms.Form):
 
 
 RESOURCE_FIELDS = ("cpu", "memory_gib", "gpus", "gpu_type")
+
+
+def _source(data: dict) -> dict:
+    """The request's source from the form's fields: the repository, its ref, its DVC targets."""
+    if not data["source_git"]:
+        return {"dvc": data["source_dvc"].split()} if data["source_dvc"].strip() else {}
+    source = {"git": data["source_git"], "ref": data["source_ref"]}
+    if targets := data["source_dvc"].split():
+        source["dvc"] = targets
+    return source
 
 
 class FieldGroup:
@@ -229,6 +249,7 @@ def initial(request: JobRequest) -> dict:
         "secret_env": format_env(env, secret, secret_lines=True),
         "source_git": (request.source or {}).get("git", ""),
         "source_ref": (request.source or {}).get("ref", ""),
+        "source_dvc": " ".join((request.source or {}).get("dvc") or []),
     }
 
 

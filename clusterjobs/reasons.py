@@ -34,6 +34,7 @@ WITH_VALUES = (
     # A job's code could not be fetched (the Kubernetes init container, or the local runner).
     gettext_noop("clone failed (exit code %(code)s): %(log)s"),
     gettext_noop("unpack failed (exit code %(code)s): %(log)s"),
+    gettext_noop("pull failed (exit code %(code)s): %(log)s"),
     # Written by the local runner (clusterjobs/backends/local_runner.py) before a job's command starts.
     gettext_noop("MLflow tracking at %(url)s answered with a redirect to %(location)s"),
     gettext_noop("could not reach MLflow tracking at %(url)s: %(error)s"),

@@ -13,7 +13,7 @@ from experiments import gateway
 from . import queue, sync
 from .backends import BackendError
 from .models import TERMINAL, Job
-from .sources.record import run_tags
+from .sources.record import run_inputs, run_tags
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,8 @@ def start_run(job: Job, started: datetime, *, retried: bool) -> bool:
             )
             if params:
                 gateway.log_params(run_id, params)
+        if inputs := run_inputs(job):  # its DVC data (again on a retry: MLflow adds nothing twice)
+            gateway.log_dataset_inputs(run_id, inputs)
     except gateway.GatewayError as error:
         raise BackendError(
             gettext_noop("MLflow could not create the job's run: %(error)s") % {"error": error},

@@ -26,4 +26,5 @@ urlpatterns = [
     path("projects/<slug:slug>/jobs/", views.project_jobs, name="project-jobs"),
     path("projects/<slug:slug>/jobs/new/", views.submit, name="submit"),
     path("projects/<slug:slug>/git-credential/", source_views.credential, name="git-credential"),
+    path("projects/<slug:slug>/dvc-remote/", source_views.dvc_remote, name="dvc-remote"),
 ]

@@ -81,12 +81,14 @@ class JobRequest:
             gettext_lazy("The project's MLflow experiment the run goes to."), model="experiment_name"
         ),
     )
-    source: dict[str, str] = field(
+    source: dict[str, str | list[str]] = field(
         default_factory=dict,
         metadata=_meta(
             gettext_lazy(
                 'Where the code comes from: {"git": https:// or ssh:// address, "ref": branch, tag or '
-                'commit}; the ref is resolved to a commit ("commit") at submission. Empty: the image\'s code.'
+                'commit}; the ref is resolved to a commit ("commit") at submission. Empty: the image\'s code. '
+                'With a git source, "dvc": [paths] names DVC targets: the versions the commit pins are '
+                "pulled before the job starts."
             )
         ),
     )

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from urllib.parse import urlsplit
 
 import urllib3
 from django.conf import settings

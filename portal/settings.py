@@ -556,6 +556,14 @@ TALLER_GIT_CLONE_TIMEOUT_SECONDS = envint("TALLER_GIT_CLONE_TIMEOUT_SECONDS", "6
 # A known_hosts file of the forges reached over ssh: with it, their keys are checked strictly
 # against it (StrictHostKeyChecking=yes); unset, a forge's first key is accepted.
 TALLER_GIT_SSH_KNOWN_HOSTS = os.environ.get("TALLER_GIT_SSH_KNOWN_HOSTS", "")
+# DVC data of jobs (clusterjobs/sources: remotes, data, pull): endpoint hosts (host or host:port) of
+# S3-compatible servers that may be reached over plain http:// and at private addresses; folders
+# the site mounts on its machines under which a project's remote may be; the image of the
+# Kubernetes init container that pulls (it needs dvc with its S3 plugin); the pull's time limit.
+TALLER_DVC_TRUSTED_HOSTS = envlist("TALLER_DVC_TRUSTED_HOSTS")
+TALLER_DVC_SHARED_ROOTS = envlist("TALLER_DVC_SHARED_ROOTS")
+TALLER_DVC_IMAGE = os.environ.get("TALLER_DVC_IMAGE", "iterativeai/cml:0-dvc3-base1")
+TALLER_DVC_PULL_TIMEOUT_SECONDS = envint("TALLER_DVC_PULL_TIMEOUT_SECONDS", "1800")
 # The largest code snapshot (`taller submit --code DIR`, a .tar.gz) a project may upload.
 TALLER_SNAPSHOT_MAX_BYTES = envint("TALLER_SNAPSHOT_MAX_BYTES", str(50 * 1024 * 1024))
 # Where running jobs send their MLflow calls: the portal's authorizing proxy.

@@ -8,6 +8,7 @@ from . import (  # noqa: F401
     audit,
     credentials,
     deployments,
+    dvc_remote,
     models,
     notifications,
     pipelines,

@@ -397,4 +397,4 @@ def show_config() -> None:
 
 
 # Commands in their own modules register themselves on `cli` when imported (taller_cli/commands.py).
-from . import commands  # noqa: E402, F401
+from . import commands, templates  # noqa: E402, F401

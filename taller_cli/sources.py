@@ -1,7 +1,8 @@
 """Where a submitted job's code comes from: `--git-url URL --ref REF`, or `--git` (the checkout
 the command runs in: its remote's address and its HEAD, which the remote must have; with
 `--with-changes`, its uncommitted changes too, as a snapshot of its working tree that replaces the
-commit's tree in the job, so the job runs exactly the files of the checkout)."""
+commit's tree in the job, so the job runs exactly the files of the checkout); with either,
+`--dvc TARGET` names the DVC data it pulls first."""
 
 import subprocess
 from collections.abc import Callable
@@ -34,6 +35,12 @@ def source_options(command: Callable) -> Callable:
             "as a snapshot on top of the commit.",
         ),
         click.option("--remote", default="origin", show_default=True, help="The remote --git uses."),
+        click.option(
+            "--dvc",
+            "dvc",
+            multiple=True,
+            help="A DVC target of the git source (repeatable): its version at the commit is pulled first.",
+        ),
         click.option(
             "--code",
             type=click.Path(exists=True, file_okay=False),
@@ -103,12 +110,39 @@ def source_body(
     remote: str,
     code: str | None,
     with_changes: bool = False,
+    dvc: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """The `source` part of the job's body ({} without a source)."""
     if sum(map(bool, (from_checkout, git_url, code))) > 1:
         raise click.UsageError("give one of --git, --git-url and --code")
     if with_changes and not from_checkout:
         raise click.UsageError("--with-changes needs --git")
+    if dvc and not (from_checkout or git_url):
+        raise click.UsageError("--dvc needs a git source: --git or --git-url")
+    body = _source_body(
+        project,
+        git_url=git_url,
+        ref=ref,
+        from_checkout=from_checkout,
+        remote=remote,
+        code=code,
+        with_changes=with_changes,
+    )
+    if dvc:
+        body["source"]["dvc"] = list(dvc)
+    return body
+
+
+def _source_body(
+    project: str,
+    *,
+    git_url: str | None,
+    ref: str | None,
+    from_checkout: bool,
+    remote: str,
+    code: str | None,
+    with_changes: bool,
+) -> dict[str, Any]:
     if code:
         from .main import api
 

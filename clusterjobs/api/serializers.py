@@ -34,6 +34,21 @@ class StringField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]})
+class StringOrListField(serializers.Field):
+    """A string, or a list of strings (a source's "dvc" targets)."""
+
+    default_error_messages = {"invalid": _("Must be a string or a list of strings.")}
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) or (isinstance(data, list) and all(isinstance(item, str) for item in data)):
+            return data
+        self.fail("invalid")
+
+    def to_representation(self, value):
+        return value
+
+
 def _field(request_field, *, read_only: bool = False) -> serializers.Field:
     """The API field of one ``JobRequest`` field, from its type, default and help text (as input,
     or as it is shown back: ``read_only``)."""
@@ -55,8 +70,10 @@ def _field(request_field, *, read_only: bool = False) -> serializers.Field:
         return serializers.DecimalField(max_digits=7, decimal_places=3, **options)
     if typing.get_origin(kind) is list:
         return serializers.ListField(child=StringField(), **options)
-    if typing.get_origin(kind) is dict:
+    if typing.get_origin(kind) is dict and typing.get_args(kind)[1] is str:
         return serializers.DictField(child=StringField(), **options)
+    if typing.get_origin(kind) is dict:
+        return serializers.DictField(child=StringOrListField(), **options)
     raise TypeError(f"no API field for {request_field.name}: {kind}")
 
 
@@ -219,7 +236,10 @@ class JobSerializer(serializers.ModelSerializer):
             "image": {"help_text": _("Container image; recorded and ignored on the local backend.")},
             "time_limit_minutes": {"help_text": _("It is stopped after this many minutes.")},
             "source": {
-                "help_text": _("Its git repository, the ref asked and the commit it named; {}: none.")
+                "help_text": _(
+                    "Its git repository, the ref asked and the commit it named, its DVC targets (dvc) and "
+                    "what the commit pins for them (data: path, md5, size); {}: none."
+                )
             },
             "status": {
                 "help_text": _("queued, dispatching, pending, running, then succeeded, failed or cancelled.")

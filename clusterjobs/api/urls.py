@@ -3,6 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from ..provenance import api as provenance
 from ..sources.api import CredentialView
+from ..sources.remotes_api import RemoteView
 from ..sources.snapshots_api import JobSnapshotView, SnapshotListView, SnapshotView
 from .templates import TemplateViewSet
 from .views import JobViewSet
@@ -22,5 +23,6 @@ urlpatterns = [
     path("reproductions/", provenance.reproduce, name="api-reproduce"),
     path("projects/<slug:project_slug>/git-credential/", CredentialView.as_view(), name="api-git-credential"),
     path("projects/<slug:project_slug>/snapshots/", SnapshotListView.as_view(), name="api-snapshots"),
+    path("projects/<slug:project_slug>/dvc-remote/", RemoteView.as_view(), name="api-dvc-remote"),
     path("projects/<slug:project_slug>/snapshots/<str:digest>/", SnapshotView.as_view(), name="api-snapshot"),
 ]

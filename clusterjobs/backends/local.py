@@ -33,7 +33,7 @@ from threading import Event
 from django.conf import settings
 from django.utils.translation import gettext_noop
 
-from ..sources import checkout
+from ..sources import checkout, pull
 from ..sources.archive import local_archive
 from .base import Backend, BackendError, BackendStatus, JobSpec
 from .local_sandbox import bwrap_path, isolation_problem, sandbox_args
@@ -215,7 +215,8 @@ class LocalBackend(Backend):
         """What the runner does before the job's command: the checkout of a git source into
         ``workdir`` (its credential's variables dropped before the command starts), then the
         unpacking of a code snapshot there (on top of the checkout, replacing its tree, for a
-        snapshot of a checkout's uncommitted changes)."""
+        snapshot of a checkout's uncommitted changes), then the pull of its DVC targets into the
+        checkout (the remote's key pair for that step alone)."""
         step = {"cwd": str(workdir), "timeout_seconds": settings.TALLER_GIT_CLONE_TIMEOUT_SECONDS}
         steps = []
         if source_env:
@@ -228,6 +229,16 @@ class LocalBackend(Backend):
             unpack = [sys.executable, "-m", "clusterjobs.sources.unpack", archive, str(workdir)]
             unpack += ["--digest", digest, *(["--replace"] if source_env else [])]
             steps.append({**step, "step": checkout.UNPACK_STEP, "command": unpack})
+        if source_env and (targets := pull.targets(spec.request.source or {})):
+            steps.append(
+                {
+                    **step,
+                    "timeout_seconds": settings.TALLER_DVC_PULL_TIMEOUT_SECONDS,
+                    "step": pull.STEP,
+                    "command": pull.pull_command(targets),
+                    "drop_env": list(pull.CREDENTIAL_NAMES),
+                }
+            )
         return steps
 
     def _launch(self, control: Path, env: dict[str, str]) -> None:

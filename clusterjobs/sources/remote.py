@@ -81,10 +81,22 @@ class Pin:
         return {checkout.RESOLVE: self.git_args()[1].removeprefix("http.curloptResolve=")}
 
 
-def _check_host(host: str, port: int, *, plain_http: bool, ssh: bool) -> tuple[str | None, Pin | None]:
+def _host_error(
+    host: str, port: int | None, *, plain_http: bool, trusted: list[str] | None = None
+) -> str | None:
+    """Why the portal or its jobs may not reach ``host``, or None; ``trusted`` hosts (host or
+    host:port) may be private and plain http (by default the site's git hosts)."""
+    port = port or (80 if plain_http else 443)
+    return _check_host(host, port, plain_http=plain_http, ssh=False, trusted=trusted)[0]
+
+
+def _check_host(
+    host: str, port: int, *, plain_http: bool, ssh: bool, trusted: list[str] | None = None
+) -> tuple[str | None, Pin | None]:
     """(why the host may not be fetched from or None, the address checked). A host the site
-    trusts may be private or unresolvable here (then nothing is pinned)."""
-    trusted = {h.lower() for h in settings.TALLER_GIT_TRUSTED_HOSTS}
+    trusts (``trusted``, by default its git hosts) may be private or unresolvable here (then
+    nothing is pinned)."""
+    trusted = {h.lower() for h in (settings.TALLER_GIT_TRUSTED_HOSTS if trusted is None else trusted)}
     if {host.lower(), f"{host.lower()}:{port}"} & trusted:
         try:
             info = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)

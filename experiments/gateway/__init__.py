@@ -10,7 +10,8 @@ experimental in the 3.x line; names and tags work with every tracking store.)
   calls to MLflow;
 - ``runs``: a job's run, and a project's experiments, runs and metrics;
 - ``artifacts``: a run's artifacts, streamed;
-- ``registry``: registered models, versions, aliases and tags; logged models.
+- ``registry``: registered models, versions, aliases and tags; logged models;
+- ``datasets``: a run's dataset inputs (a job's DVC data).
 
 Callers use ``from experiments import gateway`` and the names below.
 """
@@ -34,6 +35,7 @@ from .core import (
     send,
     unreachable,
 )
+from .datasets import log_dataset_inputs
 from .registry import (
     MODEL_SEPARATOR,
     delete_alias,
@@ -116,6 +118,7 @@ __all__ = [
     "get_version",
     "list_artifacts",
     "list_experiments",
+    "log_dataset_inputs",
     "log_params",
     "list_models",
     "list_versions",

@@ -1,5 +1,7 @@
 import pytest
 
+from tests.clusterjobs.dvcrepo import _dvc_served, dvc_git  # noqa: F401 - a DVC project, served
+
 
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):

@@ -15,6 +15,7 @@ from clusterjobs.backends.kubernetes import KubernetesBackend
 from clusterjobs.validation import JobRequest
 from tests.conftest import Personas
 
+from .dvcrepo import _dvc_served, dvc_git, s3  # noqa: F401 - a DVC project and an S3-compatible server
 from .factories import JobFactory
 from .gitserver import private_git, public_git  # noqa: F401 - git servers for the source tests
 from .k8s_api import SCHEMA_VERSIONS, FakeKubernetes

@@ -195,6 +195,7 @@ PAGES = {
         "bob",
         "/projects/genomics/provenance/models/{model}/versions/{version}/",
     ),
+    "clusterjobs:dvc-remote": ("alice", "/projects/genomics/dvc-remote/"),
 }
 
 

@@ -84,6 +84,7 @@ class KubernetesBackend(Backend):
             "run_as_user": settings.TALLER_RUN_AS_USER,
             "git_image": settings.TALLER_GIT_IMAGE,
             "portal_url": settings.TALLER_JOB_PORTAL_URL,
+            "dvc_image": settings.TALLER_DVC_IMAGE,
         }
 
     def manifest(self, spec: JobSpec) -> dict:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
 
-from ...sources import checkout
+from ...sources import checkout, pull
 from ..base import JobSpec, ProjectLimits
 
 LABEL_JOB = "taller.io/job"
@@ -22,8 +22,15 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "taller"}
 CONTAINER = "main"
 SOURCE_CONTAINER = "source"  # the init container that fetches a job's code (sources.checkout)
 UNPACK_CONTAINER = "unpack"  # the init container that unpacks a job's code snapshot (after the clone)
+PULL_CONTAINER = "data"  # the init container that pulls a job's DVC data after them (sources.pull)
 # Init containers by name: the step a failure names in the job's reason.
-INIT_STEPS = {SOURCE_CONTAINER: checkout.STEP, UNPACK_CONTAINER: checkout.UNPACK_STEP}
+INIT_STEPS = {
+    SOURCE_CONTAINER: checkout.STEP,
+    UNPACK_CONTAINER: checkout.UNPACK_STEP,
+    PULL_CONTAINER: pull.STEP,
+}
+# Variables of the init containers alone: the main container never gets them.
+INIT_ONLY_ENV = (*checkout.CREDENTIAL_NAMES, *pull.CREDENTIAL_NAMES, pull.REMOTE, pull.ENDPOINT)
 QUOTA_NAME = "taller-quota"
 LIMITS_NAME = "taller-limits"
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -134,6 +141,43 @@ def unpack_container(spec: JobSpec, image: str, portal_url: str) -> dict | None:
     }
 
 
+def pull_container(spec: JobSpec, dvc_image: str, claims: list[str]) -> dict | None:
+    """The init container that pulls the job's DVC targets into the checkout in /workspace, after
+    the clone (None for a job without DVC targets). The remote's key pair reaches it alone, from
+    the job's Secret; a remote on a shared volume is read from the project's volumes, mounted here
+    read-only at /data/<claim> as in the job's container."""
+    targets = pull.targets(spec.request.source or {})
+    if not targets:
+        return None
+    plain = [name for name in (pull.REMOTE, pull.ENDPOINT) if name in spec.env]
+    credential = [name for name in pull.CREDENTIAL_NAMES if name in spec.env]
+    return {
+        "name": PULL_CONTAINER,
+        "image": dvc_image,
+        "command": pull.pull_command(targets),
+        "workingDir": checkout.WORKSPACE,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "env": [
+            {"name": "HOME", "value": "/tmp"},
+            {"name": "TMPDIR", "value": "/tmp"},
+            *({"name": name, "value": spec.env[name]} for name in plain),
+            *(_env_entry(spec, name, spec.env[name]) for name in credential),
+        ],
+        "resources": {
+            "requests": {"cpu": "1", "memory": "1Gi"},
+            "limits": {"cpu": "1", "memory": "1Gi"},
+        },
+        "securityContext": restricted_container_security(),
+        "volumeMounts": [
+            {"name": "workspace", "mountPath": checkout.WORKSPACE},
+            *(
+                {"name": f"data-{i}", "mountPath": f"/data/{claim}", "readOnly": True}
+                for i, claim in enumerate(claims)
+            ),
+        ],
+    }
+
+
 def secret_manifest(spec: JobSpec, owner_uid: str) -> dict:
     """The Secret holding the job's secret values, named like the Job and owned by it (the Job with
     ``owner_uid``): deleting the Job deletes it."""
@@ -190,6 +234,7 @@ def job_manifest(
     run_as_user: int = 1000,
     git_image: str = "alpine/git:v2.47.2",
     portal_url: str = "http://127.0.0.1:8000",
+    dvc_image: str = "iterativeai/cml:0-dvc3-base1",
 ) -> dict:
     """The batch/v1 Job for one portal job. ``volumes`` are PersistentVolumeClaim names, mounted
     at /data/<name>; their volumes are named data-0, data-1 ... (claim names may be longer or
@@ -200,10 +245,11 @@ def job_manifest(
     if spec.gpus > 0:
         quantities[GPU_RESOURCE] = str(int(spec.gpus))
     claims = list(dict.fromkeys(volumes))
-    init = [
-        c for c in (source_container(spec, git_image), unpack_container(spec, git_image, portal_url)) if c
-    ]
-    own_env = [(n, v) for n, v in spec.env.items() if n not in checkout.CREDENTIAL_NAMES]
+    source = source_container(spec, git_image)
+    # The DVC data is pulled into a checkout: a job with a git source alone.
+    data = pull_container(spec, dvc_image, claims) if source is not None else None
+    init = [c for c in (source, unpack_container(spec, git_image, portal_url), data) if c]
+    own_env = [(n, v) for n, v in spec.env.items() if n not in INIT_ONLY_ENV]
     pod_spec: dict = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,

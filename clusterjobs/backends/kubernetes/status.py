@@ -18,7 +18,7 @@ from datetime import datetime
 
 from django.utils.translation import gettext_noop
 
-from ...sources.checkout import UNPACK_STEP
+from ...sources import checkout, pull
 from ..base import BackendStatus
 from .manifests import ANNOTATION_UID, CONTAINER, INIT_STEPS
 
@@ -45,18 +45,24 @@ def last_line(message: str, limit: int = 500) -> str:
     return lines[-1][:limit] if lines else ""
 
 
+# The reason of a job whose init container failed, by the step it ran.
+STEP_FAILED = {
+    checkout.STEP: gettext_noop("clone failed (exit code %(code)s): %(log)s"),
+    checkout.UNPACK_STEP: gettext_noop("unpack failed (exit code %(code)s): %(log)s"),
+    pull.STEP: gettext_noop("pull failed (exit code %(code)s): %(log)s"),
+}
+
+
 def clone_failure(pod: dict | None) -> str:
-    """Why an init container fetching the job's code failed (the step: clone or unpack, its exit
-    code and the end of its log), or "" when none did."""
+    """Why an init container failed: one fetching the job's code (clone, unpack) or the one pulling
+    its DVC data (pull), with its exit code and the end of its log; "" when none did."""
     for container in ((pod or {}).get("status") or {}).get("initContainerStatuses") or []:
         terminated = (container.get("state") or {}).get("terminated") or {}
         step = INIT_STEPS.get(container.get("name", ""))
         if step and terminated.get("exitCode", 0) != 0:
             lines = [line for line in (terminated.get("message") or "").strip().splitlines() if line.strip()]
             values = {"code": terminated["exitCode"], "log": " / ".join(lines[-5:])[-1000:]}
-            if step == UNPACK_STEP:
-                return gettext_noop("unpack failed (exit code %(code)s): %(log)s") % values
-            return gettext_noop("clone failed (exit code %(code)s): %(log)s") % values
+            return STEP_FAILED[step] % values
     return ""
 
 
