@@ -69,14 +69,16 @@ def delete_webhook(user, webhook: Webhook) -> None:
 
 
 @transaction.atomic
-def set_choice(user, project, **values: bool) -> NotificationChoice:
-    """A user's own choice of emails about their runs in ``project`` (``on_end``, ``on_failure``;
-    one not given keeps its value)."""
+def set_choice(user, project, **values) -> NotificationChoice:
+    """A user's own choice of emails about their runs in ``project`` (``on_end``, ``on_failure``,
+    ``wait_longer_than``: a timedelta or None; one not given keeps its value)."""
     choice, _created = NotificationChoice.objects.update_or_create(
         user=user, project=project, defaults=values
     )
+    wait = choice.wait_longer_than
     message = (
-        f"on end: {'yes' if choice.on_end else 'no'}, on failure: {'yes' if choice.on_failure else 'no'}"
+        f"on end: {'yes' if choice.on_end else 'no'}, on failure: {'yes' if choice.on_failure else 'no'}, "
+        f"waits longer than: {f'{int(wait.total_seconds() // 60)} min' if wait else 'never'}"
     )
     record(user, project, "notification.set", message, target=f"user {user.get_username()}")
     return choice

@@ -42,11 +42,6 @@ class ChoiceForm(forms.ModelForm):
         if self.instance.wait_longer_than is not None:
             self.initial["wait_minutes"] = int(self.instance.wait_longer_than.total_seconds() // 60)
 
-    def save(self, commit: bool = True):
-        minutes = self.cleaned_data.get("wait_minutes")
-        self.instance.wait_longer_than = timedelta(minutes=minutes) if minutes else None
-        return super().save(commit)
-
 
 class WebhookForm(forms.ModelForm):
     url = forms.URLField(label=gettext_lazy("URL"), max_length=500, assume_scheme="https")
@@ -66,7 +61,15 @@ def notifications(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST" and request.POST.get("form") == "choice":
         choice_form = ChoiceForm(request.POST, instance=choice_form.instance)
         if choice_form.is_valid():
-            notify.set_choice(request.user, project, **choice_form.cleaned_data)
+            data = choice_form.cleaned_data
+            minutes = data["wait_minutes"]
+            notify.set_choice(
+                request.user,
+                project,
+                on_end=data["on_end"],
+                on_failure=data["on_failure"],
+                wait_longer_than=timedelta(minutes=minutes) if minutes else None,
+            )
             messages.success(request, _("Your notification choice is saved."))
             return redirect("pipelines:notifications", project.slug)
     elif request.method == "POST":

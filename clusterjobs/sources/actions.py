@@ -5,6 +5,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from portal.projects.actions import record
+
 from . import crypto
 from .models import SourceCredential
 
@@ -38,10 +40,16 @@ def set_credential(
                 "set_by": user,
             },
         )
+        # What kind of credential, never its values.
+        kind = "ssh key" if ssh_key else f"token for {username}" if username else "token"
+        record(user, project, "source.git_credential_set", kind, target="git credential")
     return row
 
 
 def clear_credential(user, project) -> bool:
     """Remove the project's credential; False when it had none."""
-    deleted, _rows = SourceCredential.objects.filter(project=project).delete()
+    with transaction.atomic():
+        deleted, _rows = SourceCredential.objects.filter(project=project).delete()
+        if deleted:
+            record(user, project, "source.git_credential_clear", target="git credential")
     return bool(deleted)

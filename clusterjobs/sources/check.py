@@ -40,14 +40,12 @@ def check_source(project, raw: object, errors: dict) -> dict:
     if unknown := sorted(set(raw) - KEYS):
         errors["source"] = _("Unknown source fields: %(names)s.") % {"names": ", ".join(unknown)}
         return {}
-    snapshot = _snapshot(project, raw, errors) if "snapshot" in raw else {}
-    if "source" in errors:
+    if dvc and "git" not in raw:
+        errors["source"] = _("DVC targets need a git source: the commit pins their versions.")
         return {}
-    if set(raw) == {"snapshot"}:
-        if dvc:
-            errors["source"] = _("DVC targets need a git source: the commit pins their versions.")
-            return {}
-        return snapshot
+    snapshot = _snapshot(project, raw, errors) if "snapshot" in raw else {}
+    if "source" in errors or set(raw) == {"snapshot"}:
+        return {} if "source" in errors else snapshot
     url, ref, commit = raw.get("git", "").strip(), raw.get("ref", "").strip(), raw.get("commit", "").strip()
     if not url:
         errors["source"] = _("Give the repository's address under “git”.")

@@ -20,6 +20,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from portal.projects.actions import record
+
 from . import crypto
 from .models import DvcRemote
 from .remote import _host_error
@@ -132,6 +134,9 @@ def set_remote(
                 "set_by": user,
             },
         )
+        # Where the data is, never the key pair.
+        where = " ".join(filter(None, [kind, url, endpoint_url, "with keys" if access_key_id else ""]))
+        record(user, project, "source.dvc_remote_set", where, target="DVC remote")
     if kind == DvcRemote.Kind.LOCAL:
         local_folder(project.slug).mkdir(parents=True, exist_ok=True)
     return row
@@ -140,7 +145,10 @@ def set_remote(
 def clear_remote(user, project) -> bool:
     """Remove the project's DVC remote; False when it had none. Jobs with DVC targets are then
     refused at submission until one is set again."""
-    deleted, _rows = DvcRemote.objects.filter(project=project).delete()
+    with transaction.atomic():
+        deleted, _rows = DvcRemote.objects.filter(project=project).delete()
+        if deleted:
+            record(user, project, "source.dvc_remote_clear", target="DVC remote")
     return bool(deleted)
 
 

@@ -14,6 +14,8 @@ from django.core.files.storage import storages
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from portal.projects.actions import record
+
 from .checkout import snapshot_name
 from .models import CodeSnapshot
 from .unpack import UnsafeArchive, check
@@ -108,6 +110,7 @@ def delete_snapshot(user, project, digest: str) -> bool:
         if count := jobs_using(project, digest).count():
             raise SnapshotInUse(count)
         row.delete()
+        record(user, project, "source.snapshot_delete", target=f"snapshot {digest[:12]}")
         name = snapshot_name(project.slug, digest)
         transaction.on_commit(lambda: storage().delete(name))
     return True

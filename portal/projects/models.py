@@ -103,6 +103,7 @@ class AuditKind(models.TextChoices):
     TOKEN = "token", _("token")
     MODEL = "model", _("model")
     DEPLOYMENT = "deployment", _("deployment")
+    SOURCE = "source", _("code and data source")
     OTHER = "other", _("other")
 
 

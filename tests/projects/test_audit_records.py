@@ -233,3 +233,37 @@ def test_model_registry_changes_through_the_proxy_and_not_metrics(personas, mlfl
     missing = proxy.delete(f"{MLFLOW}/registered-models/delete", {"name": "genomics.proxied"},
                            content_type="application/json")  # fmt: skip
     assert missing.status_code == 404 and len(events()) == 6
+
+
+def test_code_and_data_sources_record_what_changed_never_the_secrets(personas, tmp_path):
+    """The git credential, the DVC remote and snapshot deletes: who, what and where; the token,
+    the key pair and the key file never reach the log."""
+    from clusterjobs.sources import actions as credentials
+    from clusterjobs.sources import remotes, snapshots
+    from tests.clusterjobs.test_snapshots import archive_of
+
+    credentials.set_credential(personas.alice, personas.project, username="deploy", token="glpat-SECRET")
+    credentials.clear_credential(personas.alice, personas.project)
+    assert not credentials.clear_credential(personas.alice, personas.project)  # none left: no event
+    remotes.set_remote(
+        personas.alice,
+        personas.project,
+        kind="s3",
+        url="s3://lab-data/genomics",
+        access_key_id="AKIASECRET",
+        secret_access_key="SECRETKEY",
+    )
+    remotes.clear_remote(personas.alice, personas.project)
+    digest, data = archive_of(tmp_path, {"train.py": "print(1)\n"})
+    snapshots.store_snapshot(personas.bob, personas.project, digest, data)
+    snapshots.delete_snapshot(personas.bob, personas.project, digest)
+    assert events() == [
+        ("alice", "source.git_credential_set", "source", "git credential"),
+        ("alice", "source.git_credential_clear", "source", "git credential"),
+        ("alice", "source.dvc_remote_set", "source", "DVC remote"),
+        ("alice", "source.dvc_remote_clear", "source", "DVC remote"),
+        ("bob", "source.snapshot_delete", "source", f"snapshot {digest[:12]}"),
+    ]
+    messages = " ".join(AuditEvent.objects.values_list("message", flat=True))
+    assert "deploy" in messages and "s3://lab-data/genomics" in messages
+    assert not any(secret in messages for secret in ("glpat-SECRET", "AKIASECRET", "SECRETKEY"))
