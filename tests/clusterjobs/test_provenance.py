@@ -79,6 +79,16 @@ def test_the_run_and_version_pages_find_the_job(personas, made):
     assert "Model versions from this run" not in response.content.decode()  # the version page
 
 
+def test_the_runs_own_page_shows_its_data_versions_and_commit(personas, made):
+    """The run's page (not only its provenance) shows each dataset input the DVC work logged with
+    its md5, and the commit from MLflow's source tags."""
+    html = personas.client("vera").get(f"/projects/genomics/runs/{made.run_id}/").content.decode()
+    datasets = html.split('id="run-datasets"', 1)[1].split("</section>", 1)[0]
+    assert "cells.csv" in datasets and "<code>d41d8cd98f00b204e9800998ecf8427e</code>" in datasets
+    assert "training" in datasets  # what it was used for
+    assert COMMIT in html
+
+
 @pytest.mark.parametrize(
     ("who", "status"),
     [(None, 302), ("charlie", 404), ("vera", 200), ("bob", 200), ("alice", 200), ("root", 200)],
