@@ -10,6 +10,7 @@ import pytest
 from django.core.cache import cache
 from rocrate.rocrate import ROCrate
 
+from clusterjobs.models import Job
 from portal.accounts.actions import create_token
 from portal.projects.models import Role
 from tests.api.conftest import TokenClient
@@ -77,6 +78,21 @@ def test_the_run_and_version_pages_find_the_job(personas, made):
         assert f"job {made.job.pk}: train" in html and COMMIT_PAGE in html and "cells.csv" in html
         assert 'id="reproduce"' in html
     assert "Model versions from this run" not in response.content.decode()  # the version page
+
+
+def test_the_model_versions_own_page_reproduces_its_job(personas, made, settings):
+    """The version's page has the Reproduce button (for who may submit), asking first; it submits
+    the reproduction of the job the version was registered from."""
+    settings.TALLER_GIT_TRUSTED_HOSTS = ["github.com"]  # no name lookups in tests
+    url = f"/projects/genomics/models/classifier/versions/{made.version}/"
+    assert 'id="reproduce-version"' not in personas.client("vera").get(url).content.decode()
+    html = personas.client("bob").get(url).content.decode()
+    form = html.split('id="reproduce-version"', 1)[0].rsplit("<form", 1)[1]
+    assert f'action="/jobs/{made.job.pk}/reproduce/"' in form and "data-confirm=" in form
+    assert f'name="next" value="{url}"' in form
+    answer = personas.client("bob").post(f"/jobs/{made.job.pk}/reproduce/", {"next": url})
+    new = Job.objects.get(reproduced_from=made.job)
+    assert answer.status_code == 302 and answer["Location"] == f"/jobs/{new.pk}/"
 
 
 def test_the_runs_own_page_shows_its_data_versions_and_commit(personas, made):
