@@ -10,6 +10,7 @@ import pytest
 from django.core.cache import cache
 from rocrate.rocrate import ROCrate
 
+from clusterjobs.models import Job
 from portal.accounts.actions import create_token
 from portal.projects.models import Role
 from tests.api.conftest import TokenClient
@@ -77,6 +78,31 @@ def test_the_run_and_version_pages_find_the_job(personas, made):
         assert f"job {made.job.pk}: train" in html and COMMIT_PAGE in html and "cells.csv" in html
         assert 'id="reproduce"' in html
     assert "Model versions from this run" not in response.content.decode()  # the version page
+
+
+def test_the_model_versions_own_page_reproduces_its_job(personas, made, settings):
+    """The version's page has the Reproduce button (for who may submit), asking first; it submits
+    the reproduction of the job the version was registered from."""
+    settings.TALLER_GIT_TRUSTED_HOSTS = ["github.com"]  # no name lookups in tests
+    url = f"/projects/genomics/models/classifier/versions/{made.version}/"
+    assert 'id="reproduce-version"' not in personas.client("vera").get(url).content.decode()
+    html = personas.client("bob").get(url).content.decode()
+    form = html.split('id="reproduce-version"', 1)[0].rsplit("<form", 1)[1]
+    assert f'action="/jobs/{made.job.pk}/reproduce/"' in form and "data-confirm=" in form
+    assert f'name="next" value="{url}"' in form
+    answer = personas.client("bob").post(f"/jobs/{made.job.pk}/reproduce/", {"next": url})
+    new = Job.objects.get(reproduced_from=made.job)
+    assert answer.status_code == 302 and answer["Location"] == f"/jobs/{new.pk}/"
+
+
+def test_the_runs_own_page_shows_its_data_versions_and_commit(personas, made):
+    """The run's page (not only its provenance) shows each dataset input the DVC work logged with
+    its md5, and the commit from MLflow's source tags."""
+    html = personas.client("vera").get(f"/projects/genomics/runs/{made.run_id}/").content.decode()
+    datasets = html.split('id="run-datasets"', 1)[1].split("</section>", 1)[0]
+    assert "cells.csv" in datasets and "<code>d41d8cd98f00b204e9800998ecf8427e</code>" in datasets
+    assert "training" in datasets  # what it was used for
+    assert COMMIT in html
 
 
 @pytest.mark.parametrize(
