@@ -43,3 +43,15 @@ class ScaleForm(forms.Form):
     replicas = forms.IntegerField(
         label=_("Replicas"), min_value=1, widget=forms.NumberInput(attrs={"aria-label": _("Replicas")})
     )
+
+
+class SamplingForm(forms.Form):
+    fraction = forms.FloatField(
+        label=_("Share of calls kept"),
+        min_value=0,
+        max_value=1,
+        widget=forms.NumberInput(attrs={"aria-label": _("Share of calls kept"), "step": "any"}),
+    )
+    retention_days = forms.IntegerField(
+        label=_("Days kept"), min_value=1, widget=forms.NumberInput(attrs={"aria-label": _("Days kept")})
+    )

@@ -84,6 +84,9 @@ class Deployment(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     stopped_at = models.DateTimeField(null=True, blank=True)
+    # The share of calls whose bodies are kept (0: none, the default) and for how many days.
+    sample_fraction = models.FloatField(_("sampled share of calls"), default=0.0)
+    sample_retention_days = models.PositiveIntegerField(_("days samples are kept"), default=7)
 
     objects = DeploymentQuerySet.as_manager()
 
@@ -214,3 +217,32 @@ class DeploymentUse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.deployment_id} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class CallSample(models.Model):
+    """One sampled call through the serving path: its request and answer bodies, each cut at
+    ``TALLER_SERVE_SAMPLE_MAX_BYTES`` (``*_truncated`` says so), with when, status and latency.
+    Kept ``sample_retention_days`` of its deployment (``tasks.purge_samples``)."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="samples")
+    at = models.DateTimeField(default=timezone.now)
+    status = models.PositiveSmallIntegerField()
+    latency_ms = models.PositiveIntegerField()
+    content_type = models.CharField(max_length=40)
+    request_body = models.BinaryField()
+    request_truncated = models.BooleanField(default=False)
+    response_body = models.BinaryField()
+    response_truncated = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["deployment", "at"], name="deployment_sample_at")]
+
+    def __str__(self) -> str:
+        return f"{self.deployment_id} {self.at:%Y-%m-%d %H:%M:%S}"
+
+    def request_text(self) -> str:
+        return bytes(self.request_body).decode("utf-8", "replace")
+
+    def response_text(self) -> str:
+        return bytes(self.response_body).decode("utf-8", "replace")

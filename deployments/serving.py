@@ -6,6 +6,8 @@ servers while the call was on its way is asked again at its new address, once.
 """
 
 import json
+import logging
+import random
 import socket
 import threading
 import time
@@ -24,7 +26,9 @@ from portal.accounts.authentication import key_from_header
 
 from . import traffic
 from .keys import caller
-from .models import Deployment, DeploymentStatus
+from .models import CallSample, Deployment, DeploymentStatus
+
+log = logging.getLogger(__name__)
 
 # Headers of the model server's answer that reach the client (hop-by-hop ones never do).
 PASSED_HEADERS = ("Content-Type",)
@@ -155,7 +159,7 @@ def invocations(request: HttpRequest, slug: str, name: str) -> HttpResponse:
         )
     deployment = (
         Deployment.objects.filter(project__slug=slug, name=name)
-        .only("pk", "project_id", "status", "address")
+        .only("pk", "project_id", "status", "address", "sample_fraction")
         .first()
     )
     who = caller(deployment, raw) if deployment is not None else None
@@ -174,7 +178,8 @@ def invocations(request: HttpRequest, slug: str, name: str) -> HttpResponse:
     except requests.RequestException:
         traffic.record(deployment.pk, ok=False, seconds=time.perf_counter() - started)
         return _error(502, _("The model server did not answer."), "TEMPORARILY_UNAVAILABLE")
-    traffic.record(deployment.pk, ok=upstream.status_code < 500, seconds=time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    traffic.record(deployment.pk, ok=upstream.status_code < 500, seconds=seconds)
 
     def chunks():
         try:
@@ -182,8 +187,42 @@ def invocations(request: HttpRequest, slug: str, name: str) -> HttpResponse:
         finally:
             upstream.close()
 
-    response = StreamingHttpResponse(chunks(), status=upstream.status_code)
+    sampled = deployment.sample_fraction > 0 and random.random() < deployment.sample_fraction
+    stream = (
+        _sampled(chunks(), deployment, request, body, upstream.status_code, seconds) if sampled else chunks()
+    )
+    response = StreamingHttpResponse(stream, status=upstream.status_code)
     for header in PASSED_HEADERS:
         if header in upstream.headers:
             response[header] = upstream.headers[header]
     return response
+
+
+def _sampled(chunks, deployment: Deployment, request: HttpRequest, body: bytes, status: int, seconds: float):
+    """The answer passed on as it comes, its first ``TALLER_SERVE_SAMPLE_MAX_BYTES`` kept; once
+    it is all sent, one INSERT keeps the call. A failing insert is logged, never the caller's."""
+    limit = settings.TALLER_SERVE_SAMPLE_MAX_BYTES
+    kept = bytearray()
+    truncated = False
+    try:
+        for chunk in chunks:
+            room = limit - len(kept)
+            if room > 0:
+                kept += chunk[:room]
+            if len(chunk) > room:
+                truncated = True
+            yield chunk
+    finally:
+        try:
+            CallSample.objects.create(
+                deployment_id=deployment.pk,
+                status=status,
+                latency_ms=round(seconds * 1000),
+                content_type=request.content_type[:40],
+                request_body=body[:limit],
+                request_truncated=len(body) > limit,
+                response_body=bytes(kept),
+                response_truncated=truncated,
+            )
+        except Exception:  # noqa: BLE001 - sampling never fails a call
+            log.exception("could not keep a sampled call of deployment %s", deployment.pk)

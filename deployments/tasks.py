@@ -5,7 +5,7 @@ from django.conf import settings
 
 from portal.retry import WritingTask
 
-from . import actions, cluster
+from . import actions, cluster, samples
 
 
 @shared_task(base=WritingTask)
@@ -22,3 +22,9 @@ def sync_deployments() -> int:
     if settings.TALLER_EXECUTOR == "kubernetes":
         actions.follow_aliases()
     return len(cluster.sync_all())
+
+
+@shared_task(base=WritingTask)
+def purge_samples() -> int:
+    """Periodic: sampled calls older than their deployment's retention deleted, in batches."""
+    return samples.purge()

@@ -12,6 +12,13 @@ urlpatterns = [
     path("projects/<slug:slug>/deployments/<slug:name>/scale/", views.scale, name="scale"),
     path("projects/<slug:slug>/deployments/<slug:name>/stop/", views.stop, name="stop"),
     path("projects/<slug:slug>/deployments/<slug:name>/keys/", views.new_key, name="new-key"),
+    path("projects/<slug:slug>/deployments/<slug:name>/sampling/", views.sampling, name="sampling"),
+    path("projects/<slug:slug>/deployments/<slug:name>/samples/", views.sample_list, name="samples"),
+    path(
+        "projects/<slug:slug>/deployments/<slug:name>/samples.jsonl",
+        views.sample_download,
+        name="samples-download",
+    ),
     path(
         "projects/<slug:slug>/deployments/<slug:name>/keys/<int:key_id>/revoke/",
         views.revoke_key,

@@ -1,11 +1,15 @@
 """Pages of a project's deployments: the list, a new one (from a model version's page), one
 deployment with its traffic and its controls (version, roll back, scale, stop)."""
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -13,8 +17,8 @@ from portal.errors import ServiceUnavailable
 from portal.forms import apply_errors
 from portal.projects.access import Need, can, get_project_for_user
 
-from . import actions, keys, traffic
-from .forms import DeploymentForm, ScaleForm, VersionForm
+from . import actions, keys, samples, traffic
+from .forms import DeploymentForm, SamplingForm, ScaleForm, VersionForm
 from .models import Deployment, DeploymentKey
 
 
@@ -73,6 +77,12 @@ def detail(request: HttpRequest, slug: str, name: str) -> HttpResponse:
         "can_change": can(request.user, deployment.project, Need.CHANGE),
         "version_form": VersionForm(),
         "scale_form": ScaleForm(initial={"replicas": deployment.replicas}),
+        "sampling_form": SamplingForm(
+            initial={
+                "fraction": deployment.sample_fraction,
+                "retention_days": deployment.sample_retention_days,
+            }
+        ),
     }
     return render(request, "deployments/detail.html", context)
 
@@ -132,3 +142,58 @@ def revoke_key(request: HttpRequest, slug: str, name: str, key_id: int) -> HttpR
         raise Http404(_("No such key."))
     keys.revoke_key(request.user, key)
     return redirect(deployment)
+
+
+@_control
+def sampling(request: HttpRequest, deployment: Deployment) -> None:
+    samples.set_sampling(
+        request.user,
+        deployment,
+        fraction=request.POST.get("fraction", ""),
+        retention_days=request.POST.get("retention_days", ""),
+    )
+
+
+SAMPLES_PAGE = 20
+
+
+@login_required
+def sample_list(request: HttpRequest, slug: str, name: str) -> HttpResponse:
+    """The latest sampled calls, paged (loaded into the deployment page by htmx). Inputs may be
+    sensitive: members, owners and site admins only."""
+    deployment = _deployment(request, slug, name, Need.CHANGE)
+    page = Paginator(samples.samples_of(deployment), SAMPLES_PAGE).get_page(request.GET.get("page"))
+    context = {"project": deployment.project, "deployment": deployment, "page": page}
+    return render(request, "deployments/samples.html", context)
+
+
+def _time(request: HttpRequest, field: str):
+    raw = request.GET.get(field, "")
+    if not raw:
+        return None
+    try:
+        moment = parse_datetime(raw)
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise ValidationError({field: _("Not a date and time (ISO 8601).")})
+    return moment
+
+
+@login_required
+def sample_download(request: HttpRequest, slug: str, name: str) -> HttpResponse:
+    """The sampled calls between ``since`` and ``until`` as JSON lines, streamed."""
+    deployment = _deployment(request, slug, name, Need.CHANGE)
+    try:
+        since, until = _time(request, "since"), _time(request, "until")
+    except ValidationError as error:
+        return HttpResponse("\n".join(error.messages), status=400, content_type="text/plain")
+
+    def lines():
+        found = samples.samples_of(deployment, since=since, until=until)
+        for sample in found.iterator(chunk_size=200):
+            yield json.dumps(samples.as_row(sample)) + "\n"
+
+    response = StreamingHttpResponse(lines(), content_type="application/jsonl")
+    response["Content-Disposition"] = f'attachment; filename="{deployment.name}-samples.jsonl"'
+    return response

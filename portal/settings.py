@@ -582,6 +582,10 @@ TALLER_SERVE_TIMEOUT_SECONDS = envint("TALLER_SERVE_TIMEOUT_SECONDS", "60")
 TALLER_SERVE_FLUSH_SECONDS = float(os.environ.get("TALLER_SERVE_FLUSH_SECONDS", "2"))
 # Days the per-minute traffic of deployments is kept (the serve_models process forgets older minutes).
 TALLER_SERVE_TRAFFIC_DAYS = envint("TALLER_SERVE_TRAFFIC_DAYS", "30")
+# Sampled calls (off unless a deployment asks): the most days a deployment may keep them, and
+# the most bytes kept of each request and answer body (longer ones are cut and flagged).
+TALLER_SERVE_SAMPLE_MAX_DAYS = envint("TALLER_SERVE_SAMPLE_MAX_DAYS", "30")
+TALLER_SERVE_SAMPLE_MAX_BYTES = envint("TALLER_SERVE_SAMPLE_MAX_BYTES", "65536")
 TALLER_SERVE_KEY_RATE = os.environ.get("TALLER_SERVE_KEY_RATE", "600/m")
 TALLER_SERVING_IMAGE = os.environ.get("TALLER_SERVING_IMAGE", "ghcr.io/mlflow/mlflow:v3.17.2")
 # How long a dispatch attempt's claim on a job holds without a sign of life: the attempt renews it
@@ -628,6 +632,11 @@ CELERY_BEAT_SCHEDULE["sweeps-advance"] = {
 CELERY_BEAT_SCHEDULE["deployments-sync"] = {
     "task": "deployments.tasks.sync_deployments",
     "schedule": envint("TALLER_DEPLOY_SYNC_SECONDS", "15"),
+}
+# Sampled calls older than their deployment's retention deleted, in bounded batches.
+CELERY_BEAT_SCHEDULE["deployments-purge-samples"] = {
+    "task": "deployments.tasks.purge_samples",
+    "schedule": envint("TALLER_SERVE_SAMPLE_PURGE_SECONDS", "3600"),
 }
 CELERY_BEAT_SCHEDULE["quotas-mirror-all"] = {
     "task": "portal.quotas.tasks.mirror_all_quotas",

@@ -1,6 +1,8 @@
 """`taller deploy` and `taller deployments ...`: serve a registered model version (or follow an
 alias), list, show, change the version, roll back, scale, stop."""
 
+import json
+
 import click
 
 from . import output
@@ -118,6 +120,47 @@ def scale_deployment(project, name, replicas, as_json) -> None:
 @json_option
 def stop_deployment(project, name, as_json) -> None:
     _emit(_change(project, name, "stop"), as_json)
+
+
+@deployments.command(name="sampling")
+@click.option("--project", "-p", required=True, help="Slug of the project.")
+@click.option(
+    "--fraction", "-f", type=click.FloatRange(0, 1), required=True, help="Share of calls kept; 0 is off."
+)
+@click.option("--days", "-d", type=click.IntRange(min=1), default=7, show_default=True, help="Days kept.")
+@click.argument("name")
+@json_option
+def sampling_deployment(project, fraction, days, name, as_json) -> None:
+    """Keep a share of NAME's calls (request and answer) for some days, to examine drift."""
+    row = _change(project, name, "sampling", {"fraction": fraction, "retention_days": days})
+    if as_json:
+        return output.emit_json(row)
+    click.echo(
+        output.fields([(key, row.get(key)) for key in ("name", "sample_fraction", "sample_retention_days")])
+    )
+
+
+@deployments.command(name="samples")
+@click.option("--project", "-p", required=True, help="Slug of the project.")
+@click.option("--since", help="Only calls at or after this time (ISO 8601).")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many.")
+@click.option("--jsonl", is_flag=True, help="One JSON object a line, bodies included.")
+@click.argument("name")
+def list_samples(project, since, limit, jsonl, name) -> None:
+    """The latest sampled calls of NAME (members and owners; a viewer is refused)."""
+    client = api()
+    path = f"deployments/{find_deployment(client, project, name)['id']}/samples/"
+    rows = client.pages(path, limit, **({"since": since} if since else {}))
+    if jsonl:
+        for row in rows:
+            click.echo(json.dumps(row))
+        return
+    headers = ["at", "status", "latency_ms", "request", "response"]
+    shown = [
+        [row["at"], row["status"], row["latency_ms"], row["request"][:40], row["response"][:40]]
+        for row in rows
+    ]
+    click.echo(output.table(headers, shown))
 
 
 @deployments.group(name="keys")

@@ -38,6 +38,8 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "stopped_at",
+            "sample_fraction",
+            "sample_retention_days",
         ]
         read_only_fields = fields
         extra_kwargs = {
@@ -58,6 +60,8 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "created_at": {"help_text": _("When it was made.")},
             "updated_at": {"help_text": _("When it last changed.")},
             "stopped_at": {"help_text": _("When it was stopped.")},
+            "sample_fraction": {"help_text": _("The share of calls whose bodies are kept (0: none).")},
+            "sample_retention_days": {"help_text": _("Days sampled calls are kept.")},
         }
 
     def get_url(self, deployment: Deployment) -> str:
@@ -101,6 +105,37 @@ class VersionSerializer(StrictSerializerMixin, serializers.Serializer):
 
 class ScaleSerializer(StrictSerializerMixin, serializers.Serializer):
     replicas = serializers.IntegerField(help_text=_("Replicas wanted."))
+
+
+class SamplingSerializer(StrictSerializerMixin, serializers.Serializer):
+    fraction = serializers.FloatField(
+        min_value=0, max_value=1, help_text=_("The share of calls to keep, from 0 (off) to 1 (every call).")
+    )
+    retention_days = serializers.IntegerField(
+        min_value=1, help_text=_("Days the sampled calls are kept (at most the site's maximum).")
+    )
+
+
+class SampleSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text=_("The sample's id."))
+    at = serializers.DateTimeField(help_text=_("When the call was answered."))
+    status = serializers.IntegerField(help_text=_("The model server's HTTP status."))
+    latency_ms = serializers.IntegerField(help_text=_("Milliseconds until the model server answered."))
+    content_type = serializers.CharField(help_text=_("The request's content type."))
+    request = serializers.SerializerMethodField(
+        help_text=_("The request body (text), cut at the site's bound.")
+    )
+    request_truncated = serializers.BooleanField(help_text=_("Whether the request body was cut."))
+    response = serializers.SerializerMethodField(
+        help_text=_("The answer body (text), cut at the site's bound.")
+    )
+    response_truncated = serializers.BooleanField(help_text=_("Whether the answer body was cut."))
+
+    def get_request(self, sample) -> str:
+        return sample.request_text()
+
+    def get_response(self, sample) -> str:
+        return sample.response_text()
 
 
 class KeySerializer(serializers.ModelSerializer):

@@ -2,17 +2,19 @@
 back, scale, stop. Visibility from ``Deployment.objects.visible_to`` (another project's is a
 404), changes checked by the actions (a viewer gets a 403)."""
 
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.projects.access import Need, can, find_project
+from portal.projects.access import Need, can, check, find_project
 
-from .. import actions, keys
+from .. import actions, keys, samples
 from ..models import Deployment, DeploymentKey
 from .serializers import (
     CreatedKeySerializer,
@@ -21,6 +23,8 @@ from .serializers import (
     DeploymentSerializer,
     KeySerializer,
     NewKeySerializer,
+    SampleSerializer,
+    SamplingSerializer,
     ScaleSerializer,
     VersionSerializer,
 )
@@ -119,6 +123,48 @@ class DeploymentViewSet(
         body = ScaleSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return self._answer(actions.scale(request.user, self.get_object(), **body.validated_data))
+
+    @extend_schema(
+        summary=_("Set call sampling"),
+        description=_(
+            "Keep this share of the calls (request and answer bodies, cut at the site's bound) for "
+            "this many days, so that drift can be examined. 0 turns sampling off (the default)."
+        ),
+        parameters=[DEPLOYMENT_ID],
+        request=SamplingSerializer,
+        responses={200: DeploymentSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def sampling(self, request: Request, pk: str) -> Response:
+        body = SamplingSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._answer(samples.set_sampling(request.user, self.get_object(), **body.validated_data))
+
+    @extend_schema(
+        summary=_("List a deployment's sampled calls"),
+        description=_(
+            "The latest first, paged. Inputs may be sensitive: members, owners and site admins "
+            "read them; viewers are refused."
+        ),
+        parameters=[
+            DEPLOYMENT_ID,
+            OpenApiParameter(
+                "since", OpenApiTypes.DATETIME, description=_("Only calls at or after this time (ISO 8601).")
+            ),
+        ],
+        responses={200: SampleSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"], url_path="samples", pagination_class=PageNumberPagination)
+    def samples(self, request: Request, pk: str) -> Response:
+        deployment = self.get_object()
+        check(request.user, deployment.project, Need.CHANGE)
+        since = request.query_params.get("since")
+        if since:
+            since = parse_datetime(since)
+            if since is None:
+                raise exceptions.ValidationError({"since": [_("Not a date and time (ISO 8601).")]})
+        page = self.paginate_queryset(samples.samples_of(deployment, since=since))
+        return self.get_paginated_response(SampleSerializer(page, many=True).data)
 
     @extend_schema(
         summary=_("Stop"), parameters=[DEPLOYMENT_ID], request=None, responses={200: DeploymentSerializer}

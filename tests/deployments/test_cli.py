@@ -87,3 +87,32 @@ def test_keys_made_listed_and_revoked(personas):
     assert taller("deployments", "keys", "revoke", "-p", "genomics", "digits", str(key.pk)).exit_code == 0
     key.refresh_from_db()
     assert key.revoked_at is not None
+
+
+def test_sampling_set_and_samples_read(personas, monkeypatch):
+    from deployments.models import CallSample
+
+    deployment = Deployment.objects.create(
+        project=personas.project, name="digits", model_name="genomics.digits", version="1",
+        status=DeploymentStatus.RUNNING, created_by=personas.bob,
+    )  # fmt: skip
+    made = taller("deployments", "sampling", "-p", "genomics", "digits", "--fraction", "0.5", "--days", "3")
+    assert made.exit_code == 0, made.stderr
+    deployment.refresh_from_db()
+    assert (deployment.sample_fraction, deployment.sample_retention_days) == (0.5, 3)
+    bad = taller("deployments", "sampling", "-p", "genomics", "digits", "--fraction", "0.5", "--days", "999")
+    assert bad.exit_code != 0 and len(bad.stderr.strip().splitlines()) == 1
+    for n in range(3):
+        CallSample.objects.create(
+            deployment=deployment, status=200, latency_ms=n, content_type="application/json",
+            request_body=f'{{"n": {n}}}'.encode(), response_body=b'{"predictions": [1]}',
+        )  # fmt: skip
+    listed = taller("deployments", "samples", "-p", "genomics", "digits", "--jsonl")
+    assert listed.exit_code == 0, listed.stderr
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [row["request"] for row in rows] == ['{"n": 2}', '{"n": 1}', '{"n": 0}']
+    table = taller("deployments", "samples", "-p", "genomics", "digits", "--since", "2000-01-01T00:00:00Z")
+    assert table.exit_code == 0 and len(table.stdout.splitlines()) == 4
+    monkeypatch.setenv("TALLER_TOKEN", create_token(personas.vera, "cli")[1])
+    refused = taller("deployments", "samples", "-p", "genomics", "digits")
+    assert refused.exit_code != 0 and "HTTP 403" in refused.stderr
