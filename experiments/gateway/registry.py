@@ -109,6 +109,17 @@ def get_version(project: str, name: str, version: str) -> dict:
         return _version(mlflow_client().get_model_version(name, str(version)))
 
 
+def get_model_version(project: str, name: str, version: str) -> dict:
+    """A version of the project's model in ONE call (for pages): the model is the project's by
+    its name's ``<slug>.`` prefix, the rule the MLflow proxy applies to registry routes (a model
+    of that name is made only by the project, tagged with it); ``get_version`` also checks the
+    registered model's tag, one call more. 404 for another project's model or a missing version."""
+    if model_project(name) != project:
+        raise GatewayError(_("No registered model '%(name)s' in this project.") % {"name": name}, status=404)
+    with calling():
+        return _version(mlflow_client().get_model_version(name, str(version)))
+
+
 def run_versions(project: str, run_id: str, *, max_results: int = 20) -> list[dict]:
     """The project's model versions registered from ``run_id`` (one search, at most
     ``max_results``); versions of other projects' models are left out."""
