@@ -338,20 +338,6 @@ def get_run(project: str, run_id: str) -> dict:
     return _run(run)
 
 
-def get_job_run(project: str, run_id: str, job_id: int) -> dict:
-    """The run of the project's job ``job_id``, in one call: the ``taller.job_id`` tag, which only
-    the portal sets (the MLflow proxy refuses ``taller.`` tags), naming the job is the proof that
-    the run is the job's, so its experiment's project is not looked up. A run without that tag
-    gets ``get_run``'s check. 404 unless the run is the project's."""
-    if not looks_like_id(run_id):
-        raise GatewayError(_("Run '%(id)s' not found.") % {"id": run_id}, status=404)
-    with calling():
-        run = mlflow_client().get_run(run_id)
-    if run.data.tags.get(JOB_TAG) != str(job_id) and experiment_project(run.info.experiment_id) != project:
-        raise GatewayError(_("Run '%(id)s' not found.") % {"id": run_id}, status=404)
-    return _run(run)
-
-
 def check_run(project: str, run_id: str) -> str:
     """The experiment id of a run of the project; 404 otherwise. Usually answered from the cache."""
     return check_runs(project, [run_id])[run_id]
