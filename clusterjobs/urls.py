@@ -19,6 +19,16 @@ urlpatterns = [
         "projects/<slug:slug>/provenance/runs/<str:run_id>/", provenance.run_provenance, name="provenance-run"
     ),
     path(
+        "projects/<slug:slug>/provenance/runs/<str:run_id>/model-versions/",
+        provenance.versions_part,
+        name="provenance-versions-part",
+    ),
+    path(
+        "projects/<slug:slug>/provenance/runs/<str:run_id>/details/",
+        provenance.run_part,
+        name="provenance-run-part",
+    ),
+    path(
         "projects/<slug:slug>/provenance/models/<path:name>/versions/<str:version>/",
         provenance.version_provenance,
         name="provenance-version",

@@ -2,6 +2,8 @@
 a model version, each only in a project the user can see (404 otherwise, whether it exists or not).
 Pages, the API and (through the API) the command line all come through here."""
 
+from functools import partial
+
 from django.http import Http404
 from django.utils.translation import gettext as _
 
@@ -52,21 +54,23 @@ def _not_found(call, *args):
         raise
 
 
-def job_trail(user, pk: int) -> trails.Trail:
-    return trails.job_trail(visible_job(user, pk))
+def job_trail(user, pk: int, *, page: bool = False) -> trails.Trail:
+    return trails.job_trail(visible_job(user, pk), page=page)
 
 
-def run_trail(user, run_id: str, project=None) -> trails.Trail:
+def run_trail(user, run_id: str, project=None, *, page: bool = False) -> trails.Trail:
     project = project or run_project(user, run_id)
-    return _not_found(trails.run_trail, project, run_id)
+    return _not_found(partial(trails.run_trail, page=page), project, run_id)
 
 
-def version_trail(user, slug: str, name: str, version: str) -> trails.Trail:
+def version_trail(user, slug: str, name: str, version: str, *, page: bool = False) -> trails.Trail:
     """``name`` is the model's name in the project (without the ``<slug>.`` prefix) or its full
     name."""
     project = get_project_for_user(user, slug)
     short = name.removeprefix(f"{project.slug}{gateway.MODEL_SEPARATOR}")
-    return _not_found(trails.version_trail, project, gateway.model_name(project.slug, short), version)
+    return _not_found(
+        partial(trails.version_trail, page=page), project, gateway.model_name(project.slug, short), version
+    )
 
 
 def job_to_reproduce(user, trail: trails.Trail) -> Job:

@@ -3,9 +3,14 @@ snapshot), image and digest, data versions, parameters, command, resources, GPU-
 submitted it and when; and back, the model versions and reproductions that came from the job.
 
 The job's part comes from the database; the run's (parameters, dataset inputs) from one run
-fetch, the versions that came from it from one search of the registry, and a version's page
+fetch, the versions that came from it from one search of the registry, and a version's trail
 fetches the version first. MLflow being down leaves the database's part with a message
 (``mlflow_error``), except for a model version, which cannot be found without MLflow.
+
+A page makes at most one MLflow call (``page=True``): the job's and the run's pages fetch the run
+and leave the versions registered from it to a fragment (``run_versions``); the version's page
+fetches the version alone and leaves its run to a fragment (the run's trail). The API and the
+RO-Crate, which are downloads, assemble everything (``page=False``).
 """
 
 from dataclasses import dataclass, field
@@ -125,7 +130,9 @@ def _with_run_and_versions(trail: Trail, *, versions: bool = True) -> Trail:
     if not run_id:
         return trail
     try:
-        if trail.run is None:
+        if trail.run is None and trail.job is not None and run_id == trail.job.mlflow_run_id:
+            trail.run = gateway.get_job_run(trail.project.slug, run_id, trail.job.pk)
+        elif trail.run is None:
             trail.run = gateway.get_run(trail.project.slug, run_id)
         if versions:
             trail.versions = gateway.run_versions(trail.project.slug, run_id, max_results=MAX_VERSIONS)
@@ -137,12 +144,18 @@ def _with_run_and_versions(trail: Trail, *, versions: bool = True) -> Trail:
     return trail
 
 
-def job_trail(job: Job) -> Trail:
+def job_trail(job: Job, *, page: bool = False) -> Trail:
     """The provenance of a job the caller has checked the user may see."""
-    return _with_run_and_versions(Trail(project=job.project, job=job))
+    return _with_run_and_versions(Trail(project=job.project, job=job), versions=not page)
 
 
-def run_trail(project, run_id: str) -> Trail:
+def run_versions(project, run_id: str) -> list[dict]:
+    """The project's model versions registered from ``run_id``: one search, which leaves out
+    every other project's models (so another project's run gives none). Raises GatewayError."""
+    return gateway.run_versions(project.slug, run_id, max_results=MAX_VERSIONS)
+
+
+def run_trail(project, run_id: str, *, page: bool = False) -> Trail:
     """The provenance of a run of ``project`` (the caller checked the user may see it). The job is
     found in the database; a run no job made is shown from its tags alone. Raises GatewayError
     404 for a run that is not the project's and has no job of it."""
@@ -151,13 +164,17 @@ def run_trail(project, run_id: str) -> Trail:
     if job is None:
         # No job of the project names it: MLflow must say whether the run is the project's at all.
         trail.run = gateway.get_run(project.slug, run_id)
-    return _with_run_and_versions(trail)
+    return _with_run_and_versions(trail, versions=not page)
 
 
-def version_trail(project, full_name: str, version: str) -> Trail:
+def version_trail(project, full_name: str, version: str, *, page: bool = False) -> Trail:
     """The provenance of a model version of ``project``. Raises GatewayError (404 for a model
-    of another project; MLflow being down: the version cannot be found without it)."""
-    data = gateway.get_version(project.slug, full_name, version)
+    of another project; MLflow being down: the version cannot be found without it). For a page,
+    the version alone (one call): its run is the run trail's fragment."""
+    if page:
+        data = gateway.get_model_version(project.slug, full_name, version)
+    else:
+        data = gateway.get_version(project.slug, full_name, version)
     job_tag = data["tags"].get(gateway.JOB_TAG, "")
     jobs = _jobs(project)
     job = None
@@ -165,4 +182,11 @@ def version_trail(project, full_name: str, version: str) -> Trail:
         job = jobs.filter(pk=int(job_tag)).first()
     if job is None and data["run_id"]:
         job = jobs.filter(mlflow_run_id=data["run_id"]).first()
-    return _with_run_and_versions(Trail(project=project, job=job, version=data), versions=False)
+    trail = Trail(project=project, job=job, version=data)
+    if page:
+        if job is not None:
+            trail.reproductions = list(
+                job.reproductions.select_related("submitter").order_by("-created_at")[:MAX_REPRODUCTIONS]
+            )
+        return trail
+    return _with_run_and_versions(trail, versions=False)

@@ -194,13 +194,26 @@ def _credential_args(credential: Credential | None) -> list[str]:
     return args
 
 
+# git's own words for a refusal and for a missing repository (its http transport says "The
+# requested URL returned error: <status>"; forges add their own "remote:" lines). Matched as
+# phrases, never as bare digits: "403" or "404" also occur in a port or a path of the URL.
+_REFUSED = re.compile(
+    r"authentication failed|could not read username|could not read password"
+    r"|returned error: 40[13]\b|permission denied \(publickey"
+)
+_MISSING = re.compile(
+    r"repository not found|repository '[^']*' not found|does not appear to be a git repository"
+    r"|returned error: 404\b|no such file or directory"
+)
+
+
 def _explain(stderr: str, url: str) -> str:
     text = stderr.lower()
-    if "authentication failed" in text or "could not read username" in text or "403" in text:
+    if _REFUSED.search(text):
         return _(
             "The repository %(url)s needs credentials the project does not have (or they were refused)."
         ) % {"url": url}
-    if "not found" in text or "does not appear to be a git repository" in text or "404" in text:
+    if _MISSING.search(text):
         return _(
             "There is no repository at %(url)s (or it is private and the project has no credential)."
         ) % {"url": url}

@@ -5,6 +5,7 @@ from django.utils.translation import gettext as _
 from mlflow.exceptions import MlflowException
 
 from .core import (
+    JOB_TAG,
     PROJECT_TAG,
     SCOPE_CACHE_SECONDS,
     GatewayError,
@@ -16,7 +17,7 @@ from .core import (
     mlflow_client,
     project_filter,
 )
-from .runs import experiment_project
+from .runs import _run, experiment_project
 
 # MLflow refuses '/' in registered model names, so models take `<slug>.<name>` (slugs have no dots).
 MODEL_SEPARATOR = "."
@@ -107,6 +108,29 @@ def get_version(project: str, name: str, version: str) -> dict:
     get_model(project, name)
     with calling():
         return _version(mlflow_client().get_model_version(name, str(version)))
+
+
+def get_model_version(project: str, name: str, version: str) -> dict:
+    """A version of the project's model in ONE call (for pages): the model is the project's by
+    its name's ``<slug>.`` prefix, the rule the MLflow proxy applies to registry routes (a model
+    of that name is made only by the project, tagged with it); ``get_version`` also checks the
+    registered model's tag, one call more. 404 for another project's model or a missing version."""
+    if model_project(name) != project:
+        raise GatewayError(_("No registered model '%(name)s' in this project.") % {"name": name}, status=404)
+    with calling():
+        return _version(mlflow_client().get_model_version(name, str(version)))
+
+
+def get_job_run(project: str, run_id: str, job_id: int) -> dict:
+    """(Here for the runs module's length.) The run of the project's job ``job_id`` in one call: its ``taller.job_id`` tag (only the
+    portal sets ``taller.`` tags) proves it the job's; otherwise ``get_run``'s check. 404 else."""
+    if not looks_like_id(run_id):
+        raise GatewayError(_("Run '%(id)s' not found.") % {"id": run_id}, status=404)
+    with calling():
+        run = mlflow_client().get_run(run_id)
+    if run.data.tags.get(JOB_TAG) != str(job_id) and experiment_project(run.info.experiment_id) != project:
+        raise GatewayError(_("Run '%(id)s' not found.") % {"id": run_id}, status=404)
+    return _run(run)
 
 
 def run_versions(project: str, run_id: str, *, max_results: int = 20) -> list[dict]:

@@ -87,8 +87,8 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, root: Path, credentials: tuple[str, str] | None) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, root: Path, credentials: tuple[str, str] | None, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.root = root
         self.credentials = credentials
         token = base64.b64encode(":".join(credentials).encode()).decode() if credentials else ""
@@ -101,9 +101,10 @@ class GitServer:
     root: Path
     credentials: tuple[str, str] | None = None
     server: _Server | None = field(default=None, repr=False)
+    port: int = 0
 
     def start(self) -> "GitServer":
-        self.server = _Server(self.root, self.credentials)
+        self.server = _Server(self.root, self.credentials, self.port)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 

@@ -26,6 +26,8 @@ def test_provenance_page_and_reproduce(page, live_server, personas, mlflow_uri, 
     page.locator("#version-provenance").click()
 
     expect(page.locator("h1")).to_contain_text(f"{made.model} version {made.version}")
+    # The run's code, data and parameters come in as a fragment once the page is shown.
+    expect(page.locator("#run-part-loading")).to_have_count(0)
     expect(page.locator("#code-commit a")).to_have_attribute(
         "href", f"https://github.com/lab/genomics-train/commit/{COMMIT}"
     )
@@ -45,5 +47,11 @@ def test_provenance_page_and_reproduce(page, live_server, personas, mlflow_uri, 
     assert new.image == f"python:3.11-slim@{DIGEST}"
     page.locator("#job-provenance").click()
     expect(page.locator("#reproduced-from")).to_contain_text(f"job {made.job.pk}: train")
+    found = problems(page)
+    assert found == [], "\n".join(found)
+    # The original job's page: the versions registered from its run come in as a fragment.
+    page.goto(f"{live_server.url}/jobs/{made.job.pk}/provenance/")
+    expect(page.locator("#versions-part-loading")).to_have_count(0)
+    expect(page.locator("#model-versions")).to_contain_text(f"{made.model} version {made.version}")
     found = problems(page)
     assert found == [], "\n".join(found)

@@ -53,6 +53,14 @@ def pages(made) -> dict[str, str]:
     }
 
 
+def parts(made, slug: str = "genomics") -> dict[str, str]:
+    """The fragments the pages load: the versions registered from the run, the run's details."""
+    return {
+        "versions": f"/projects/{slug}/provenance/runs/{made.run_id}/model-versions/",
+        "run": f"/projects/{slug}/provenance/runs/{made.run_id}/details/",
+    }
+
+
 def test_the_job_page_walks_the_whole_chain(personas, made, django_assert_max_num_queries):
     vera = personas.client("vera")
     with django_assert_max_num_queries(8):
@@ -66,18 +74,43 @@ def test_the_job_page_walks_the_whole_chain(personas, made, django_assert_max_nu
     assert "<code>train.py</code>" in html and "<code>--epochs</code>" in html
     assert 'id="gpu-hours">1.5<' in html
     assert "Bob Builder (bob)" in html and "bob@example.edu" not in html
-    assert f"{made.model} version {made.version}" in html  # what came from it
     assert 'id="reproduce"' not in html  # a viewer sees no button
+    # What came from it loads as a fragment (htmx), with a link to it for a browser without JS.
+    assert f'hx-get="{parts(made)["versions"]}"' in html and "<noscript>" in html
+    fragment = vera.get(parts(made)["versions"], headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and "<html" not in fragment.content.decode()
+    assert f"{made.model} version {made.version}" in fragment.content.decode()
+    whole = vera.get(parts(made)["versions"]).content.decode()  # the noscript link: a page of its own
+    assert "<html" in whole and f"{made.model} version {made.version}" in whole
 
 
 def test_the_run_and_version_pages_find_the_job(personas, made):
+    bob = personas.client("bob")
     for kind in ("run", "version"):
-        response = personas.client("bob").get(pages(made)[kind])
+        response = bob.get(pages(made)[kind])
         assert response.status_code == 200, kind
         html = response.content.decode()
-        assert f"job {made.job.pk}: train" in html and COMMIT_PAGE in html and "cells.csv" in html
-        assert 'id="reproduce"' in html
-    assert "Model versions from this run" not in response.content.decode()  # the version page
+        assert f"job {made.job.pk}: train" in html and 'id="reproduce"' in html
+    assert "run-part" in html and "Model versions from this run" not in html  # the version page
+    # The version page's run (code, data, parameters) is a fragment of its own.
+    assert f'hx-get="{parts(made)["run"]}"' in html and COMMIT_PAGE not in html
+    fragment = bob.get(parts(made)["run"], headers={"HX-Request": "true"}).content.decode()
+    assert (
+        COMMIT_PAGE in fragment and "cells.csv" in fragment and "0.01" in fragment and "<html" not in fragment
+    )
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [(None, 302), ("charlie", 404), ("vera", 200), ("bob", 200), ("alice", 200), ("root", 200)],
+)
+def test_who_sees_the_fragments(personas, made, who, status):
+    for kind, address in parts(made).items():
+        for headers in ({}, {"HX-Request": "true"}):
+            response = personas.client(who).get(address, headers=headers)
+            assert response.status_code == status, (kind, headers)
+            if status == 200:
+                assert "cells.csv" in response.content.decode() or made.model in response.content.decode()
 
 
 def test_the_model_versions_own_page_reproduces_its_job(personas, made, settings):
@@ -144,6 +177,16 @@ def test_a_model_version_of_another_project_is_not_found(personas, mlflow_uri, a
     )
     assert bob.get(f"/projects/genomics/provenance/runs/{theirs.run_id}/").status_code == 404
     assert bob.get(f"/jobs/{theirs.job.pk}/provenance/").status_code == 404
+    # Their run's fragments: not through their project (not bob's), and nothing of theirs
+    # through his own.
+    for address in parts(theirs, "physics").values():
+        assert bob.get(address).status_code == 404
+        assert bob.get(address, headers={"HX-Request": "true"}).status_code == 404
+    assert bob.get(parts(theirs)["run"]).status_code == 404
+    hx = bob.get(parts(theirs)["run"], headers={"HX-Request": "true"}).content.decode()
+    assert "was not found in this project" in hx and "physics" not in hx.split("<section", 1)[-1]
+    versions = bob.get(parts(theirs)["versions"], headers={"HX-Request": "true"}).content.decode()
+    assert "physics.secret" not in versions and 'id="no-model-versions"' in versions
     bob_api = api("bob")
     assert bob_api.get(f"/api/v1/provenance/?run={theirs.run_id}").status_code == 404
     assert bob_api.get("/api/v1/provenance/?project=physics&model=secret&version=1").status_code == 404
@@ -182,6 +225,9 @@ def test_mlflow_down_is_said(personas, made, settings, api):
     html = response.content.decode()
     assert 'id="mlflow-error"' in html and "MLflow is unavailable" in html and COMMIT_PAGE in html
     assert personas.client("bob").get(pages(made)["version"]).status_code == 502
+    for kind, address in parts(made).items():  # said inside the fragment, which htmx swaps in
+        fragment = personas.client("bob").get(address, headers={"HX-Request": "true"})
+        assert fragment.status_code == 200 and "MLflow is unavailable" in fragment.content.decode(), kind
     data = api("bob").get(f"/api/v1/jobs/{made.job.pk}/provenance/").json()
     assert "MLflow is unavailable" in data["mlflow_error"] and data["code"]["commit"] == COMMIT
     short = made.model.split(".", 1)[1]

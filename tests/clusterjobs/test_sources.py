@@ -321,3 +321,55 @@ def test_owners_set_and_remove_it_from_the_page(personas):
     assert not SourceCredential.objects.exists()
     project_page = personas.client("vera").get("/projects/genomics/").content.decode()
     assert f'href="{PAGE}"' in project_page
+
+
+@pytest.mark.parametrize(
+    "stderr, said",
+    [
+        # A port holding "403" and a path holding "404": neither is git's status.
+        (
+            "fatal: repository 'http://127.0.0.1:34033/x404/' not found\n",
+            "There is no repository at",
+        ),
+        (
+            "fatal: unable to access 'http://127.0.0.1:40403/lab/': The requested URL returned error: 404\n",
+            "There is no repository at",
+        ),
+        (
+            "fatal: unable to access 'http://127.0.0.1:44044/lab/': The requested URL returned error: 403\n",
+            "needs credentials",
+        ),
+        ("fatal: Authentication failed for 'http://127.0.0.1:34033/lab/'\n", "needs credentials"),
+        (
+            "fatal: unable to access 'http://127.0.0.1:34033/lab/': Empty reply from server\n",
+            "git could not read",
+        ),
+    ],
+)
+def test_git_errors_are_read_from_its_phrases_not_from_digits_in_the_url(stderr, said):
+    from clusterjobs.sources.remote import _explain
+
+    assert said in _explain(stderr, "http://127.0.0.1:34033/lab/")
+
+
+def test_a_missing_repository_on_a_port_holding_403_and_404_is_said_missing(tmp_path, settings):
+    """A real git against a forge whose port holds "403" and "404" (the first of a few that is
+    free): git's message names the URL, and its digits must not read as an HTTP status."""
+    from .gitserver import GitServer
+
+    tmp_path.joinpath("forge").mkdir()
+    for port in (40403, 34034, 44034, 24034, 14034):
+        try:
+            server = GitServer(tmp_path / "forge", port=port).start()
+            break
+        except OSError:
+            continue
+    else:
+        raise AssertionError("none of the ports holding 403 was free")
+    settings.TALLER_GIT_TRUSTED_HOSTS = [*settings.TALLER_GIT_TRUSTED_HOSTS, server.host]
+    try:
+        with pytest.raises(SourceError, match="There is no repository at") as raised:
+            resolve(f"http://{server.host}/x404/missing.git", "main")
+        assert "403" in str(raised.value)
+    finally:
+        server.stop()

@@ -199,6 +199,12 @@ PAGES = {
         "/projects/genomics/provenance/models/{model}/versions/{version}/",
     ),
     "clusterjobs:dvc-remote": ("alice", "/projects/genomics/dvc-remote/"),
+    # The provenance pages' fragments, each a page of its own without JavaScript.
+    "clusterjobs:provenance-versions-part": (
+        "bob",
+        "/projects/genomics/provenance/runs/{run}/model-versions/",
+    ),
+    "clusterjobs:provenance-run-part": ("bob", "/projects/genomics/provenance/runs/{run}/details/"),
 }
 
 
