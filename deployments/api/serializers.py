@@ -107,8 +107,17 @@ class ScaleSerializer(StrictSerializerMixin, serializers.Serializer):
     replicas = serializers.IntegerField(help_text=_("Replicas wanted."))
 
 
+class NumberField(serializers.FloatField):
+    """A JSON number: DRF's FloatField takes true and false as 1.0 and 0.0."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class SamplingSerializer(StrictSerializerMixin, serializers.Serializer):
-    fraction = serializers.FloatField(
+    fraction = NumberField(
         min_value=0, max_value=1, help_text=_("The share of calls to keep, from 0 (off) to 1 (every call).")
     )
     retention_days = serializers.IntegerField(
