@@ -46,6 +46,9 @@ ERRORS = {
     503: OpenApiResponse(description=_("MLflow is unavailable; try again shortly.")),
 }
 CRATE = OpenApiResponse(OpenApiTypes.BINARY, description=_("The RO-Crate, zipped or as its metadata file."))
+CRATE_JSON = OpenApiResponse(
+    OpenApiTypes.OBJECT, description=_("The RO-Crate, zipped or as its metadata file.")
+)
 
 
 def _mlflow(call, *args):
@@ -78,6 +81,15 @@ def _subject(request: Request, values) -> Trail:
     return _mlflow(subjects.version_trail, user, str(values["project"]), str(model), str(values["version"]))
 
 
+SUBJECT_NAMES = {"job", "run", "project", "model", "version"}
+
+
+def _only(request: Request, names: set[str]) -> None:
+    """Refuse query parameters these operations do not read: never a download of something else."""
+    if unknown := sorted(set(request.query_params) - names):
+        raise exceptions.ValidationError({name: [_("Unknown query parameter.")] for name in unknown})
+
+
 def _crate(request: Request, trail: Trail):
     kind = request.query_params.get("as", "zip")
     if kind not in ("zip", "json"):
@@ -98,6 +110,7 @@ def _crate(request: Request, trail: Trail):
 )
 @api_view(["GET"])
 def job_provenance(request: Request, pk: int) -> Response:
+    _only(request, set())
     return Response(as_data(subjects.job_trail(request.user, pk)))
 
 
@@ -106,10 +119,11 @@ def job_provenance(request: Request, pk: int) -> Response:
     summary=_("Download a job's provenance as an RO-Crate"),
     description=_("The job as a CreateAction with its code, image, data, parameters and results."),
     parameters=[JOB_ID, AS],
-    responses={(200, "application/zip"): CRATE, **ERRORS},
+    responses={(200, "application/zip"): CRATE, (200, "application/ld+json"): CRATE_JSON, **ERRORS},
 )
 @api_view(["GET"])
 def job_crate(request: Request, pk: int):
+    _only(request, {"as"})
     return _crate(request, subjects.job_trail(request.user, pk))
 
 
@@ -122,12 +136,12 @@ def job_crate(request: Request, pk: int):
     parameters=SUBJECT,
     responses={
         200: ProvenanceSerializer,
-        400: OpenApiResponse(description=_("Nothing or too much named.")),
         **ERRORS,
     },
 )
 @api_view(["GET"])
 def provenance(request: Request) -> Response:
+    _only(request, SUBJECT_NAMES)
     return Response(as_data(_subject(request, request.query_params)))
 
 
@@ -138,12 +152,13 @@ def provenance(request: Request) -> Response:
     parameters=[*SUBJECT, AS],
     responses={
         (200, "application/zip"): CRATE,
-        400: OpenApiResponse(description=_("Nothing or too much named.")),
+        (200, "application/ld+json"): CRATE_JSON,
         **ERRORS,
     },
 )
 @api_view(["GET"])
 def provenance_crate(request: Request):
+    _only(request, SUBJECT_NAMES | {"as"})
     return _crate(request, _subject(request, request.query_params))
 
 
@@ -162,7 +177,7 @@ def _reproduce(request: Request, trail: Trail) -> Response:
     ),
     parameters=[JOB_ID],
     request=None,
-    responses={201: JobSerializer, 400: OpenApiResponse(description=_("Refused, per field.")), **ERRORS},
+    responses={201: JobSerializer, **ERRORS},  # 400: the ValidationError every body may get
 )
 @api_view(["POST"])
 def job_reproduce(request: Request, pk: int) -> Response:
@@ -177,7 +192,7 @@ def job_reproduce(request: Request, pk: int) -> Response:
         'Body {"from": {"job": id} | {"run": id} | {"project", "model", "version"}}; answers with the new job.'
     ),
     request=ReproduceSerializer,
-    responses={201: JobSerializer, 400: OpenApiResponse(description=_("Refused, per field.")), **ERRORS},
+    responses={201: JobSerializer, **ERRORS},  # 400: the ValidationError every body may get
 )
 @api_view(["POST"])
 def reproduce(request: Request) -> Response:
