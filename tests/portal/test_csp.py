@@ -76,6 +76,7 @@ NOT_PAGES = {
     "deployments:revoke-key",
     "deployments:sampling",
     "deployments:samples-download",  # JSON lines
+    "deployments:samples",  # an htmx fragment of the deployment page
     "serve-invocations",  # MLflow's scoring protocol, for clients
     "experiments:run-job",  # a redirect to the job's page
     "mlflow-link",  # a redirect to a run's page
@@ -188,7 +189,6 @@ PAGES = {
     "deployments:list": ("bob", "/projects/genomics/deployments/"),
     "deployments:new": ("bob", "/projects/genomics/deployments/new/?model={model}&version={version}"),
     "deployments:detail": ("bob", "/projects/genomics/deployments/{deployment.name}/"),
-    "deployments:samples": ("bob", "/projects/genomics/deployments/{deployment.name}/samples/"),
     "clusterjobs:git-credential": ("alice", "/projects/genomics/git-credential/"),
     "projects:audit": ("alice", "/projects/genomics/audit/"),
     "audit:site": ("root", "/audit/"),
