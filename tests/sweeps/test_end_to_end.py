@@ -107,7 +107,15 @@ def test_a_restart_in_the_middle_neither_repeats_nor_loses_a_trial(personas, set
         with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30):
             response = client.post("/api/v1/sweeps/", body(max_trials=2, max_parallel=1), format="json")
             sweep = Sweep.objects.get(pk=response.json()["id"])
-            first = wait_for(lambda: sweep.trials.filter(number=1).first(), 60, "the first trial")
+            # Submitted: its job reached the backend (a dispatch still queued would be purged
+            # below and wait for the drain's repair, which this test is not about).
+            first = wait_for(
+                lambda: sweep.trials.filter(number=1)
+                .exclude(job__status__in=[JobStatus.QUEUED, JobStatus.DISPATCHING])
+                .first(),
+                60,
+                "the first trial's job to reach the backend",
+            )
         app.control.purge()  # what the stopped portal had queued is gone
         wait_for(lambda: Job.objects.get(pk=first.job_id).is_terminal(), 120, "its job to end")
         assert sweep.trials.count() == 1
