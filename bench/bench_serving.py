@@ -4,7 +4,7 @@ forwards to it with a deployment key. Targets: at least 0.8 of the direct throug
 5 ms added at the median of one client's calls.
 
 Both sides are called by the same client: the session the portal itself forwards with
-(``deployments.serving.upstream_session``). With a plain keep-alive session, the direct calls
+(``upstream_session`` below). With a plain keep-alive session, the direct calls
 measured 45-60 ms against 6-10 ms: the model server's answer comes in two segments, and on a
 connection used again soon after its last answer Linux delays the acknowledgement the second
 waits for (up to 40 ms). The portal's own connections to the model server, spread over its
@@ -22,8 +22,25 @@ import time
 from pathlib import Path
 
 import requests
+import requests.adapters
 
 from .server import free_port, gunicorn, paired, throughput
+
+
+def upstream_session() -> requests.Session:
+    """A keep-alive client whose answers are acknowledged at once, as the portal's own
+    connections to model servers are (``deployments.serving.QUICK_ACK_POOLS``)."""
+    from deployments.serving import QUICK_ACK_POOLS
+
+    class QuickAckAdapter(requests.adapters.HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = QUICK_ACK_POOLS
+
+    session = requests.Session()
+    session.mount("http://", QuickAckAdapter())
+    return session
+
 
 CALLS = 200
 
@@ -60,8 +77,6 @@ def _model_server(folder: Path) -> tuple[str, subprocess.Popen]:
 def _medians_ms(direct: str, served: str, headers: dict, body: bytes) -> tuple[float, float]:
     """One client's calls, direct and through the portal alternately (load on the machine hits
     both alike); the median of each, in ms."""
-    from deployments.serving import upstream_session
-
     sessions = [upstream_session(), upstream_session()]
     sessions[0].headers.update({"Content-Type": "application/json"})
     sessions[1].headers.update({**headers, "Content-Type": "application/json"})
@@ -81,7 +96,6 @@ def run() -> list[dict]:
 
     from deployments.keys import create_key
     from deployments.models import Deployment, DeploymentStatus
-    from deployments.serving import upstream_session
     from portal.projects.models import Membership, Role
     from tests.factories import ProjectFactory, UserFactory
 

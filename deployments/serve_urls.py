@@ -3,5 +3,5 @@ from django.urls import path
 from . import serving
 
 urlpatterns = [
-    path("serve/<slug:slug>/<slug:name>/invocations", serving.invocations, name="serve-invocations"),
+    path("<slug:slug>/<slug:name>/invocations", serving.invocations, name="serve-invocations"),
 ]

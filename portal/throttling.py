@@ -26,7 +26,7 @@ class UserRateThrottle(throttling.UserRateThrottle):
         now = time.time()
         window = int(now // self.duration)
         self.window_ends = (window + 1) * self.duration
-        count = _count_in_window(f"{self.key}:{window}", self.duration)
+        count = count_in_window(f"{self.key}:{window}", self.duration)
         return count <= self.num_requests
 
     def wait(self) -> float:
@@ -42,7 +42,7 @@ return count
 """
 
 
-def _count_in_window(key: str, seconds: int) -> int:
+def count_in_window(key: str, seconds: int) -> int:
     """Add one to ``key``, which lives ``seconds`` from its first count; the count after it."""
     backend = caches[DEFAULT_CACHE_ALIAS]
     if isinstance(backend, RedisCache):

@@ -10,13 +10,14 @@ from portal.api import not_found as api_not_found
 from . import views
 
 urlpatterns = [
-    # First the addresses that programs call in bulk (the API, the tracking proxy): resolving walks
+    # First the addresses that programs call in bulk (the API, the tracking proxy, serving): resolving walks
     # the list in order, and each include with an empty prefix is tried pattern by pattern.
     path("api/v1/", include("portal.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^api/", api_not_found),
     path("mlflow/", include("experiments.proxy_urls")),
+    path("serve/", include("deployments.serve_urls")),
     path("", dashboard.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
     path("", include("monitoring.urls")),
@@ -32,7 +33,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("clusterjobs.urls")),
     path("", include("deployments.urls")),
-    path("", include("deployments.serve_urls")),
     path("", include("sweeps.urls")),
     path("", include("pipelines.urls")),
 ]

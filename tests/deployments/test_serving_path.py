@@ -181,3 +181,43 @@ def test_old_minutes_are_forgotten(personas, deployment, settings):
         TrafficMinute.objects.create(deployment=deployment, minute=now - timedelta(days=days), requests=1)
     assert prune(now) == 1
     assert [row.minute for row in TrafficMinute.objects.all()] == [now - timedelta(days=6)]
+
+
+def test_a_key_opens_its_deployment_only_under_its_own_project(personas, deployment):
+    """The key's lookup joins the key, the deployment and the project's slug in one query: the
+    same deployment name in another project is not opened by this project's key."""
+    elsewhere = ProjectFactory(slug="elsewhere", requested_by=personas.alice)
+    Deployment.objects.create(
+        project=elsewhere, name="digits", model_name="elsewhere.digits", version="1",
+        status=DeploymentStatus.RUNNING, address=deployment.address, created_by=personas.alice,
+    )  # fmt: skip
+    _key, raw = keys.create_key(personas.bob, deployment, "demo page")
+    assert call(raw, url="/serve/elsewhere/digits/invocations").status_code == 404
+    assert call(raw).status_code == 200
+
+
+def test_a_deployment_that_moved_is_asked_at_its_new_address_once(personas, deployment, upstream):
+    """The row read at the call's start names a server that is gone (its port closed); the
+    deployment's address in the database is the new one: the call reaches it."""
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        gone = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    _key, raw = keys.create_key(personas.bob, deployment, "demo page")
+    Deployment.objects.filter(pk=deployment.pk).update(address=gone)
+    assert call(raw).status_code == 502  # no newer address: the caller is told
+    moved = []
+
+    def after_the_read(*args, **kwargs):  # the deployment moves while the call is on its way
+        if not moved:
+            moved.append(Deployment.objects.filter(pk=deployment.pk).update(address=upstream))
+
+    from django.db.models.signals import post_init
+
+    post_init.connect(after_the_read, sender=Deployment)
+    try:
+        answer = call(raw)
+    finally:
+        post_init.disconnect(after_the_read, sender=Deployment)
+    assert answer.status_code == 200 and content(answer) == {"predictions": [2]}
