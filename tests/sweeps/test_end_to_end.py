@@ -110,9 +110,11 @@ def test_a_restart_in_the_middle_neither_repeats_nor_loses_a_trial(personas, set
             # Submitted: its job reached the backend (a dispatch still queued would be purged
             # below and wait for the drain's repair, which this test is not about).
             first = wait_for(
-                lambda: sweep.trials.filter(number=1)
-                .exclude(job__status__in=[JobStatus.QUEUED, JobStatus.DISPATCHING])
-                .first(),
+                lambda: (
+                    sweep.trials.filter(number=1)
+                    .exclude(job__status__in=[JobStatus.QUEUED, JobStatus.DISPATCHING])
+                    .first()
+                ),
                 60,
                 "the first trial's job to reach the backend",
             )
