@@ -202,7 +202,7 @@ def test_jobs_through_api_worker_cluster_and_watcher(personas, cluster, mlflow_u
             "working",
         )
         assert client.get(f"/api/v1/jobs/{victim}/logs/").json() == {"lines": ["working"], "complete": True}
-        assert run_status(victim) == "KILLED"
+        wait_for(lambda: run_status(victim) == "KILLED", 30, "the run to be killed")  # by the run sync task
 
         # 6. A duplicated dispatch (two deliveries of the task at once) creates one Job.
         twice = submit("twice")
