@@ -203,14 +203,15 @@ _COLUMNS = [
     "started_at",
     "finished_at",
 ]
-ROW = [*_COLUMNS, "project__slug", "submitter__username"]
+# ``submitter_username`` is the list's annotation (see JobViewSet.list).
+ROW = [*_COLUMNS, "project__slug", "submitter_username"]
 
 
 def job_row(job: Job) -> dict:
     """A job as the list's value row (``ROW``)."""
     row = {column: getattr(job, column) for column in _COLUMNS}
     row["project__slug"] = job.project.slug
-    row["submitter__username"] = job.submitter.username
+    row["submitter_username"] = job.submitter.username
     return row
 
 
@@ -331,7 +332,7 @@ class JobSerializer(serializers.ModelSerializer):
         return {
             "id": job_id,
             "project": row["project__slug"],
-            "submitter": row["submitter__username"],
+            "submitter": row["submitter_username"],
             **_request_of(row),
             "status": row["status"],
             "status_reason": row["status_reason"],

@@ -2,7 +2,8 @@
 Job.objects.visible_to (a job of a project you cannot see is a 404), changes from
 ``access.check`` (a viewer gets a 403); the actions' refusals are mapped by portal.api."""
 
-from django.db.models import Prefetch
+from django.contrib.auth import get_user_model
+from django.db.models import OuterRef, Prefetch, Subquery
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -85,8 +86,13 @@ class JobViewSet(
         return jobs
 
     def list(self, request: Request) -> Response:
-        # Value rows of the columns the answer shows (serializers.ROW), not jobs.
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()).values(*ROW))
+        # Value rows of the columns the answer shows (serializers.ROW), not jobs. The submitter's
+        # name is a subquery, not a join: PostgreSQL then looks it up for the page's rows only,
+        # after the sort, instead of for every job the user sees before it (10,000 index lookups
+        # were half of the query's time, bench/bench_jobs_api.py).
+        submitter = get_user_model().objects.filter(pk=OuterRef("submitter_id")).values("username")[:1]
+        jobs = self.filter_queryset(self.get_queryset()).annotate(submitter_username=Subquery(submitter))
+        page = self.paginate_queryset(jobs.values(*ROW))
         return self.get_paginated_response(JobSerializer(page, many=True).data)
 
     # portal.api.exception_handler puts the request's cpu/memory_mib/gpus/gpu_type errors under
