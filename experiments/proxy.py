@@ -32,7 +32,7 @@ from portal.accounts.actions import authenticate_token
 from portal.accounts.authentication import key_from_header
 
 from . import gateway, proxy_audit, proxy_parse
-from .proxy_policy import ROUTES, authorize, match_route, refuse_reserved_tags
+from .proxy_policy import REFERENCES, ROUTES, authorize, match_route, refuse_reserved_tags
 from .proxy_scope import Call, Need, Refused, Scope, artifact_experiment, bad, project_of
 
 logger = logging.getLogger(__name__)
@@ -42,18 +42,22 @@ logger = logging.getLogger(__name__)
 EXTRA_QUERY = {("GET", "logged-models/{model_id}"): {"allow_deleted"}}
 
 
-def _read(request: HttpRequest, key: tuple[str, str], path: dict[str, str]) -> dict:
-    """The request's message, read once (see proxy_parse), with the route's path parameters."""
+def _read(
+    request: HttpRequest, key: tuple[str, str], path: dict[str, str]
+) -> tuple[dict, list[tuple[str, str]]]:
+    """The request's message, read once (see proxy_parse), with the route's path parameters; and
+    the objects it names (``proxy_policy.REFERENCES``), noted on the way."""
     descriptor = gateway.request_messages()[key]
+    found = proxy_parse.Found(REFERENCES)
     try:
         if request.method == "GET":
             pairs = [(k, v) for k, values in request.GET.lists() for v in values]
-            params = proxy_parse.from_query(pairs, descriptor)
+            params = proxy_parse.from_query(pairs, descriptor, found)
             for name in EXTRA_QUERY.get(key, ()):
                 if name in request.GET:
                     params[name] = request.GET[name]
         else:
-            params = proxy_parse.from_json(proxy_parse.parse_json(request.body), descriptor)
+            params = proxy_parse.from_json(proxy_parse.parse_json(request.body), descriptor, found)
     except proxy_parse.Malformed as malformed:
         raise bad(malformed.message) from None
     except RequestDataTooBig:
@@ -69,14 +73,15 @@ def _read(request: HttpRequest, key: tuple[str, str], path: dict[str, str]) -> d
         if params.get(name, value) != value:
             raise bad(_("'%(field)s' differs between the path and the body.") % {"field": name})
         params[name] = value
+        found.note(name, value)
     # MLflow acts on `run_id or run_uuid`: one id, under one name, or a 400.
     if "run_uuid" in params:
         run_uuid = params.pop("run_uuid")
         if params.get("run_id", run_uuid) != run_uuid:
             raise bad(_("'run_id' and 'run_uuid' name different runs."))
         params["run_id"] = run_uuid
-    refuse_reserved_tags(params, descriptor)
-    return params
+    refuse_reserved_tags(params, descriptor, found.tag_keys)
+    return params, found.references
 
 
 def _forward_route(key: tuple[str, str], path: dict[str, str]) -> str:
@@ -137,8 +142,10 @@ def tracking(request: HttpRequest, api: str, route: str) -> HttpResponse:
         if matched is None:
             raise Refused(404, "ENDPOINT_NOT_FOUND", _("This MLflow route is not available through Taller."))
         key, path = matched
-        params = _read(request, key, path)
-        call = Call(request=request, scope=scope, route=ROUTES[key], params=params, path=path)
+        params, references = _read(request, key, path)
+        call = Call(
+            request=request, scope=scope, route=ROUTES[key], params=params, path=path, references=references
+        )
         authorize(call)
     except Refused as refused:
         return _refused(refused)

@@ -25,6 +25,7 @@ import functools
 import json
 import math
 import re
+import sys
 
 from django.utils.translation import gettext as _
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -47,6 +48,32 @@ class Malformed(ValueError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class Found:
+    """What the one walk of a request notes for the policy on its way, so that nothing walks the
+    message again (a batch holds thousands of values): each value of a field ``names`` lists (a
+    field's proto name -> what it names), in the message's order, and the key of every tag (an
+    item of a ``tags`` field), at any depth."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        self.names = names
+        self.references: list[tuple[str, str]] = []
+        self.tag_keys: list = []
+
+    def note(self, name: str, value: object) -> None:
+        """A field of the rebuilt message and its rebuilt value."""
+        kind = self.names.get(name)
+        if kind is not None:
+            if isinstance(value, list):
+                # An empty id in a list names nothing: looked up, it is a 404.
+                self.references += [(kind, item) for item in value if isinstance(item, str)]
+            elif isinstance(value, str) and value:
+                self.references.append((kind, value))
+        if name == "tags":
+            for tag in value if isinstance(value, list) else [value]:
+                if isinstance(tag, dict):
+                    self.tag_keys.append(tag.get("key"))
 
 
 def unsupported_fields(descriptor: Descriptor, _seen: frozenset = frozenset()) -> list[str]:
@@ -94,19 +121,22 @@ def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
     return data
 
 
-def from_json(data: dict, descriptor: Descriptor) -> dict:
-    """A JSON body rebuilt as the route's message: proto names, checked types, unknown keys dropped."""
+def from_json(data: dict, descriptor: Descriptor, found: Found | None = None) -> dict:
+    """A JSON body rebuilt as the route's message: proto names, checked types, unknown keys dropped.
+    ``found`` notes what the policy needs of the rebuilt message on the way."""
     # Where a value sits ('metrics[12].value') is only needed for a refusal's message: the walk
     # runs without building those paths (a batch holds thousands of values), and once more with
     # them when it refuses, to say where.
     try:
-        return _message(data, descriptor, None)
+        return _message(data, descriptor, None, found)
     except Malformed:
-        return _message(data, descriptor, "")
+        _message(data, descriptor, "", None)  # the same refusal, saying where
+        raise
 
 
-def from_query(pairs: list[tuple[str, str]], descriptor: Descriptor) -> dict:
-    """A GET query rebuilt as MLflow's server reads it: proto names only, one value a singular field."""
+def from_query(pairs: list[tuple[str, str]], descriptor: Descriptor, found: Found | None = None) -> dict:
+    """A GET query rebuilt as MLflow's server reads it: proto names only, one value a singular field.
+    ``found`` notes what the policy needs of the rebuilt message."""
     fields = {field.name: field for field in descriptor.fields}
     values: dict[str, list[str]] = {}
     for key, value in pairs:
@@ -121,6 +151,9 @@ def from_query(pairs: list[tuple[str, str]], descriptor: Descriptor) -> dict:
             raise Malformed(_("The parameter '%(field)s' is given more than once.") % {"field": name})
         else:
             message[name] = _from_text(given[0], field, name)
+    if found is not None:
+        for name, value in message.items():
+            found.note(name, value)
     return message
 
 
@@ -145,7 +178,7 @@ def _item(path: str | None, index: int) -> str | None:
     return None if path is None else f"{path}[{index}]"
 
 
-def _message(data: object, descriptor: Descriptor, where: str | None) -> dict:
+def _message(data: object, descriptor: Descriptor, where: str | None, found: Found | None) -> dict:
     if not isinstance(data, dict):
         raise Malformed(_("'%(field)s' must be an object.") % {"field": where or "body"})
     by_spelling = _spellings(descriptor)
@@ -155,7 +188,7 @@ def _message(data: object, descriptor: Descriptor, where: str | None) -> dict:
         known = by_spelling.get(key)
         if known is None:
             continue
-        field, name, repeated, plain = known
+        field, name, repeated, plain, low, high = known
         if name in spelled:
             raise Malformed(
                 _("'%(first)s' and '%(second)s' are one field: send it once.")
@@ -164,44 +197,64 @@ def _message(data: object, descriptor: Descriptor, where: str | None) -> dict:
         spelled[name] = key
         if value is None:
             continue  # null is "not set" to protobuf
-        if type(value) is plain and not repeated:
-            message[name] = value  # a string for a string field, true/false for a bool: as it is
-            continue
-        path = _where(where, name)
-        if repeated:
-            if not isinstance(value, list):
-                raise Malformed(_("'%(field)s' must be a list.") % {"field": path})
-            message[name] = [_value(item, field, _item(path, i)) for i, item in enumerate(value)]
+        if type(value) is plain and not repeated and (low is None or low <= value <= high):
+            # A string for a string field, true/false for a bool, an integer in the field's range
+            # for an integer, a finite float in range for a float: as it is (what _value gives).
+            message[name] = value
         else:
-            message[name] = _value(value, field, path)
+            path = _where(where, name)
+            if repeated:
+                if not isinstance(value, list):
+                    raise Malformed(_("'%(field)s' must be a list.") % {"field": path})
+                message[name] = [_value(item, field, _item(path, i), found) for i, item in enumerate(value)]
+            else:
+                message[name] = _value(value, field, path, found)
+        if found is not None and (name in found.names or name == "tags"):
+            found.note(name, message[name])
     return message
 
 
-# Field types whose JSON value is taken as it is when its Python type is exactly this one
-# (``_value`` accepts such a value unchanged); any other value goes through ``_value``.
-_PLAIN = {FieldDescriptor.CPPTYPE_STRING: str, FieldDescriptor.CPPTYPE_BOOL: bool}
+# Field types whose JSON value is taken as it is when its Python type is exactly this one and
+# it is within the bounds (``_value`` gives such a value back unchanged: an integer in range, a
+# float that is finite and in range, which NaN and the infinities are not); any other value goes
+# through ``_value``.
+_PLAIN = {
+    FieldDescriptor.CPPTYPE_STRING: (str, None, None),
+    FieldDescriptor.CPPTYPE_BOOL: (bool, None, None),
+    FieldDescriptor.CPPTYPE_DOUBLE: (float, -sys.float_info.max, sys.float_info.max),
+    FieldDescriptor.CPPTYPE_FLOAT: (float, -_FLOAT32_MAX, _FLOAT32_MAX),
+    **{kind: (int, low, high) for kind, (low, high) in _INTEGER_RANGES.items()},
+}
+_NOT_PLAIN = (None, None, None)
 
 
 @functools.cache
-def _spellings(descriptor: Descriptor) -> dict[str, tuple[FieldDescriptor, str, bool, type | None]]:
+def _spellings(
+    descriptor: Descriptor,
+) -> dict[str, tuple[FieldDescriptor, str, bool, type | None, object, object]]:
     """Each field of a message under each name protobuf's JSON parser accepts for it, with what
-    the walk asks of it on every value: (field, proto name, repeated, the plain type or None)."""
+    the walk asks of it on every value: (field, proto name, repeated, the plain type or None, and
+    the bounds of a plain value, or None)."""
     return {
         spelling: (
             field,
             field.name,
             field.is_repeated,
-            None if field.type == FieldDescriptor.TYPE_BYTES else _PLAIN.get(field.cpp_type),
+            *(
+                _NOT_PLAIN
+                if field.type == FieldDescriptor.TYPE_BYTES
+                else _PLAIN.get(field.cpp_type, _NOT_PLAIN)
+            ),
         )
         for field in descriptor.fields
         for spelling in (field.name, field.json_name)
     }
 
 
-def _value(value: object, field: FieldDescriptor, where: str | None):
+def _value(value: object, field: FieldDescriptor, where: str | None, found: Found | None = None):
     kind = field.cpp_type
     if kind == FieldDescriptor.CPPTYPE_MESSAGE:
-        return _message(value, field.message_type, where)
+        return _message(value, field.message_type, where, found)
     if field.type == FieldDescriptor.TYPE_BYTES:
         raise Malformed(_("'%(field)s' is not accepted through the proxy.") % {"field": where})
     if kind == FieldDescriptor.CPPTYPE_STRING:

@@ -47,8 +47,8 @@ NOT_REFERENCES = {
 
 
 def _references(message: dict, found: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
-    """(kind, id) of every object a rebuilt message names, at any depth, in the message's order.
-    (Lists and plain calls, not generators: a batch of a thousand metrics is walked per request.)"""
+    """(kind, id) of every object a rebuilt message names, at any depth, in the message's order:
+    what ``proxy_parse.Found`` notes while the request is read, for the values a rule sets after."""
     found = [] if found is None else found
     for name, value in message.items():
         kind = REFERENCES.get(name)
@@ -62,23 +62,6 @@ def _references(message: dict, found: list[tuple[str, str]] | None = None) -> li
             _references(value, found)
         elif kind is not None and isinstance(value, str) and value:
             found.append((kind, value))
-    return found
-
-
-def _tag_keys(message: dict, found: list | None = None) -> list:
-    """The key of every tag (an item of a ``tags`` list) in a message, at any depth."""
-    found = [] if found is None else found
-    for name, value in message.items():
-        if isinstance(value, list):
-            for item in value:
-                if isinstance(item, dict):
-                    if name == "tags":
-                        found.append(item.get("key"))
-                    _tag_keys(item, found)
-        elif isinstance(value, dict):
-            if name == "tags":
-                found.append(value.get("key"))
-            _tag_keys(value, found)
     return found
 
 
@@ -328,25 +311,34 @@ def match_route(method: str, route: str) -> tuple[tuple[str, str], dict[str, str
     return None
 
 
-def refuse_reserved_tags(params: dict, descriptor) -> None:
+def refuse_reserved_tags(params: dict, descriptor, tag_keys: list) -> None:
     """The taller.* tags tie objects to projects and jobs: only the portal itself sets them.
 
     Refused (not silently dropped) wherever a client could send one: the key of a tag route
     (set-tag, delete-tag; a logged model's tag key in the path), and every tag of a ``tags``
     list at any depth (log-batch, run, experiment, model, version and logged-model creation,
-    dataset inputs).
+    dataset inputs): ``tag_keys``, noted while the request was read (``proxy_parse.Found``).
     """
     keys = [params.get("key"), params.get("tag_key")] if "Tag" in descriptor.name else []
-    keys += _tag_keys(params)
+    keys += tag_keys
     if any(isinstance(key, str) and key.startswith(RESERVED_TAG_PREFIX) for key in keys):
         raise Refused(403, "PERMISSION_DENIED", _("Tags starting with 'taller.' are set by the portal."))
 
 
 def authorize(call: Call) -> None:
+    """``call.references``: the objects the request's message names, noted while it was read. A
+    rule may set values of the message (the project's tag, a narrowed filter): whatever objects
+    those name are looked up too, so that every object of what is forwarded is checked."""
     for name in call.route.required:
         if not call.params.get(name):
             raise bad(_("Missing parameter: %(name)s.") % {"name": name})
+    references = call.references
     if call.route.rule is not None:
+        read = dict(call.params)
         call.route.rule(call)
-    for kind, value in dict.fromkeys(_references(call.params)):  # each object once (a batch repeats them)
+        references = [
+            *references,
+            *_references({name: value for name, value in call.params.items() if read.get(name) is not value}),
+        ]
+    for kind, value in dict.fromkeys(references):  # each object once (a batch repeats them)
         call.claim(project_of(kind, value))

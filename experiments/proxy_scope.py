@@ -88,6 +88,8 @@ class Call:
     path: dict[str, str] = field(default_factory=dict)  # the route's path parameters (a logged model id)
     slug: str | None = None  # the one project a write touches, once known
     check_response: Callable[[dict], dict | None] | None = None  # narrows or checks the answer
+    # (kind, id) of each object the message names, as read (proxy_parse.Found); see authorize
+    references: list[tuple[str, str]] = field(default_factory=list)
 
     def claim(self, slug: str) -> None:
         """The request touches ``slug``: the token needs the route's role there, and a write

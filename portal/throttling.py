@@ -1,6 +1,7 @@
 """The API's rate limit per user (``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["user"]``)."""
 
 import time
+import weakref
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.redis import RedisCache
@@ -42,11 +43,25 @@ return count
 """
 
 
+# One redis-py client per cache backend, kept as long as the backend: Django's builds a new one
+# on every call (``get_client``), and each construction copies the same ~170 response
+# callbacks, which was over half of the throttle's time (bench/bench_projects_api.py). A client
+# takes a connection from its backend's pool for each command, as a new one would.
+_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _redis_client(backend: RedisCache):
+    client = _clients.get(backend._cache)
+    if client is None:
+        client = _clients[backend._cache] = backend._cache.get_client(write=True)
+    return client
+
+
 def count_in_window(key: str, seconds: int) -> int:
     """Add one to ``key``, which lives ``seconds`` from its first count; the count after it."""
     backend = caches[DEFAULT_CACHE_ALIAS]
     if isinstance(backend, RedisCache):
-        client = backend._cache.get_client(write=True)
+        client = _redis_client(backend)
         return client.eval(_COUNT, 1, backend.make_and_validate_key(key), seconds + 1)
     # The embedded default's file cache: no atomic increment, so concurrent calls may undercount.
     if backend.add(key, 1, timeout=seconds + 1):

@@ -5,7 +5,8 @@ a 403; site admins see every project and alone approve or reject.
 """
 
 import django_filters
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.contrib.auth import get_user_model
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -39,9 +40,15 @@ class ProjectFilter(django_filters.FilterSet):
 
 
 def with_caller_role(projects: QuerySet, user) -> QuerySet:
-    """Annotate each project with what the serializer shows beyond its columns, in the same query."""
+    """Annotate each project with what the serializer shows beyond its columns, in the same query.
+
+    Both are subqueries, not joins: a list's COUNT drops the annotations it does not need but
+    keeps their joins, and a join to the users for the requester's name made PostgreSQL's COUNT
+    of a page of GET /api/v1/projects/ take 2.5 ms instead of 1.5 (and the page's own select
+    2.4 ms instead of 1.4), bench/bench_projects_api.py."""
     role = Membership.objects.filter(project=OuterRef("pk"), user_id=user.pk).values("role")[:1]
-    return projects.annotate(caller_role=Subquery(role), requested_by_username=F("requested_by__username"))
+    requester = get_user_model().objects.filter(pk=OuterRef("requested_by_id")).values("username")[:1]
+    return projects.annotate(caller_role=Subquery(role), requested_by_username=Subquery(requester))
 
 
 def project_detail(request: Request, project: Project) -> dict:
