@@ -6,7 +6,7 @@ import sys
 import click
 
 from . import output
-from .main import api, cli, converter, json_option
+from .base import api, cli, converter, json_option
 from .parsing import parse_cpu, parse_memory_mib, parse_minutes
 
 

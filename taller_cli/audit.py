@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from . import output
-from .main import TallerError, api, cli, json_option
+from .base import TallerError, api, cli, json_option
 
 KINDS = ["project", "member", "quota", "job", "pipeline", "schedule", "webhook", "notification", "token",
          "model", "deployment", "other"]  # fmt: skip

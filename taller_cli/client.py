@@ -5,6 +5,10 @@ from typing import Any
 import requests
 
 
+class TallerError(Exception):
+    """A failure to report as `taller: error: <message>` with exit status 1."""
+
+
 class ApiError(Exception):
     """A failure to report on one line: ``str(error)`` is the message."""
 
@@ -121,3 +125,11 @@ class Api:
             if len(results) >= limit or not following:
                 return results[:limit]
             answer = self.request("GET", following)
+
+
+def api() -> Api:
+    """The portal of the saved configuration (``taller login``), with its token."""
+    from .config import load_settings
+
+    settings = load_settings()
+    return Api(settings.url, settings.token)

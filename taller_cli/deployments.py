@@ -6,8 +6,8 @@ import json
 import click
 
 from . import output
+from .base import TallerError, api, cli, converter, json_option
 from .client import Api
-from .main import TallerError, api, cli, converter, json_option
 from .parsing import parse_cpu, parse_memory_mib
 
 SHOWN = ["name", "model", "alias", "version", "serving_version", "replicas", "status", "status_reason", "url"]

@@ -7,7 +7,7 @@ import sys
 import click
 
 from . import output
-from .main import TallerError, api, cli, json_option
+from .base import TallerError, api, cli, json_option
 
 
 def _path(project: str) -> str:

@@ -5,7 +5,7 @@ list|add|delete|test|deliveries`: a project's webhooks (its owners only: the por
 import click
 
 from . import output
-from .main import api, cli, json_option
+from .base import api, cli, json_option
 
 MAX_DELIVERIES = 1000
 project_option = click.option("--project", "-p", required=True, help="Slug of the project.")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from . import output
-from .main import TallerError, api, cli, json_option
+from .base import TallerError, api, cli, json_option
 
 MAX_RUNS = 500
 FINISHED = {"succeeded", "failed", "cancelled"}

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from . import output
-from .main import TallerError, api, cli, json_option
+from .base import TallerError, api, cli, json_option
 
 RO_CRATE = click.option(
     "--ro-crate",

@@ -8,7 +8,7 @@ import click
 import yaml
 
 from . import output
-from .main import TallerError, api, cli, json_option
+from .base import TallerError, api, cli, json_option
 
 MAX_SCHEDULES = 1000
 

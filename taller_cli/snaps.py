@@ -6,7 +6,7 @@ upload are in ``snapshots``; this module's short name keeps main.py's import lin
 import click
 
 from . import output
-from .main import TallerError, api, cli, json_option
+from .base import TallerError, api, cli, json_option
 
 MAX_SNAPSHOTS = 1000
 

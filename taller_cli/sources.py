@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from . import snapshots
+from .client import api
 
 
 class SourceError(Exception):
@@ -144,8 +145,6 @@ def _source_body(
     with_changes: bool,
 ) -> dict[str, Any]:
     if code:
-        from .main import api
-
         try:
             digest, sent = snapshots.upload(api(), project, code)
         except snapshots.PackError as error:
@@ -161,8 +160,6 @@ def _source_body(
         except (SourceError, snapshots.PackError) as error:
             raise click.ClickException(f"--git: {error}") from None
         if data is not None:
-            from .main import api
-
             digest, sent = snapshots.upload(api(), project, "", data=data)
             state = "uploaded" if sent else "already uploaded"
             click.echo(f"Uncommitted changes: snapshot {digest[:12]} {state}.", err=True)

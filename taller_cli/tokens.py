@@ -5,7 +5,7 @@ from datetime import date, datetime
 import click
 
 from . import output
-from .main import api, cli, converter, json_option
+from .base import api, cli, converter, json_option
 
 
 def parse_expiry(text: str) -> str:
