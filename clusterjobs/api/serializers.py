@@ -202,6 +202,8 @@ _COLUMNS = [
     "dispatched_at",
     "started_at",
     "finished_at",
+    "gpu_use_percent",
+    "gpu_underused",
 ]
 # ``submitter_username`` is the list's annotation (see JobViewSet.list).
 ROW = [*_COLUMNS, "project__slug", "submitter_username"]
@@ -273,6 +275,8 @@ class JobSerializer(serializers.ModelSerializer):
             "dispatched_at",
             "started_at",
             "finished_at",
+            "gpu_use_percent",
+            "gpu_underused",
         ]
         read_only_fields = fields
         list_serializer_class = JobListSerializer
@@ -318,6 +322,15 @@ class JobSerializer(serializers.ModelSerializer):
             "dispatched_at": {"help_text": _("When it was handed to the backend; null before.")},
             "started_at": {"help_text": _("When it started running; null before.")},
             "finished_at": {"help_text": _("When it ended; null before.")},
+            "gpu_use_percent": {
+                "help_text": _(
+                    "Average use of its GPUs over its life, in %, from the site's Prometheus once it "
+                    "ended; null for a job without GPUs, before it ends, or with no Prometheus."
+                )
+            },
+            "gpu_underused": {
+                "help_text": _("True if that average was under the site's threshold (the job wasted GPUs).")
+            },
         }
 
     def to_representation(self, job: Job | dict, zone: tzinfo | None = None) -> dict:
@@ -349,6 +362,8 @@ class JobSerializer(serializers.ModelSerializer):
             "dispatched_at": api_time(row["dispatched_at"], zone),
             "started_at": api_time(row["started_at"], zone),
             "finished_at": api_time(row["finished_at"], zone),
+            "gpu_use_percent": row["gpu_use_percent"],
+            "gpu_underused": row["gpu_underused"],
         }
 
     def get_env(self, job: Job) -> dict[str, str]:

@@ -16,6 +16,7 @@ import yaml
 from django.test import Client
 from django.utils import timezone
 from pytest_httpserver import HTTPServer
+from rest_framework.test import APIClient
 from werkzeug import Response
 
 from clusterjobs import resource_use, sync, tasks
@@ -244,6 +245,14 @@ def test_a_job_that_ended_is_flagged_once_on_the_job_and_its_run(gpu_job, person
     assert "gpu-underused" in runs
     run_page = client.get(f"/projects/{personas.project.slug}/runs/{run_id}/").content.decode()
     assert 'id="run-gpu-underused"' in run_page
+    api = APIClient()
+    api.force_authenticate(personas.vera)
+    shown = api.get(f"/api/v1/jobs/{gpu_job.pk}/").json()
+    assert (shown["gpu_use_percent"], shown["gpu_underused"]) == (15.0, True)
+    listed = api.get("/api/v1/jobs/", {"project": personas.project.slug}).json()["results"]
+    assert [(j["gpu_use_percent"], j["gpu_underused"]) for j in listed if j["id"] == gpu_job.pk] == [
+        (15.0, True)
+    ]
 
 
 def test_a_job_that_used_its_gpus_is_not_flagged(gpu_job, settings):
