@@ -39,7 +39,9 @@ migrate: install var
 # the web server (8000) and MLflow (5000).
 run: migrate
 	$(BIN)/python manage.py seed_demo
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m portal.supervise Procfile
+	# exec: the shell gives its place to supervisord, so that a SIGTERM sent to make (which passes it
+	# on to its children) reaches supervisord and stops every process, rather than ending only the shell.
+	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/python -m portal.supervise Procfile
 
 # PostgreSQL and Redis: start them where the machine has them and they are down.
 services:
