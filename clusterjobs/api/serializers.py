@@ -328,9 +328,7 @@ class JobSerializer(serializers.ModelSerializer):
                     "ended; null for a job without GPUs, before it ends, or with no Prometheus."
                 )
             },
-            "gpu_underused": {
-                "help_text": _("True if that average was under the site's threshold (the job wasted GPUs).")
-            },
+            "gpu_underused": {"help_text": _("True if that average was under the site's threshold.")},
         }
 
     def to_representation(self, job: Job | dict, zone: tzinfo | None = None) -> dict:
