@@ -188,7 +188,7 @@ def _message(data: object, descriptor: Descriptor, where: str | None, found: Fou
         known = by_spelling.get(key)
         if known is None:
             continue
-        field, name, repeated, plain, low, high = known
+        field, name, repeated, plain, low, high, integer = known
         if name in spelled:
             raise Malformed(
                 _("'%(first)s' and '%(second)s' are one field: send it once.")
@@ -201,6 +201,16 @@ def _message(data: object, descriptor: Descriptor, where: str | None, found: Fou
             # A string for a string field, true/false for a bool, an integer in the field's range
             # for an integer, a finite float in range for a float: as it is (what _value gives).
             message[name] = value
+        elif (
+            integer
+            and type(value) is str
+            and not repeated
+            and _INTEGER_TEXT.fullmatch(value)
+            and low <= (number := int(value)) <= high
+        ):
+            # protobuf's JSON writes 64-bit integers as strings (a metric's step and timestamp):
+            # what _value gives for one in range, without its walk.
+            message[name] = number
         else:
             path = _where(where, name)
             if repeated:
@@ -216,8 +226,8 @@ def _message(data: object, descriptor: Descriptor, where: str | None, found: Fou
 
 # Field types whose JSON value is taken as it is when its Python type is exactly this one and
 # it is within the bounds (``_value`` gives such a value back unchanged: an integer in range, a
-# float that is finite and in range, which NaN and the infinities are not); any other value goes
-# through ``_value``.
+# float that is finite and in range, which NaN and the infinities are not), and so is the text
+# of an integer in range for an integer field; any other value goes through ``_value``.
 _PLAIN = {
     FieldDescriptor.CPPTYPE_STRING: (str, None, None),
     FieldDescriptor.CPPTYPE_BOOL: (bool, None, None),
@@ -231,10 +241,10 @@ _NOT_PLAIN = (None, None, None)
 @functools.cache
 def _spellings(
     descriptor: Descriptor,
-) -> dict[str, tuple[FieldDescriptor, str, bool, type | None, object, object]]:
+) -> dict[str, tuple[FieldDescriptor, str, bool, type | None, object, object, bool]]:
     """Each field of a message under each name protobuf's JSON parser accepts for it, with what
-    the walk asks of it on every value: (field, proto name, repeated, the plain type or None, and
-    the bounds of a plain value, or None)."""
+    the walk asks of it on every value: (field, proto name, repeated, the plain type or None, the
+    bounds of a plain value or None, and whether it is an integer field)."""
     return {
         spelling: (
             field,
@@ -245,6 +255,7 @@ def _spellings(
                 if field.type == FieldDescriptor.TYPE_BYTES
                 else _PLAIN.get(field.cpp_type, _NOT_PLAIN)
             ),
+            field.cpp_type in _INTEGER_RANGES,
         )
         for field in descriptor.fields
         for spelling in (field.name, field.json_name)
