@@ -31,7 +31,7 @@ from clusterjobs import dispatch, tasks
 from clusterjobs.backends.base import JobSpec
 from clusterjobs.backends.kubernetes import KubernetesBackend, job_manifest, secret_manifest
 from clusterjobs.models import Job, JobStatus, JobTransition
-from clusterjobs.validation import JobRequest
+from clusterjobs.request import JobRequest
 from portal.accounts.models import User
 from portal.projects.models import Membership, Project, Role
 from portal.quotas.models import Quota

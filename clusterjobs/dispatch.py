@@ -29,8 +29,8 @@ from . import admission, queue, runs, sync
 from .backends import Backend, BackendError, BackendStatus, JobSpec, ProjectLimits, get_backend
 from .lifecycle import move_job
 from .models import Job, JobStatus, PreparedProject
+from .request import JobRequest
 from .sources.jobs import source_environment
-from .validation import JobRequest
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ from portal.api import StrictSerializerMixin
 from portal.times import api_time
 
 from ..models import Job, JobStatus, JobTransition
-from ..validation import RESOURCES, JobRequest, check_request
+from ..request import RESOURCES, JobRequest
+from ..validation import check_request
 
 
 class StringField(serializers.CharField):
