@@ -22,12 +22,13 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from portal.accounts.actions import create_token, revoke_token
+from portal.accounts.actions import create_job_tokens, revoke_token
 from portal.projects.models import Project
+from portal.rows import update_each
 
 from . import admission, queue, runs, sync
 from .backends import Backend, BackendError, BackendStatus, JobSpec, ProjectLimits, get_backend
-from .lifecycle import move_job
+from .lifecycle import move_job, move_jobs
 from .models import Job, JobStatus, PreparedProject
 from .request import JobRequest
 from .sources.jobs import source_environment
@@ -80,8 +81,92 @@ def dispatch(job_id: int, attempt: str = "") -> str:
             key = _hand_token(job, backend, claim)
         else:
             Job.objects.filter(pk=job.pk).update(**claim)
-    with _claim_kept(job.pk, attempt):
+    with _claim_kept([job.pk], attempt):
         return _create_on_backend(job, backend, key, claim)
+
+
+# The wait before a failed dispatch is tried again, doubled at each failure (tasks.backoff).
+FIRST_RETRY_SECONDS = 5
+
+
+def dispatch_many(job_ids: list[int], attempt: str = "") -> dict[int, str]:
+    """``dispatch`` for a batch of admitted jobs (a drain that admitted many at once), with the
+    database work done once for the batch rather than once per job: one transaction locks the
+    jobs (in id order, so two batches never wait on each other in a circle), claims them for the
+    attempt and commits their tokens; each is then created on its backend; one transaction moves
+    those created to ``pending``. The guarantees are dispatch's: a job no longer ``dispatching``,
+    or held by another live attempt, is left alone, and tokens are committed before any submit.
+
+    A job that an earlier attempt gave a token (it may be on its backend already) is handed to a
+    dispatch task of its own, which looks before it creates. A job whose submit fails is released
+    from the batch's claim and handed to a dispatch task of its own, which retries it with backoff
+    (or fails at once, when the backend refused it for good).
+
+    Returns each job's outcome: dispatch's, or "sent" for a job handed to a task of its own."""
+    attempt = attempt or uuid.uuid4().hex
+    outcomes = dict.fromkeys(job_ids, "skipped")
+    with transaction.atomic():
+        jobs = list(
+            Job.objects.select_for_update(of=("self",))
+            .select_related("project", "project__quota", "submitter")
+            .filter(pk__in=job_ids, status=JobStatus.DISPATCHING)
+            .order_by("pk")
+        )
+        now = timezone.now()
+        claim = {"dispatch_claim": attempt, "dispatch_claimed_until": _claim_until(now)}
+        fresh, ours = [], []
+        for job in jobs:
+            held_by_another = job.dispatch_claim and job.dispatch_claim != attempt
+            if held_by_another and job.dispatch_claimed_until and job.dispatch_claimed_until > now:
+                continue  # another attempt is dispatching it, or waits for its retry
+            if job.mlflow_token_id:
+                outcomes[job.pk] = "sent"
+                if job.dispatch_claim == attempt:  # this batch's, before a retry of its task
+                    ours.append(job.pk)
+            else:
+                fresh.append((job, get_backend(job.backend or None)))
+        Job.objects.filter(pk__in=ours).update(dispatch_claim="", dispatch_claimed_until=None)
+        keys = _hand_tokens(fresh, claim)
+    for job_id in [pk for pk, outcome in outcomes.items() if outcome == "sent"]:
+        queue.send_dispatch(job_id)
+    created: dict[int, tuple[str, dict]] = {}
+    with _claim_kept([job.pk for job, _backend in fresh], attempt):
+        for (job, backend), key in zip(fresh, keys, strict=True):
+            started = timezone.now()
+            try:
+                limits = ensure_project(backend, job.project)
+                if not runs.start_run(job, started, retried=False):
+                    continue  # cancelled meanwhile
+                env, secret_names = job_environment(job, key)
+                backend.submit(job_spec(job, env, limits, secret_names))
+            except BackendError as error:
+                outcomes[job.pk] = _hand_back(job.pk, attempt, error)
+                continue
+            created[job.pk] = (_created_as(job), {"dispatched_at": started})
+        moved = move_jobs(created, JobStatus.PENDING, JobStatus.DISPATCHING)
+    for job, backend in fresh:
+        if job.pk in moved:
+            outcomes[job.pk] = "submitted"
+        elif job.pk in created:
+            outcomes[job.pk] = _cancelled_meanwhile(job, backend)
+    return outcomes
+
+
+def _hand_back(job_id: int, attempt: str, error: BackendError) -> str:
+    """A batch's job whose submit failed: refused for good, it fails; otherwise the batch lets it
+    go (its claim, with why) to a dispatch task of its own, which retries it with backoff."""
+    if error.permanent:
+        sync.fail_job(job_id, gettext_noop("the backend refused the job: %(error)s") % {"error": error})
+        return "failed"
+    Job.objects.filter(pk=job_id, status=JobStatus.DISPATCHING, dispatch_claim=attempt).update(
+        status_reason=DISPATCH_RETRYING % {"error": error}, dispatch_claim="", dispatch_claimed_until=None
+    )
+    queue.send_dispatch(job_id, countdown=FIRST_RETRY_SECONDS)
+    return "sent"
+
+
+def _created_as(job: Job) -> str:
+    return gettext_noop("created on the backend as %(name)s") % {"name": job.backend_name}
 
 
 def _create_on_backend(job: Job, backend: Backend, key: str | None, claim: dict) -> str:
@@ -111,12 +196,17 @@ def _create_on_backend(job: Job, backend: Backend, key: str | None, claim: dict)
     if move_job(
         job.pk,
         JobStatus.PENDING,
-        gettext_noop("created on the backend as %(name)s") % {"name": job.backend_name},
+        _created_as(job),
         only_from={JobStatus.DISPATCHING},
         dispatched_at=started,  # the start of its MLflow run
     ):
         return "submitted"
-    # Cancelled while we were creating it (or already ended): do not leave it running.
+    return _cancelled_meanwhile(job, backend)
+
+
+def _cancelled_meanwhile(job: Job, backend: Backend) -> str:
+    """A job created on its backend that did not move to ``pending``: cancelled while it was
+    being created (or already ended). It must not be left running."""
     if Job.objects.filter(pk=job.pk, status=JobStatus.CANCELLED).exists():
         if backend.cancel(job.pk, job.project.slug):
             Job.objects.filter(pk=job.pk).update(lingering=True)  # until its Pods are gone
@@ -146,9 +236,24 @@ def dispatch_failed(job_id: int, attempt: str, error: Exception, retry_in: float
 def _hand_token(job: Job, backend: Backend, claim: dict) -> str:
     """A new job-scoped token for the job, recorded on it with its backend and the dispatch
     attempt's claim; returns the key."""
-    token, key = create_token(job.submitter, f"job {job.pk}", project=job.project)
-    Job.objects.filter(pk=job.pk).update(mlflow_token=token, backend=backend.name, **claim)
-    return key
+    return _hand_tokens([(job, backend)], claim)[0]
+
+
+def _hand_tokens(jobs: list[tuple[Job, Backend]], claim: dict) -> list[str]:
+    """``_hand_token`` for each (job, its backend): two statements however many they are."""
+    if not jobs:
+        return []
+    made = create_job_tokens([(job.submitter, f"job {job.pk}", job.project) for job, _backend in jobs])
+    for (job, backend), (token, _key) in zip(jobs, made, strict=True):
+        job.mlflow_token, job.backend = token, backend.name
+        for name, value in claim.items():
+            setattr(job, name, value)
+    update_each(
+        Job,
+        {job.pk: {"mlflow_token": job.mlflow_token_id, "backend": job.backend} for job, _ in jobs},
+        same=claim,
+    )
+    return [key for _token, key in made]
 
 
 def _adopt(job: Job, found: BackendStatus) -> str:
@@ -175,15 +280,15 @@ def _claim_until(now: datetime | None = None, *, extra_seconds: float = 0) -> da
     return (now or timezone.now()) + timedelta(seconds=settings.TALLER_DISPATCH_CLAIM_SECONDS + extra_seconds)
 
 
-def _renew_claim(job_id: int, attempt: str) -> None:
-    Job.objects.filter(pk=job_id, status=JobStatus.DISPATCHING, dispatch_claim=attempt).update(
+def _renew_claim(job_ids: list[int], attempt: str) -> None:
+    Job.objects.filter(pk__in=job_ids, status=JobStatus.DISPATCHING, dispatch_claim=attempt).update(
         dispatch_claimed_until=_claim_until()
     )
 
 
 @contextmanager
-def _claim_kept(job_id: int, attempt: str) -> Iterator[None]:
-    """Renew the attempt's claim on the job every third of TALLER_DISPATCH_CLAIM_SECONDS while the
+def _claim_kept(job_ids: list[int], attempt: str) -> Iterator[None]:
+    """Renew the attempt's claim on the jobs every third of TALLER_DISPATCH_CLAIM_SECONDS while the
     block runs (a backend call may take longer than the claim lasts); if the process dies, the
     renewals stop with it and the claim lapses."""
     stop = threading.Event()
@@ -192,13 +297,14 @@ def _claim_kept(job_id: int, attempt: str) -> Iterator[None]:
         try:
             while not stop.wait(settings.TALLER_DISPATCH_CLAIM_SECONDS / 3):
                 try:
-                    _renew_claim(job_id, attempt)
+                    _renew_claim(job_ids, attempt)
                 except DatabaseError as error:  # the next renewal may get through
-                    log.warning("could not renew the dispatch claim on job %s: %s", job_id, error)
+                    log.warning("could not renew the dispatch claim on jobs %s: %s", job_ids, error)
         finally:
             connection.close()  # this thread's own connection
 
-    renewer = threading.Thread(target=renew, name=f"dispatch-claim-{job_id}", daemon=True)
+    first = job_ids[0] if job_ids else "none"
+    renewer = threading.Thread(target=renew, name=f"dispatch-claim-{first}", daemon=True)
     renewer.start()
     try:
         yield

@@ -14,9 +14,14 @@ from . import admission
 
 log = logging.getLogger(__name__)
 
+# Most admitted jobs one dispatch task takes at once (dispatch.dispatch_many): the database work
+# of a dispatch is done once per batch, and a burst of admissions still spreads over the workers.
+DISPATCH_BATCH = 20
+
 
 class _Installed:
     dispatch_job: Task | None = None
+    dispatch_jobs: Task | None = None
     sync_job_run: Task | None = None
     check_gpu_use: Task | None = None
 
@@ -24,8 +29,15 @@ class _Installed:
 installed = _Installed()
 
 
-def install(*, dispatch_job: Task, sync_job_run: Task, check_gpu_use: Task | None = None) -> None:
+def install(
+    *,
+    dispatch_job: Task,
+    sync_job_run: Task,
+    dispatch_jobs: Task | None = None,
+    check_gpu_use: Task | None = None,
+) -> None:
     installed.dispatch_job = dispatch_job
+    installed.dispatch_jobs = dispatch_jobs
     installed.sync_job_run = sync_job_run
     installed.check_gpu_use = check_gpu_use
 
@@ -44,8 +56,19 @@ def _send(task: Task | None, what: str, args: tuple, countdown: float = 0) -> bo
     return True
 
 
-def send_dispatch(job_id: int) -> bool:
-    return _send(installed.dispatch_job, "dispatch_job", (job_id,))
+def send_dispatch(job_id: int, *, countdown: float = 0) -> bool:
+    return _send(installed.dispatch_job, "dispatch_job", (job_id,), countdown)
+
+
+def send_dispatches(job_ids: list[int], batch: int) -> None:
+    """The dispatch of many admitted jobs: one task per ``batch`` of them (dispatch_jobs), one
+    dispatch_job for a job alone."""
+    for start in range(0, len(job_ids), batch):
+        chunk = job_ids[start : start + batch]
+        if len(chunk) == 1:
+            send_dispatch(chunk[0])
+        else:
+            _send(installed.dispatch_jobs, "dispatch_jobs", (chunk,))
 
 
 def send_sync_run(job_id: int, *, countdown: float = 0) -> bool:
@@ -61,6 +84,5 @@ def admit_and_dispatch() -> list[int]:
     enqueue their dispatch. A lost enqueue is repaired by the periodic drain (the job stays
     ``dispatching`` without a claim: dispatch.redispatch_lost)."""
     admitted = admission.admit()
-    for job_id in admitted:
-        send_dispatch(job_id)
+    send_dispatches(admitted, DISPATCH_BATCH)
     return admitted

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 def backoff(retries: int) -> int:
     """Seconds before the next attempt on a backend that failed: 5, 10, 20, ... at most 5 minutes."""
-    return min(5 * 2**retries, 300)
+    return min(dispatch.FIRST_RETRY_SECONDS * 2**retries, 300)
 
 
 # acks_late + reject_on_worker_lost: a worker killed mid-dispatch leaves the message to be
@@ -49,6 +49,14 @@ def dispatch_job(self, job_id: int) -> str:
         if self.request.retries >= self.max_retries:
             raise
         raise _retry_dispatch(self, job_id, error, retry.backoff(self.request.retries)) from error
+
+
+@shared_task(base=WritingTask, acks_late=True, reject_on_worker_lost=True)
+def dispatch_jobs(job_ids: list[int]) -> dict[int, str]:
+    """dispatch_job for a batch of admitted jobs (see dispatch.dispatch_many): a failed job is
+    handed to a dispatch_job of its own, which retries it; a transient database error retries the
+    batch, which leaves alone what it already did."""
+    return dispatch.dispatch_many(job_ids)
 
 
 def _retry_dispatch(task, job_id: int, error: Exception, countdown: float) -> Exception:
@@ -89,4 +97,9 @@ def drain_queues() -> list[int]:
     return dispatch.drain_queues()
 
 
-queue.install(dispatch_job=dispatch_job, sync_job_run=sync_job_run, check_gpu_use=check_gpu_use)
+queue.install(
+    dispatch_job=dispatch_job,
+    dispatch_jobs=dispatch_jobs,
+    sync_job_run=sync_job_run,
+    check_gpu_use=check_gpu_use,
+)

@@ -31,17 +31,37 @@ def create_token(
     """
     if project is not None and scope is not None:
         raise ValueError("a token is either a job's (project) or a person's scoped one (scope)")
+    token, key = _new_token(
+        user,
+        name,
+        project if project is not None else scope,
+        workload=project is not None,
+        expires_at=expires_at,
+    )
+    token.save(force_insert=True)
+    _record(token, "token.create")
+    return token, key
+
+
+def create_job_tokens(jobs: list[tuple[User, str, object]]) -> list[tuple[ApiToken, str]]:
+    """``create_token(user, name, project=project)`` for each (user, name, project), in one INSERT:
+    the tokens of a batch of jobs (a job's token is not audited, see ``_record``)."""
+    made = [_new_token(user, name, project, workload=True) for user, name, project in jobs]
+    ApiToken.objects.bulk_create([token for token, _key in made])
+    return made
+
+
+def _new_token(user: User, name: str, project, *, workload: bool, expires_at=None) -> tuple[ApiToken, str]:
     key = ApiToken.generate_key()
-    token = ApiToken.objects.create(
+    token = ApiToken(
         user=user,
         name=name,
         prefix=key[:12],
         key_hash=hash_token(key),
-        project=project if project is not None else scope,
-        workload=project is not None,
+        project=project,
+        workload=workload,
         expires_at=expires_at,
     )
-    _record(token, "token.create")
     return token, key
 
 

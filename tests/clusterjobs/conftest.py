@@ -9,6 +9,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from clusterjobs import dispatch
 from clusterjobs.backends import get_backend
 from clusterjobs.backends.base import JobSpec
 from clusterjobs.backends.kubernetes import KubernetesBackend
@@ -134,3 +135,12 @@ def genomics_job(personas: Personas):
 def _fast_passwords(settings):
     """The personas' passwords need no strong hashing in these tests."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def k8s(cluster, personas, settings):
+    """The test cluster, with the personas' project to be prepared afresh by its first dispatch."""
+    settings.TALLER_JOB_TRACKING_URI = "https://portal.example.edu/mlflow"
+    dispatch.forget_project_ready(cluster.backend, personas.project.slug)
+    yield cluster
+    dispatch.forget_project_ready(cluster.backend, personas.project.slug)

@@ -18,14 +18,6 @@ from .factories import JobFactory, claim_gone_stale
 NS = "taller-genomics"
 
 
-@pytest.fixture
-def k8s(cluster, personas, settings):
-    settings.TALLER_JOB_TRACKING_URI = "https://portal.example.edu/mlflow"
-    dispatch.forget_project_ready(cluster.backend, personas.project.slug)
-    yield cluster
-    dispatch.forget_project_ready(cluster.backend, personas.project.slug)
-
-
 def admitted(personas, **fields) -> Job:
     values = {"mlflow_run_id": "run123", "mlflow_experiment_id": "7", "env": {"SEED": "42"}, **fields}
     return JobFactory(
