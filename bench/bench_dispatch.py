@@ -33,7 +33,7 @@ from clusterjobs.backends.base import JobSpec
 from clusterjobs.backends.kubernetes import KubernetesBackend, job_manifest, secret_manifest
 from clusterjobs.models import Job, JobStatus, JobTransition
 from clusterjobs.queue import DISPATCH_BATCH
-from clusterjobs.validation import JobRequest
+from clusterjobs.request import JobRequest
 from portal.accounts.models import User
 from portal.projects.models import Membership, Project, Role
 from portal.quotas.models import Quota

@@ -18,7 +18,6 @@ the active jobs are spread over 30 projects, each a namespace with its Jobs and 
 import math
 import multiprocessing
 import os
-import statistics
 import time
 
 from django.conf import settings
@@ -30,7 +29,9 @@ from clusterjobs.backends.kubernetes import job_manifest, namespace_manifest
 from clusterjobs.models import Job, JobStatus
 from tests.clusterjobs.k8s_api import FakeKubernetes
 
+from . import bench_watcher
 from .bench_dispatch import admitted_jobs, spec, test_cluster
+from .cluster_load import p95, running_status
 
 SIZES = (3000, 10000)
 PROJECTS = 30
@@ -44,8 +45,6 @@ TARGET_RATIO = 1.5
 
 
 def run() -> list[dict]:
-    from . import bench_watcher  # it reads p95 and running_status from here
-
     rows = []
     for size in SIZES:
         with test_cluster(simulate_pods=False) as (api, kubeconfig):
@@ -79,24 +78,6 @@ def active_jobs(api: FakeKubernetes, size: int) -> None:
             api.create("pods", f"taller-{slug}", pod)
 
 
-def running_status(started_at: str) -> dict:
-    """The status of a Pod whose main container runs since ``started_at``."""
-    return {
-        "phase": "Running",
-        "containerStatuses": [
-            {
-                "name": "main",
-                "image": "registry.example.edu/ml/train:1.0",
-                "imageID": "",
-                "ready": True,
-                "restartCount": 0,
-                "started": True,
-                "state": {"running": {"startedAt": started_at}},
-            }
-        ],
-    }
-
-
 def fresh_process() -> None:
     """In a forked process: its own connections to the cluster, not the parent's pooled sockets."""
     from clusterjobs import backends
@@ -124,10 +105,6 @@ def reconcile_loop(go, idle, done, cycles, nice: int) -> None:
         with cycles.get_lock():
             cycles.value += 1
     connections.close_all()
-
-
-def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[-1]
 
 
 def dispatch_latencies(pool, job_ids: list[int]) -> list[float]:

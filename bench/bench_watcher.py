@@ -27,7 +27,7 @@ from clusterjobs.models import Job, JobStatus
 from tests.clusterjobs.k8s_api import FakeKubernetes
 
 from .bench_dispatch import test_cluster
-from .bench_reconcile import p95, running_status
+from .cluster_load import p95, running_status
 
 SIZE = 10000
 SAMPLE = 200  # jobs whose Pods start running during the measure

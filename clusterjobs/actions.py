@@ -18,7 +18,8 @@ from portal.projects.models import Project
 from . import admission, queue, sync
 from .backends import BackendError, get_backend
 from .models import ACTIVE, Job, JobStatus, JobTemplate, JobTransition
-from .validation import JobRequest, recheck
+from .request import JobRequest
+from .validation import recheck
 
 
 def submit_job(

@@ -30,8 +30,8 @@ from . import admission, queue, runs, sync
 from .backends import Backend, BackendError, BackendStatus, JobSpec, ProjectLimits, get_backend
 from .lifecycle import move_job, move_jobs
 from .models import Job, JobStatus, PreparedProject
+from .request import JobRequest
 from .sources.jobs import source_environment
-from .validation import JobRequest
 
 log = logging.getLogger(__name__)
 

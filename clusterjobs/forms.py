@@ -15,7 +15,8 @@ from django.utils.translation import gettext_lazy
 from portal.forms import apply_errors
 
 from .models import Job, JobTemplate
-from .validation import JobRequest, check_request, effective_limits, env_name_error, limit_text
+from .request import JobRequest
+from .validation import check_request, effective_limits, env_name_error, limit_text
 
 
 def parse_env(text: str) -> dict[str, str]:

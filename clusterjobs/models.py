@@ -63,7 +63,7 @@ class JobQuerySet(models.QuerySet):
 
 
 class JobRequestFields(models.Model):
-    """The columns of a ``validation.JobRequest`` that a job and a template both keep: what to run
+    """The columns of a ``request.JobRequest`` that a job and a template both keep: what to run
     and what it may use. A new field of the request is a column here (and its migration)."""
 
     image = models.CharField(_("image"), max_length=500)

@@ -22,7 +22,7 @@ from portal.projects.access import Need, check
 from portal.projects.actions import record
 from portal.projects.models import Project
 
-from . import tasks
+from . import queue
 from .models import LIVE, Deployment, DeploymentStatus
 from .quota import check_fits
 from .validation import check_name, check_resources, resolve
@@ -42,7 +42,7 @@ def _sync(deployment: Deployment) -> None:
     """On Kubernetes, the cluster is brought in line once the verb committed (beat's periodic
     look repairs a lost message)."""
     if deployment.backend == "kubernetes":
-        transaction.on_commit(lambda: tasks.sync_deployment.delay(deployment.pk))
+        transaction.on_commit(lambda: queue.send_sync(deployment.pk))
 
 
 def create_deployment(

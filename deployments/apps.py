@@ -12,6 +12,8 @@ class DeploymentsConfig(AppConfig):
         from portal.quotas.admission import add_holder
         from portal.quotas.periods import add_usage_source
 
+        # The tasks registered in every process, and the one the verbs send handed to queue.py.
+        from . import tasks  # noqa: F401
         from .quota import held_by_deployments
         from .usage import uses_of
 

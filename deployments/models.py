@@ -41,11 +41,9 @@ class DeploymentQuerySet(models.QuerySet):
 
     def update(self, **fields) -> int:
         """Every UPDATE that may change what deployments hold also brings their record of use in
-        line (deployments.usage), in the same transaction, whichever code path made it."""
+        line (``record_use``), in the same transaction, whichever code path made it."""
         if not HELD_FIELDS & fields.keys():
             return super().update(**fields)
-        from .usage import record_use
-
         with transaction.atomic():
             ids = list(self.values_list("pk", flat=True))
             updated = super().update(**fields)
@@ -102,9 +100,7 @@ class Deployment(models.Model):
         return f"{self.project.slug}/{self.name}"
 
     def save(self, *args, **kwargs) -> None:
-        """Saved with what it holds recorded for the usage figures (deployments.usage)."""
-        from .usage import record_use
-
+        """Saved with what it holds recorded for the usage figures (``record_use``)."""
         fields = kwargs.get("update_fields")
         with transaction.atomic():
             super().save(*args, **kwargs)
@@ -217,6 +213,45 @@ class DeploymentUse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.deployment_id} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+def record_use(deployment_ids, now=None) -> None:
+    """Bring the open stretch of use of each of ``deployment_ids`` in line with its row as it is
+    now: close it when the deployment stopped holding, or holds something else, and open one when
+    it holds. Idempotent, so calling it after any write (``Deployment.save`` and
+    ``DeploymentQuerySet.update`` do) keeps the record exact whichever code path moved the
+    deployment."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        rows = (
+            Deployment.objects.select_for_update()
+            .filter(pk__in=list(deployment_ids))
+            .values("pk", "project_id", "created_by_id", "status", "replicas", "cpu", "memory_mib", "gpus")
+        )
+        current = {row["pk"]: row for row in rows}
+        open_uses = {
+            use.deployment_id: use
+            for use in DeploymentUse.objects.filter(deployment_id__in=current, finished_at__isnull=True)
+        }
+        for pk, row in current.items():
+            held = None
+            if row["status"] in LIVE:
+                replicas = row["replicas"]
+                held = (replicas * row["gpus"], replicas * row["cpu"], replicas * row["memory_mib"])
+            use = open_uses.get(pk)
+            if use is not None and (use.gpus, use.cpu, use.memory_mib) != held:
+                DeploymentUse.objects.filter(pk=use.pk).update(finished_at=max(now, use.started_at))
+                use = None
+            if use is None and held is not None:
+                DeploymentUse.objects.create(
+                    deployment_id=pk,
+                    project_id=row["project_id"],
+                    submitter_id=row["created_by_id"],
+                    started_at=now,
+                    gpus=held[0],
+                    cpu=held[1],
+                    memory_mib=held[2],
+                )
 
 
 class CallSample(models.Model):

@@ -1,11 +1,12 @@
-"""Celery tasks of deployments on Kubernetes: thin wrappers over ``cluster``, taking ids."""
+"""Celery tasks of deployments on Kubernetes: thin wrappers over ``cluster``, taking ids. The one
+the verbs send is handed to queue.py at the end of this module."""
 
 from celery import shared_task
 from django.conf import settings
 
 from portal.retry import WritingTask
 
-from . import actions, cluster, samples
+from . import actions, cluster, queue, samples
 
 
 @shared_task(base=WritingTask)
@@ -28,3 +29,6 @@ def sync_deployments() -> int:
 def purge_samples() -> int:
     """Periodic: sampled calls older than their deployment's retention deleted, in batches."""
     return samples.purge()
+
+
+queue.install(sync_deployment=sync_deployment)

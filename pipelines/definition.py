@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from clusterjobs.validation import JobRequest
+from clusterjobs.request import JobRequest
 
 STEP_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 PIPELINE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}")

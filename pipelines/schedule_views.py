@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from clusterjobs.models import Job, JobTemplate
-from clusterjobs.validation import JobRequest
+from clusterjobs.request import JobRequest
 from portal.forms import apply_errors
 from portal.projects.access import Need, can, check, get_project_for_user
 

@@ -27,7 +27,7 @@ from django.utils.translation import gettext_noop
 
 from clusterjobs import actions as job_actions
 from clusterjobs.models import JobTemplate
-from clusterjobs.validation import JobRequest
+from clusterjobs.request import JobRequest
 from portal.projects.access import Need, can
 from portal.projects.actions import record as record_event
 

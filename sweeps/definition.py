@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from clusterjobs import admission
-from clusterjobs.validation import JobRequest, check_request
+from clusterjobs.request import JobRequest
+from clusterjobs.validation import check_request
 from portal.projects.models import Project
 
 from . import space

@@ -16,7 +16,8 @@ from portal.api import StrictSerializerMixin
 from portal.times import api_time
 
 from ..models import Job, JobStatus, JobTransition
-from ..validation import RESOURCES, JobRequest, check_request
+from ..request import RESOURCES, JobRequest
+from ..validation import check_request
 
 
 class StringField(serializers.CharField):
@@ -181,42 +182,6 @@ def _request_of(row: dict) -> dict:
     return shown
 
 
-# What a job's answer is read from: its columns, and its project's and submitter's names. The
-# list reads them as value rows (``Job.objects.values(*ROW)``), one query and no model instances
-# (three objects per row were half of the list's time, bench/bench_jobs_api.py); a job is
-# turned into the same row (``job_row``), so that both give one answer, built in one place.
-_COLUMNS = [
-    "id",
-    *dict.fromkeys(column for _name, column, _group, _show in _SHOWN),
-    "status",
-    "status_reason",
-    "exit_code",
-    "backend",
-    "image_digest",
-    "mlflow_experiment_id",
-    "mlflow_run_id",
-    "rerun_of_id",
-    "schedule_id",
-    "scheduled",
-    "created_at",
-    "dispatched_at",
-    "started_at",
-    "finished_at",
-    "gpu_use_percent",
-    "gpu_underused",
-]
-# ``submitter_username`` is the list's annotation (see JobViewSet.list).
-ROW = [*_COLUMNS, "project__slug", "submitter_username"]
-
-
-def job_row(job: Job) -> dict:
-    """A job as the list's value row (``ROW``)."""
-    row = {column: getattr(job, column) for column in _COLUMNS}
-    row["project__slug"] = job.project.slug
-    row["submitter_username"] = job.submitter.username
-    return row
-
-
 class JobListSerializer(serializers.ListSerializer):
     def to_representation(self, data) -> list[dict]:
         zone = timezone.get_current_timezone()  # once a page, not four times a job
@@ -370,6 +335,33 @@ class JobSerializer(serializers.ModelSerializer):
     @extend_schema_field(JobResourcesOut)
     def get_resources(self, job: Job) -> dict:
         return _request_of(job_row(job))[RESOURCES]
+
+
+# What a job's answer is read from: the columns of JobSerializer's fields, and its project's and
+# submitter's names. The list reads them as value rows (``Job.objects.values(*ROW)``), one query
+# and no model instances (three objects per row were half of the list's time,
+# bench/bench_jobs_api.py); a job is turned into the same row (``job_row``), so that both give one
+# answer, built in one place.
+def _columns(name: str) -> list[str]:
+    """The columns a field of the answer is read from: none for the names the row adds and the
+    backend name (made from the id), a request field's (a group's: its fields'), or the job's."""
+    if name in ("project", "submitter", "backend_name"):
+        return []
+    request = [column for field_name, column, group, _show in _SHOWN if name in (field_name, group)]
+    return request or [Job._meta.get_field(name).attname]
+
+
+_COLUMNS = [column for name in JobSerializer.Meta.fields for column in _columns(name)]
+# ``submitter_username`` is the list's annotation (see JobViewSet.list).
+ROW = [*_COLUMNS, "project__slug", "submitter_username"]
+
+
+def job_row(job: Job) -> dict:
+    """A job as the list's value row (``ROW``)."""
+    row = {column: getattr(job, column) for column in _COLUMNS}
+    row["project__slug"] = job.project.slug
+    row["submitter_username"] = job.submitter.username
+    return row
 
 
 class JobDetailSerializer(JobSerializer):

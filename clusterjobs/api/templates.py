@@ -18,7 +18,8 @@ from portal.projects.models import Project
 
 from .. import actions
 from ..models import JobTemplate
-from ..validation import RESOURCES, JobRequest, check_request
+from ..request import RESOURCES, JobRequest
+from ..validation import check_request
 from .serializers import JobResourcesOut, StringField, _field, request_fields
 
 # The request's fields a template keeps (it has no name, secret names or experiment of its own).

@@ -19,7 +19,7 @@ from .. import actions
 from ..filtersets import JobFilterSet
 from ..logs import DEFAULT_TAIL, MAX_TAIL, read_log
 from ..models import Job, JobTransition
-from ..validation import JobRequest
+from ..request import JobRequest
 from .serializers import ROW, JobDetailSerializer, JobSerializer, JobSubmitSerializer, LogsSerializer
 
 

@@ -8,10 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from threading import Event
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # a type only: backends import nothing of the portal's models or checks
-    from ..validation import JobRequest
+from ..request import JobRequest  # a plain value: backends import nothing of the portal's models or checks
 
 
 class BackendError(Exception):
@@ -44,7 +42,7 @@ class JobSpec:
     job_id: int
     project: str  # project slug
     uid: str  # unique per job, recorded on the backend object to recognise it on a retried dispatch
-    request: "JobRequest"
+    request: JobRequest
     # The request's variables and the portal's (the MLflow run, the job's token, TALLER_JOB_ID).
     env: dict[str, str]
     time_limit_seconds: int = 3600

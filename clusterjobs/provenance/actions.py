@@ -11,7 +11,8 @@ from django.db import transaction
 
 from ..actions import submit_job
 from ..models import Job
-from ..validation import JobRequest, recheck
+from ..request import JobRequest
+from ..validation import recheck
 from .trail import pinned_image
 
 

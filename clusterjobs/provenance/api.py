@@ -15,7 +15,7 @@ from experiments import gateway
 from portal.api import Unavailable
 
 from ..api.serializers import JobSerializer
-from ..validation import JobRequest
+from ..request import JobRequest
 from . import actions, crate, subjects
 from .data import as_data
 from .serializers import ProvenanceSerializer, ReproduceSerializer

@@ -1,6 +1,8 @@
 """A project's git credential: a deploy token (with its user name) for https, or a deploy key
 for ssh. Owners set it; its values are stored encrypted (``crypto``) and never shown back."""
 
+from pathlib import Path
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -61,12 +63,17 @@ class CodeSnapshot(models.Model):
         return f"snapshot {self.digest[:12]} of {self.project_id}"
 
 
+def local_folder(project_slug: str) -> Path:
+    """The embedded default's folder for a project's DVC data (``dvc remote add`` it to push)."""
+    return Path(settings.VAR_DIR) / "dvc" / project_slug
+
+
 class DvcRemote(models.Model):
     """Where a project's DVC data live, which its jobs' "pull" step reads: an S3-compatible bucket
     (``s3://bucket/prefix``, with an endpoint for a server other than AWS's and a key pair stored
     encrypted like the git credential), a folder on a volume the site shares with its jobs (under
     one of ``TALLER_DVC_SHARED_ROOTS``), or, on the embedded default, a folder of the portal's own
-    under ``var/`` (``remote.local_folder``). Owners set it; the key pair is never shown back."""
+    under ``var/`` (``local_folder``). Owners set it; the key pair is never shown back."""
 
     class Kind(models.TextChoices):
         S3 = "s3", _("S3-compatible bucket")
@@ -99,8 +106,6 @@ class DvcRemote(models.Model):
         """Where DVC reads: the bucket's URL, or the folder (the portal's own, on the embedded
         default, is computed: it follows ``VAR_DIR``)."""
         if self.kind == self.Kind.LOCAL:
-            from .remotes import local_folder
-
             return str(local_folder(self.project.slug))
         return self.url
 

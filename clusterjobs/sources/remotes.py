@@ -23,16 +23,11 @@ from django.utils.translation import gettext as _
 from portal.projects.actions import record
 
 from . import crypto
-from .models import DvcRemote
+from .models import DvcRemote, local_folder
 from .remote import _host_error
 
 BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 MAX_KEY = 1024
-
-
-def local_folder(project_slug: str) -> Path:
-    """The embedded default's folder for a project's DVC data (``dvc remote add`` it to push)."""
-    return Path(settings.VAR_DIR) / "dvc" / project_slug
 
 
 def _s3_error(url: str) -> str | None:

@@ -1,5 +1,5 @@
 """The deployments live when usage began to be recorded count from then on: each gets its open
-stretch of use, as ``deployments.usage.record_use`` would open it."""
+stretch of use, as ``deployments.models.record_use`` would open it."""
 
 from django.db import migrations
 from django.utils import timezone

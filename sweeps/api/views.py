@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clusterjobs.api.views import JobCursorPagination
-from clusterjobs.validation import JobRequest
+from clusterjobs.request import JobRequest
 from portal.api import JSONParser
 from portal.projects.access import Need, can, check, find_project
 

@@ -13,7 +13,7 @@ from clusterjobs import dispatch
 from clusterjobs.backends import get_backend
 from clusterjobs.backends.base import JobSpec
 from clusterjobs.backends.kubernetes import KubernetesBackend
-from clusterjobs.validation import JobRequest
+from clusterjobs.request import JobRequest
 from tests.conftest import Personas
 
 from .dvcrepo import _dvc_served, dvc_git, s3  # noqa: F401 - a DVC project and an S3-compatible server

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from clusterjobs.backends import get_backend
 from clusterjobs.backends.base import JobSpec
-from clusterjobs.validation import JobRequest
+from clusterjobs.request import JobRequest
 
 pytest_plugins = ["tests.conftest"]
 

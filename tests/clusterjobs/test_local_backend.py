@@ -13,7 +13,7 @@ import pytest
 
 from clusterjobs.backends import BackendError, JobSpec
 from clusterjobs.backends.local import LocalBackend
-from clusterjobs.validation import JobRequest
+from clusterjobs.request import JobRequest
 
 
 def spec(job_id: int, command: list[str], **kwargs) -> JobSpec:

@@ -18,7 +18,7 @@ from django.core.checks import run_checks
 from clusterjobs.backends import BackendError, JobSpec
 from clusterjobs.backends.local import LocalBackend
 from clusterjobs.backends.local_sandbox import bwrap_path
-from clusterjobs.validation import JobRequest
+from clusterjobs.request import JobRequest
 
 SECRET = "hunter2-secret-value"
 TOKEN = "tlr_job-one-token-value"
