@@ -6,11 +6,8 @@ The dispatch task (tasks.dispatch_job) runs ``dispatch``; a job that cannot run 
 ``sync.fail_job``; a found job's status is applied by ``sync.apply_status``.
 """
 
-import dataclasses
-import hashlib
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,13 +20,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from portal.accounts.actions import create_job_tokens, revoke_token
-from portal.projects.models import Project
 from portal.rows import update_each
 
-from . import admission, queue, runs, sync
+from . import project_ready, queue, runs, sync
 from .backends import Backend, BackendError, BackendStatus, JobSpec, ProjectLimits, get_backend
 from .lifecycle import move_job, move_jobs
-from .models import Job, JobStatus, PreparedProject
+from .models import Job, JobStatus
 from .request import JobRequest
 from .sources.jobs import source_environment
 
@@ -134,7 +130,7 @@ def dispatch_many(job_ids: list[int], attempt: str = "") -> dict[int, str]:
         for (job, backend), key in zip(fresh, keys, strict=True):
             started = timezone.now()
             try:
-                limits = ensure_project(backend, job.project)
+                limits = project_ready.ensure_project(backend, job.project)
                 if not runs.start_run(job, started, retried=False):
                     continue  # cancelled meanwhile
                 env, secret_names = job_environment(job, key)
@@ -187,7 +183,7 @@ def _create_on_backend(job: Job, backend: Backend, key: str | None, claim: dict)
             if current.mlflow_token_id:
                 revoke_token(current.mlflow_token)
             key = _hand_token(job, backend, claim)
-    limits = ensure_project(backend, job.project)
+    limits = project_ready.ensure_project(backend, job.project)
     started = timezone.now()
     if not runs.start_run(job, started, retried=retried):
         return "skipped"  # cancelled meanwhile
@@ -361,62 +357,6 @@ def job_uid(job: Job) -> str:
     """Unique per job even across portal databases that reuse ids: recorded on the backend object
     so that a retried dispatch recognises its own job."""
     return f"{job.pk}-{job.created_at.strftime('%Y%m%dT%H%M%S%f')}"
-
-
-def project_limits(project: Project) -> ProjectLimits:
-    return admission.project_limits(project)
-
-
-def _limits_digest(limits: ProjectLimits) -> str:
-    values = [str(getattr(limits, f.name)) for f in dataclasses.fields(limits)]
-    return hashlib.sha256("|".join(values).encode()).hexdigest()[:32]
-
-
-# Per process, which projects it prepared (or saw prepared) lately: {(scope, slug): (digest, until)}.
-_ready: dict[tuple[str, str], tuple[str, float]] = {}
-
-
-def _scope(backend: Backend) -> str:
-    return hashlib.sha256(backend.scope().encode()).hexdigest()[:32]
-
-
-def forget_project_ready(backend: Backend, slug: str) -> None:
-    """Make the next dispatch prepare the project on the backend again."""
-    scope = _scope(backend)
-    _ready.pop((scope, slug), None)
-    PreparedProject.objects.filter(scope=scope, slug=slug).delete()
-
-
-def ensure_project(backend: Backend, project: Project) -> ProjectLimits:
-    """Prepare the project on the backend (Kubernetes: namespace, ResourceQuota, LimitRange, six
-    requests) only when it never was, or its limits changed since the last successful preparation
-    on this backend, or TALLER_PROJECT_READY_SECONDS passed since; otherwise nothing. Returns the
-    limits, which the job spec carries so that a backend that finds the project gone while
-    submitting prepares it in full again.
-
-    The project's PreparedProject row is locked while it is prepared: concurrent first dispatches
-    of a project wait for the one preparing it, then find it prepared (once, not once each)."""
-    limits = project_limits(project)
-    scope, digest = _scope(backend), _limits_digest(limits)
-    key = (scope, project.slug)
-    now = time.monotonic()
-    memo = _ready.get(key)
-    if memo is not None and memo[0] == digest and memo[1] > now:
-        return limits  # this process prepared it (or saw it prepared) with these limits lately
-    fresh_since = timezone.now() - timedelta(seconds=settings.TALLER_PROJECT_READY_SECONDS)
-    rows = PreparedProject.objects.filter(scope=scope, slug=project.slug)
-    if not rows.filter(digest=digest, prepared_at__gt=fresh_since).exists():
-        with transaction.atomic():
-            # The row first (its INSERT also takes SQLite's write lock), then its lock.
-            PreparedProject.objects.bulk_create(
-                [PreparedProject(scope=scope, slug=project.slug)], ignore_conflicts=True
-            )
-            row = rows.select_for_update().get()
-            if row.digest != digest or row.prepared_at is None or row.prepared_at <= fresh_since:
-                backend.ensure_project(limits)
-                rows.update(digest=digest, prepared_at=timezone.now())
-    _ready[key] = (digest, now + min(60.0, settings.TALLER_PROJECT_READY_SECONDS))
-    return limits
 
 
 def drain_queues() -> list[int]:

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_noop
 
 from clusterjobs.backends import BackendError, get_backend
 from clusterjobs.backends.kubernetes import namespace_name, rollout, workloads
-from clusterjobs.dispatch import ensure_project
+from clusterjobs.project_ready import ensure_project
 from portal.accounts.actions import create_token
 from portal.accounts.models import ApiToken
 

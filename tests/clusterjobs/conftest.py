@@ -9,7 +9,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from clusterjobs import dispatch
+from clusterjobs import project_ready
 from clusterjobs.backends import get_backend
 from clusterjobs.backends.base import JobSpec
 from clusterjobs.backends.kubernetes import KubernetesBackend
@@ -141,6 +141,6 @@ def _fast_passwords(settings):
 def k8s(cluster, personas, settings):
     """The test cluster, with the personas' project to be prepared afresh by its first dispatch."""
     settings.TALLER_JOB_TRACKING_URI = "https://portal.example.edu/mlflow"
-    dispatch.forget_project_ready(cluster.backend, personas.project.slug)
+    project_ready.forget_project_ready(cluster.backend, personas.project.slug)
     yield cluster
-    dispatch.forget_project_ready(cluster.backend, personas.project.slug)
+    project_ready.forget_project_ready(cluster.backend, personas.project.slug)

@@ -14,7 +14,7 @@ import pytest
 import requests
 from rest_framework.test import APIClient
 
-from clusterjobs import dispatch
+from clusterjobs import dispatch, project_ready
 from clusterjobs.backends.kubernetes import job_manifest, secret_manifest
 from clusterjobs.backends.kubernetes.status import job_status
 from clusterjobs.models import Job, JobStatus
@@ -134,12 +134,12 @@ def test_a_failed_pull_fails_the_job_naming_the_step_with_its_log():
 @pytest.mark.django_db
 def test_dispatch_hands_the_remote_to_the_pull_alone(cluster, personas, settings):
     remotes.set_remote(personas.alice, personas.project, **BUCKET)
-    dispatch.forget_project_ready(cluster.backend, "genomics")
+    project_ready.forget_project_ready(cluster.backend, "genomics")
     job = JobFactory(
         project=personas.project, submitter=personas.bob, status=JobStatus.DISPATCHING, source=SOURCE
     )
     assert dispatch.dispatch(job.pk) == "submitted"
-    dispatch.forget_project_ready(cluster.backend, "genomics")
+    project_ready.forget_project_ready(cluster.backend, "genomics")
     created = cluster.api.get("jobs", "taller-genomics", f"taller-{job.pk}")
     assert KEYS[1] not in json.dumps(created)
     assert pull.SECRET_ACCESS_KEY in cluster.api.get("secrets", "taller-genomics", f"taller-{job.pk}")["data"]

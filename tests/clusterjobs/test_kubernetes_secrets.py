@@ -145,14 +145,14 @@ def test_a_secret_of_that_name_that_is_not_this_jobs_is_a_permanent_error(cluste
 def test_dispatch_puts_the_token_and_the_secret_variables_in_the_secret(cluster, personas, settings):
     """From the job as submitted: its secret variables and the token dispatch hands it are the
     Secret's; its other variables stay plain values."""
-    from clusterjobs import dispatch
+    from clusterjobs import dispatch, project_ready
     from clusterjobs.models import JobStatus
     from portal.accounts.actions import authenticate_token
 
     from .factories import JobFactory
 
     settings.TALLER_JOB_TRACKING_URI = "https://portal.example.edu/mlflow"
-    dispatch.forget_project_ready(cluster.backend, "genomics")
+    project_ready.forget_project_ready(cluster.backend, "genomics")
     job = JobFactory(
         project=personas.project,
         submitter=personas.bob,
@@ -163,7 +163,7 @@ def test_dispatch_puts_the_token_and_the_secret_variables_in_the_secret(cluster,
         mlflow_experiment_id="7",
     )
     assert dispatch.dispatch(job.pk) == "submitted"
-    dispatch.forget_project_ready(cluster.backend, "genomics")
+    project_ready.forget_project_ready(cluster.backend, "genomics")
 
     name = f"taller-{job.pk}"
     created = cluster.api.get("jobs", NS, name)

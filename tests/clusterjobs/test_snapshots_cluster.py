@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from clusterjobs import dispatch
+from clusterjobs import dispatch, project_ready
 from clusterjobs.backends.kubernetes import job_manifest
 from clusterjobs.backends.kubernetes.status import job_status
 from clusterjobs.models import Job, JobStatus
@@ -260,9 +260,9 @@ def test_a_dispatched_jobs_token_on_the_cluster_fetches_its_snapshot(
     assert response.status_code == 201, response.json()
     job = Job.objects.get(pk=response.json()["id"])
     Job.objects.filter(pk=job.pk).update(status=JobStatus.DISPATCHING)
-    dispatch.forget_project_ready(cluster.backend, "genomics")
+    project_ready.forget_project_ready(cluster.backend, "genomics")
     assert dispatch.dispatch(job.pk) == "submitted"
-    dispatch.forget_project_ready(cluster.backend, "genomics")
+    project_ready.forget_project_ready(cluster.backend, "genomics")
 
     created = cluster.api.get("jobs", NS, f"taller-{job.pk}")
     (unpack,) = created["spec"]["template"]["spec"]["initContainers"]

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from clusterjobs import dispatch
+from clusterjobs import dispatch, project_ready
 from clusterjobs.backends.kubernetes import job_manifest, secret_manifest
 from clusterjobs.backends.kubernetes.status import job_status
 from clusterjobs.models import JobStatus
@@ -122,14 +122,14 @@ def test_a_failed_clone_fails_the_job_naming_the_step_with_its_log():
 @pytest.mark.django_db
 def test_dispatch_hands_the_projects_credential_to_the_clone_alone(cluster, personas, settings):
     source_actions.set_credential(personas.alice, personas.project, username=DEPLOY[0], token=DEPLOY[1])
-    dispatch.forget_project_ready(cluster.backend, "genomics")
+    project_ready.forget_project_ready(cluster.backend, "genomics")
     job = JobFactory(
         project=personas.project, submitter=personas.bob, status=JobStatus.DISPATCHING, source=SOURCE
     )
     without = JobFactory(project=personas.project, submitter=personas.bob, status=JobStatus.DISPATCHING)
     assert dispatch.dispatch(job.pk) == "submitted"
     assert dispatch.dispatch(without.pk) == "submitted"
-    dispatch.forget_project_ready(cluster.backend, "genomics")
+    project_ready.forget_project_ready(cluster.backend, "genomics")
 
     created = cluster.api.get("jobs", NS, f"taller-{job.pk}")
     assert DEPLOY[1] not in json.dumps(created)

@@ -8,7 +8,7 @@ import base64
 import pytest
 import yaml
 
-from clusterjobs import dispatch
+from clusterjobs import project_ready
 from clusterjobs.backends import get_backend
 from clusterjobs.backends.kubernetes import namespace_name
 from deployments import actions, cluster, tasks
@@ -34,7 +34,7 @@ def k8s(settings, tmp_path, personas):
     settings.TALLER_K8S_TIMEOUT_SECONDS = 5
     settings.TALLER_RUN_AS_USER = 1000
     settings.TALLER_JOB_TRACKING_URI = "https://portal.example.edu/mlflow"
-    dispatch.forget_project_ready(get_backend("kubernetes"), personas.project.slug)
+    project_ready.forget_project_ready(get_backend("kubernetes"), personas.project.slug)
     yield api
     api.stop()
 
