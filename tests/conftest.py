@@ -8,12 +8,14 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import requests
+import time_machine
 from django.test import Client
-from django.utils import translation
+from django.utils import timezone, translation
 
 from portal.projects.models import Project, Role
 
@@ -205,3 +207,19 @@ def celery_worker(transactional_db):
         app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=30
     ) as worker:
         yield worker
+
+
+@pytest.fixture
+def mid_period():
+    """Now, moved forward when need be to at least three days into its week, month, quarter and
+    year, for tests that backdate use by hours and count it in the current budget period: in the
+    first hours of a period (a month's first night) that use would fall in the previous one. The
+    clock keeps ticking; the web server threads of the test process see the same time."""
+    target = timezone.now()
+    while target.day < 4 or target.weekday() < 3:
+        target += timedelta(days=1)
+    if target.date() == timezone.now().date():
+        yield
+        return
+    with time_machine.travel(target, tick=True):
+        yield

@@ -21,7 +21,8 @@ from tests.clusterjobs.factories import JobFactory
 from tests.monitoring.conftest import scrape  # noqa: F401 - the fixture
 from tests.monitoring.test_values import value
 
-pytestmark = pytest.mark.django_db
+# Use backdated by hours counts in the current budget period (see mid_period).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("mid_period")]
 
 
 def backdate(deployment: Deployment, hours: float) -> None:

@@ -19,7 +19,8 @@ from tests.factories import ProjectFactory, UserFactory
 
 from .conftest import make_job, set_quota
 
-pytestmark = pytest.mark.django_db
+# Use backdated by hours counts in the current budget period (see mid_period).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("mid_period")]
 
 
 def statuses(jobs) -> list[str]:

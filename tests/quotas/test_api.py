@@ -15,7 +15,8 @@ from tests.factories import ProjectFactory
 
 from .conftest import make_job
 
-pytestmark = pytest.mark.django_db
+# Use backdated by hours counts in the current budget period (see mid_period).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("mid_period")]
 QUOTA = "/api/v1/projects/genomics/quota/"
 
 

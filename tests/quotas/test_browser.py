@@ -24,6 +24,7 @@ def sign_in(page: Page, live_server, user) -> None:
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("mid_period")  # three hours of use count in the current budget period
 def test_quota_bars_plot_and_submission_preview(personas, live_server, page: Page):
     project, bob = personas.project, personas.bob
     set_quota(project, max_gpus=4, gpu_hours_per_period=Decimal(20), max_time_limit_minutes=600)
