@@ -152,7 +152,7 @@ def _hand_back(job_id: int, attempt: str, error: BackendError) -> str:
     """A batch's job whose submit failed: refused for good, it fails; otherwise the batch lets it
     go (its claim, with why) to a dispatch task of its own, which retries it with backoff."""
     if error.permanent:
-        sync.fail_job(job_id, gettext_noop("the backend refused the job: %(error)s") % {"error": error})
+        sync.fail_job(job_id, BACKEND_REFUSED % {"error": error})
         return "failed"
     Job.objects.filter(pk=job_id, status=JobStatus.DISPATCHING, dispatch_claim=attempt).update(
         status_reason=DISPATCH_RETRYING % {"error": error}, dispatch_claim="", dispatch_claimed_until=None
@@ -211,6 +211,7 @@ def _cancelled_meanwhile(job: Job, backend: Backend) -> str:
 
 
 DISPATCH_RETRYING = gettext_noop("dispatch failed, retrying: %(error)s")
+BACKEND_REFUSED = gettext_noop("the backend refused the job: %(error)s")
 
 
 def dispatch_failed(job_id: int, attempt: str, error: Exception, retry_in: float) -> None:

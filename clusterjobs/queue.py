@@ -60,7 +60,7 @@ def send_dispatch(job_id: int, *, countdown: float = 0) -> bool:
     return _send(installed.dispatch_job, "dispatch_job", (job_id,), countdown)
 
 
-def send_dispatches(job_ids: list[int], batch: int) -> None:
+def send_dispatches(job_ids: list[int], batch: int = DISPATCH_BATCH) -> None:
     """The dispatch of many admitted jobs: one task per ``batch`` of them (dispatch_jobs), one
     dispatch_job for a job alone."""
     for start in range(0, len(job_ids), batch):
@@ -84,5 +84,5 @@ def admit_and_dispatch() -> list[int]:
     enqueue their dispatch. A lost enqueue is repaired by the periodic drain (the job stays
     ``dispatching`` without a claim: dispatch.redispatch_lost)."""
     admitted = admission.admit()
-    send_dispatches(admitted, DISPATCH_BATCH)
+    send_dispatches(admitted)
     return admitted

@@ -33,7 +33,7 @@ def dispatch_job(self, job_id: int) -> str:
     except BackendError as error:
         attempts = self.request.retries + 1
         if error.permanent:
-            sync.fail_job(job_id, gettext_noop("the backend refused the job: %(error)s") % {"error": error})
+            sync.fail_job(job_id, dispatch.BACKEND_REFUSED % {"error": error})
             return "failed"
         if self.request.retries >= settings.TALLER_DISPATCH_MAX_RETRIES:
             sync.fail_job(
