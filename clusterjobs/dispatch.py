@@ -34,7 +34,14 @@ log = logging.getLogger(__name__)
 # A job's MLflow client gives up on an unreachable or redirecting portal within a minute instead of
 # retrying for about four (MLflow's 7 retries with a backoff factor of 2): 4 retries 0, 4, 8 and 16 s
 # apart ride out a restart of the web processes. The per-call timeout stays MLflow's own, for uploads.
-JOB_MLFLOW_CLIENT_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "4", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "2"}
+# MLflow's usage telemetry is off: a campus cluster may not reach the internet, and its background
+# thread unsets an environment variable while the job's own calls read it (seen failing a job with
+# "API request ... failed with exception '_MLFLOW_TELEMETRY_SESSION_ID'").
+JOB_MLFLOW_CLIENT_ENV = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "4",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "2",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+}
 
 
 def dispatch(job_id: int, attempt: str = "") -> str:
