@@ -7,6 +7,8 @@ class DeploymentsConfig(AppConfig):
     verbose_name = _("Deployments")
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         # A deployment's replicas hold their project's quota like running jobs: admission, the quota
         # bars and the usage pages ask what is held through portal.quotas, which asks us here.
         from portal.quotas.admission import add_holder
@@ -14,9 +16,15 @@ class DeploymentsConfig(AppConfig):
 
         # The tasks registered in every process, and the one the verbs send handed to queue.py.
         from . import tasks  # noqa: F401
+        from .known_keys import forget
+        from .models import Deployment, DeploymentKey
         from .quota import held_by_deployments
         from .usage import uses_of
 
         add_holder(held_by_deployments)
         # And what they held over time counts in the period's usage figures and budgets.
         add_usage_source(uses_of)
+        # A serving process keeps what it learnt of a key until a key or a deployment changes.
+        for model in (Deployment, DeploymentKey):
+            post_save.connect(forget, sender=model, dispatch_uid=f"forget-keys-save-{model.__name__}")
+            post_delete.connect(forget, sender=model, dispatch_uid=f"forget-keys-delete-{model.__name__}")

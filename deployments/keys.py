@@ -6,7 +6,9 @@ project, a job's token, an expired or revoked one: refused)."""
 
 import functools
 import secrets
+import time
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
@@ -17,7 +19,8 @@ from portal.accounts.models import hash_token
 from portal.projects.access import Need, can, check
 from portal.projects.actions import record
 
-from .models import KEY_PREFIX, Deployment, DeploymentKey
+from . import known_keys
+from .models import KEY_PREFIX, SERVED_FIELDS, Deployment, DeploymentKey
 
 
 def check_may_manage(actor, deployment: Deployment) -> None:
@@ -52,9 +55,6 @@ def revoke_key(actor, key: DeploymentKey) -> DeploymentKey:
     return key
 
 
-SERVED_FIELDS = ("pk", "project_id", "status", "address", "sample_fraction")
-
-
 @functools.cache
 def _keyed_sql() -> str:
     key, deployment = DeploymentKey._meta, Deployment._meta
@@ -72,16 +72,41 @@ def _keyed_sql() -> str:
 
 def keyed_deployment(slug: str, name: str, raw: str) -> tuple[Deployment, str] | None:
     """The deployment ``slug``/``name`` and who calls it (``key:<id>``), when ``raw`` is one of its
-    keys and not revoked; else None. One query on every serving call with a key: the key's row
-    joined to its deployment's, the fields the serving path reads, in a bare model. In SQL of its
-    own, built once from the models' tables: the ORM's compiling of the same join was 40 % of the
-    portal's CPU per call (cProfile, bench/bench_serving.py's model)."""
+    keys and not revoked; else None. One query: the key's row joined to its deployment's, the
+    fields the serving path reads, in a bare model. In SQL of its own, built once from the models'
+    tables: the ORM's compiling of the same join was 40 % of the portal's CPU per call (cProfile,
+    bench/bench_serving.py's model)."""
     with connection.cursor() as cursor:
         cursor.execute(_keyed_sql(), [hash_token(raw), slug, name])
         row = cursor.fetchone()
     if row is None:
         return None
     return Deployment(**dict(zip(SERVED_FIELDS, row[1:], strict=True))), f"key:{row[0]}"
+
+
+def keyed_call(slug: str, name: str, raw: str, count) -> tuple[Deployment, str, int] | None:
+    """``keyed_deployment``, remembered (``known_keys``), and the call counted: ``count(who,
+    other)`` counts a call of ``who`` and returns the count and the cached value of ``other``.
+    The deployment returned is shared by the process's calls: read it, never change it."""
+    digest = hash_token(raw)
+    known = known_keys.known.get((digest, slug, name))
+    calls = None
+    if known is not None and time.monotonic() < known[0]:
+        calls, generation = count(known[3], known_keys.GENERATION)
+        if generation == known[1]:
+            return known[2], known[3], calls
+        known_keys.known.clear()
+    else:
+        generation = cache.get(known_keys.GENERATION)
+    found = keyed_deployment(slug, name, raw)
+    if found is None:
+        return None
+    if len(known_keys.known) >= known_keys.MOST:
+        known_keys.known.clear()
+    known_keys.known[(digest, slug, name)] = (time.monotonic() + known_keys.SECONDS, generation, *found)
+    if calls is None:  # a call is counted once
+        calls, _generation = count(found[1], known_keys.GENERATION)
+    return *found, calls
 
 
 def caller(deployment: Deployment, raw: str) -> str | None:

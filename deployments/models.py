@@ -12,6 +12,8 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.models import scoped_project_id
 
+from . import known_keys
+
 
 class DeploymentStatus(models.TextChoices):
     STARTING = "starting", _("starting")
@@ -23,6 +25,8 @@ class DeploymentStatus(models.TextChoices):
 
 # The fields that decide what a deployment holds (and so its usage).
 HELD_FIELDS = frozenset({"status", "replicas", "cpu", "memory_mib", "gpus"})
+# The fields the serving path reads of a deployment, in this order (``keys.keyed_deployment``).
+SERVED_FIELDS = ("pk", "project_id", "status", "address", "sample_fraction")
 # Deployments whose replicas hold (or are about to hold) the project's quota.
 LIVE = frozenset({DeploymentStatus.STARTING, DeploymentStatus.RUNNING, DeploymentStatus.UPDATING})
 
@@ -41,7 +45,10 @@ class DeploymentQuerySet(models.QuerySet):
 
     def update(self, **fields) -> int:
         """Every UPDATE that may change what deployments hold also brings their record of use in
-        line (``record_use``), in the same transaction, whichever code path made it."""
+        line (``record_use``), in the same transaction, whichever code path made it; one that may
+        change what the serving path reads has it look its keys up again."""
+        if {"status", "address", "sample_fraction"} & fields.keys():
+            known_keys.forget()
         if not HELD_FIELDS & fields.keys():
             return super().update(**fields)
         with transaction.atomic():

@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 
+import orjson
 import urllib3
 import urllib3.connection
 from django.conf import settings
@@ -20,11 +21,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from portal.accounts.authentication import key_from_header
-from portal.throttling import count_in_window
+from portal.throttling import count_and_get
 
 from . import traffic
-from .keys import SERVED_FIELDS, caller, keyed_deployment
-from .models import KEY_PREFIX, CallSample, Deployment, DeploymentStatus
+from .keys import caller, keyed_call
+from .models import KEY_PREFIX, SERVED_FIELDS, CallSample, Deployment, DeploymentStatus
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +90,24 @@ def _error(status: int, message: str, code: str = "") -> JsonResponse:
     return JsonResponse({"error_code": code or str(status), "message": message}, status=status)
 
 
-def _rate_limited(who: str) -> bool:
+def _key_rate() -> tuple[int, int]:
     count, _slash, period = settings.TALLER_SERVE_KEY_RATE.partition("/")
-    seconds = {"s": 1, "m": 60, "h": 3600}.get(period[:1] or "m", 60)
-    window = int(time.time() // seconds)
-    return count_in_window(f"serve-rate:{who}:{window}", seconds) > int(count)
+    return int(count), {"s": 1, "m": 60, "h": 3600}.get(period[:1] or "m", 60)
+
+
+def _count_call(who: str, other: str):
+    """Count a call of ``who`` in the key rate's window; the count, and the cached ``other``."""
+    _limit, seconds = _key_rate()
+    return count_and_get(f"serve-rate:{who}:{int(time.time() // seconds)}", seconds, other)
+
+
+def _json(body: bytes):
+    """The body parsed as Python's json module (and so MLflow's server) reads it, which takes
+    NaN and encodings other than UTF-8; with orjson first, five times faster, for the rest."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
 
 
 def _read_body(request: HttpRequest) -> bytes | JsonResponse:
@@ -106,8 +120,8 @@ def _read_body(request: HttpRequest) -> bytes | JsonResponse:
         return _error(413, _("The body is larger than %(n)s bytes.") % {"n": limit}, "PAYLOAD_TOO_LARGE")
     if request.content_type == "application/json":
         try:
-            parsed = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+            parsed = _json(body)
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return _error(400, _("The body is not valid JSON."), "BAD_REQUEST")
         if not isinstance(parsed, dict):
             return _error(
@@ -136,11 +150,10 @@ def _forward(deployment: Deployment, body: bytes, content_type: str) -> urllib3.
     except urllib3.exceptions.ReadTimeoutError:
         raise
     except urllib3.exceptions.HTTPError:  # could not connect, or the connection dropped
-        address = deployment.address
-        deployment.refresh_from_db(fields=["address"])
-        if not deployment.address or deployment.address == address:
+        address = Deployment.objects.filter(pk=deployment.pk).values_list("address", flat=True).first()
+        if not address or address == deployment.address:
             raise
-        return _post(deployment.address, body, content_type)
+        return _post(address, body, content_type)
 
 
 @csrf_exempt
@@ -154,14 +167,15 @@ def invocations(request: HttpRequest, slug: str, name: str) -> HttpResponse:
             _("Send 'Authorization: Token <key>' with a deployment key or your portal token."),
             "UNAUTHENTICATED",
         )
+    calls = 0
     if raw.startswith(KEY_PREFIX):
-        deployment, who = keyed_deployment(slug, name, raw) or (None, None)
+        deployment, who, calls = keyed_call(slug, name, raw, _count_call) or (None, None, 0)
     else:
         deployment = Deployment.objects.filter(project__slug=slug, name=name).only(*SERVED_FIELDS).first()
         who = caller(deployment, raw) if deployment is not None else None
     if who is None:  # a deployment one may not call is not told apart from none at all
         return _error(404, _("No such deployment, or your key does not open it."), "RESOURCE_DOES_NOT_EXIST")
-    if who.startswith("key:") and _rate_limited(who):
+    if calls > _key_rate()[0]:
         return _error(429, _("Too many calls with this key; slow down."), "RATE_LIMITED")
     if deployment.status == DeploymentStatus.STOPPED or not deployment.address:
         return _error(503, _("The deployment is not serving now."), "TEMPORARILY_UNAVAILABLE")

@@ -42,6 +42,13 @@ if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count
 """
 
+# The same, and the value of a second key read in the same round trip.
+_COUNT_AND_GET = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return {count, redis.call('GET', KEYS[2])}
+"""
+
 
 # One redis-py client per cache backend, kept as long as the backend: Django's builds a new one
 # on every call (``get_client``), and each construction copies the same ~170 response
@@ -63,6 +70,27 @@ def count_in_window(key: str, seconds: int) -> int:
     if isinstance(backend, RedisCache):
         client = _redis_client(backend)
         return client.eval(_COUNT, 1, backend.make_and_validate_key(key), seconds + 1)
+    return _count_elsewhere(backend, key, seconds)
+
+
+def count_and_get(key: str, seconds: int, other: str):
+    """``count_in_window(key, seconds)`` and the cached value of ``other``, in one round trip on
+    Redis; the count and the value."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if isinstance(backend, RedisCache):
+        client = _redis_client(backend)
+        count, raw = client.eval(
+            _COUNT_AND_GET,
+            2,
+            backend.make_and_validate_key(key),
+            backend.make_and_validate_key(other),
+            seconds + 1,
+        )
+        return count, None if raw is None else backend._cache._serializer.loads(raw)
+    return _count_elsewhere(backend, key, seconds), backend.get(other)
+
+
+def _count_elsewhere(backend, key: str, seconds: int) -> int:
     # The embedded default's file cache: no atomic increment, so concurrent calls may undercount.
     if backend.add(key, 1, timeout=seconds + 1):
         return 1

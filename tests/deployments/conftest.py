@@ -8,12 +8,25 @@ from dataclasses import dataclass
 
 import pytest
 
+from deployments import known_keys, traffic
 from deployments.local import LocalServing
 from deployments.models import Deployment, DeploymentStatus
 from experiments import gateway
 from tests.api.conftest import api  # noqa: F401 - a fixture of these tests too
 
 MODEL = "digits"
+
+
+@pytest.fixture(autouse=True)
+def _serving_memory():
+    """What the serving path keeps in the process between calls (the traffic counts not yet
+    written, the keys known) belongs to the test that made the calls: its rows go with its
+    database."""
+    yield
+    traffic._pending.clear()
+    known_keys.known.clear()
+
+
 _logged: dict[str, tuple[str, str]] = {}  # MLflow server url -> (run id, logged model id)
 
 

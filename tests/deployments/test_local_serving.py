@@ -70,8 +70,9 @@ def _broken_version(slug: str, registered) -> str:
 
 
 def test_a_model_is_served_a_failed_rollout_keeps_it_and_a_good_one_switches(
-    personas, registered, serving, live_server
+    personas, registered, serving, live_server, settings
 ):
+    settings.TALLER_SERVE_KEY_RATE = "1000000/m"  # the caller below calls as fast as it is answered
     rows = load_digits().data[:5]
     expected = load_directly(f"models:/{registered.full_name}/1").predict(rows).tolist()
     broken = _broken_version(personas.project.slug, registered)

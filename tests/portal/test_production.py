@@ -8,6 +8,7 @@ import re
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -217,3 +218,45 @@ def test_healthz_reports_a_missing_static_manifest(tmp_path, gunicorn):
     response = requests.get(f"{base}/healthz", timeout=30)
     assert response.status_code == 503
     assert response.json()["static"].startswith("down: FileNotFoundError: no static files manifest")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_serving_path_under_gunicorn_refuses_a_revoked_key_in_every_worker(personas, tmp_path, gunicorn):
+    """The Dockerfile's workers each remember a key they have served (deployments/known_keys.py);
+    the revocation, committed here, reaches all of them from their next call. Over plain HTTP the
+    serving path is sent to https like any page (its short way starts after SecurityMiddleware)."""
+    from http.server import ThreadingHTTPServer
+
+    from deployments import keys
+    from deployments.models import Deployment, DeploymentStatus
+    from tests.deployments.test_serving_path import ModelServer
+
+    model = ThreadingHTTPServer(("127.0.0.1", 0), ModelServer)
+    threading.Thread(target=model.serve_forever, daemon=True).start()
+    try:
+        deployment = Deployment.objects.create(
+            project=personas.project, name="digits", model_name="genomics.digits", version="1",
+            serving_version="1", status=DeploymentStatus.RUNNING, backend="local",
+            address=f"http://127.0.0.1:{model.server_address[1]}", created_by=personas.bob,
+        )  # fmt: skip
+        key, raw = keys.create_key(personas.bob, deployment, "demo page")
+        url = f"{gunicorn(production_env(tmp_path / 'nothing-collected'))}/serve/genomics/digits/invocations"
+
+        def call(**headers) -> requests.Response:
+            return requests.post(
+                url, json={"inputs": [[1, 2], [3, 4]]}, allow_redirects=False, timeout=30,
+                headers={"Authorization": f"Token {raw}", **headers},
+            )  # fmt: skip
+
+        assert call().status_code == 301
+        # Each call is a new connection (gunicorn's sync workers close them): the calls spread
+        # over the workers, and every worker that answers remembers the key.
+        served = [call(**PROXY) for _ in range(12)]
+        assert [answer.status_code for answer in served] == [200] * 12
+        assert served[0].json() == {"predictions": [2]}
+        keys.revoke_key(personas.alice, key)
+        assert [call(**PROXY).status_code for _ in range(12)] == [404] * 12
+    finally:
+        model.shutdown()
+        model.server_close()
