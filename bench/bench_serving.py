@@ -3,6 +3,11 @@ same run. A real `mlflow models serve` of a scikit-learn model; the portal under
 forwards to it with a deployment key. Targets: at least 0.8 of the direct throughput, and at most
 5 ms added at the median of one client's calls.
 
+A third measure runs bench/bare_forwarder.py under the same gunicorn: a forwarder that does
+nothing but forward. On a machine where the client, the forwarder and the model server share two
+cores, every forwarder's CPU is taken from the model server, and this row shows how near to the
+direct throughput any forwarder in Python gets there; the portal's row is read against it.
+
 Both sides are called by the same client: the session the portal itself forwards with
 (``upstream_session`` below). With a plain keep-alive session, the direct calls
 measured 45-60 ms against 6-10 ms: the model server's answer comes in two segments, and on a
@@ -126,6 +131,17 @@ def run() -> list[dict]:
                 ),
                 lambda: throughput(served, headers, seconds=3.0, body=body, session=upstream_session),
             )
+        # The same gunicorn running a forwarder that does nothing else: this machine's ceiling.
+        with gunicorn(workers=4, app="bench.bare_forwarder:application", BENCH_MODEL_SERVER=direct) as bare:
+            ceiling_base, ceiling, ceiling_ratio = paired(
+                3,
+                lambda: throughput(
+                    f"{direct}/invocations", {}, seconds=3.0, body=body, session=upstream_session
+                ),
+                lambda: throughput(
+                    f"{bare}/invocations", {}, seconds=3.0, body=body, session=upstream_session
+                ),
+            )
     finally:
         process.terminate()
         process.wait(timeout=20)
@@ -139,6 +155,15 @@ def run() -> list[dict]:
             "target": ">= 0.80",
             "unit": "req/s",
             "ok": ratio >= 0.8,
+        },
+        {
+            "name": "  the same through a bare forwarder (no portal): this machine's ceiling",
+            "baseline": ceiling_base,
+            "ours": ceiling,
+            "ratio": ceiling_ratio,
+            "target": "(reference)",
+            "unit": "req/s",
+            "ok": True,
         },
         {
             "name": "serving path: median of one client's calls",

@@ -22,8 +22,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(workers: int = 2):
-    """Serve the portal (with the baselines) on 127.0.0.1 and a free port; yield its base URL."""
+def gunicorn(workers: int = 2, app: str = "portal.wsgi:application", **environ: str):
+    """Serve the portal (with the baselines), or another WSGI ``app`` of the repository, on
+    127.0.0.1 and a free port, with ``environ`` added; yield its base URL."""
     port = free_port()
     env = {
         **os.environ,
@@ -31,13 +32,14 @@ def gunicorn(workers: int = 2):
         "DATABASE_CONN_MAX_AGE": "60",  # one connection per worker, as in production
         "TALLER_API_RATE": "100000000/hour",  # throttled as in production, but never reached
         "PYTHONPATH": str(ROOT),
+        **environ,
     }
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "gunicorn",
-            "portal.wsgi:application",
+            app,
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
@@ -56,7 +58,7 @@ def gunicorn(workers: int = 2):
             if process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {process.returncode}")
             try:
-                requests.get(f"{url}/api/", timeout=2)  # a JSON 404: Django is up
+                requests.get(f"{url}/api/", timeout=2)  # any answer: the workers are up
                 break
             except requests.RequestException:
                 if time.monotonic() > deadline:
