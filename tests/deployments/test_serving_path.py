@@ -136,7 +136,20 @@ def test_keys_are_rate_limited(personas, deployment, settings):
     assert [call(raw).status_code for _ in range(3)] == [200, 200, 429]
 
 
-def test_a_call_is_counted_once_when_the_key_is_looked_up_again(personas, deployment, settings):
+@pytest.fixture(params=["redis", "file"])
+def shared_cache(request, settings, tmp_path):
+    """The cache the serving processes share: Redis, or the embedded default's files."""
+    if request.param == "file":
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                "LOCATION": str(tmp_path),
+            }
+        }
+    return request.param
+
+
+def test_a_call_is_counted_once_when_the_key_is_looked_up_again(personas, deployment, settings, shared_cache):
     settings.TALLER_SERVE_KEY_RATE = "3/h"
     cache.clear()
     _key, raw = keys.create_key(personas.bob, deployment, "demo page")
@@ -155,7 +168,7 @@ def test_a_known_key_is_served_without_a_query(personas, deployment, settings, d
         assert call(raw).status_code == 200
 
 
-def test_what_another_process_changes_is_heard_from_the_next_call(personas, deployment):
+def test_what_another_process_changes_is_heard_from_the_next_call(personas, deployment, shared_cache):
     """Another serving process revokes the key, then stops the deployment: the rows change and,
     once committed, the shared generation (what ``known_keys.forget`` does there). This process,
     which remembers the key, refuses it from its next call."""
