@@ -28,7 +28,7 @@ from django.test.utils import override_settings
 from django.utils import timezone
 from kubernetes import client, config
 
-from clusterjobs import project_ready, tasks
+from clusterjobs import admission, tasks
 from clusterjobs.backends.base import JobSpec
 from clusterjobs.backends.kubernetes import KubernetesBackend, job_manifest, secret_manifest
 from clusterjobs.models import Job, JobStatus, JobTransition
@@ -166,7 +166,7 @@ def measure(kubeconfig: Path, api: FakeKubernetes) -> list[dict]:
     # The bare and submit-only namespaces get the same quota objects as the portal's project: its
     # limits as the workers read them (the project object in hand still holds the default quota
     # it was created with, under which the cluster would refuse all but the first Pod).
-    limits = project_ready.project_limits(Project.objects.select_related("quota").get(pk=project.pk))
+    limits = admission.project_limits(Project.objects.select_related("quota").get(pk=project.pk))
     for name in ("bare", "submit"):
         submit_backend.ensure_project(type(limits)(**{**limits.__dict__, "project": name}))
     bodies = [job_manifest(spec(i, "bare")) for i in range(total)]

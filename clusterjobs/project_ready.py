@@ -18,10 +18,6 @@ from .backends import Backend, ProjectLimits
 from .models import PreparedProject
 
 
-def project_limits(project: Project) -> ProjectLimits:
-    return admission.project_limits(project)
-
-
 def _limits_digest(limits: ProjectLimits) -> str:
     values = [str(getattr(limits, f.name)) for f in dataclasses.fields(limits)]
     return hashlib.sha256("|".join(values).encode()).hexdigest()[:32]
@@ -51,7 +47,7 @@ def ensure_project(backend: Backend, project: Project) -> ProjectLimits:
 
     The project's PreparedProject row is locked while it is prepared: concurrent first dispatches
     of a project wait for the one preparing it, then find it prepared (once, not once each)."""
-    limits = project_limits(project)
+    limits = admission.project_limits(project)
     scope, digest = _scope(backend), _limits_digest(limits)
     key = (scope, project.slug)
     now = time.monotonic()

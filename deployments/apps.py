@@ -24,7 +24,8 @@ class DeploymentsConfig(AppConfig):
         add_holder(held_by_deployments)
         # And what they held over time counts in the period's usage figures and budgets.
         add_usage_source(uses_of)
-        # A serving process keeps what it learnt of a key until a key or a deployment changes.
+        # A serving process keeps what it learnt of a key until a key changes or a deployment goes
+        # (a deployment's own saves and UPDATEs tell it in models.py).
+        post_save.connect(forget, sender=DeploymentKey, dispatch_uid="forget-keys-key-saved")
         for model in (Deployment, DeploymentKey):
-            post_save.connect(forget, sender=model, dispatch_uid=f"forget-keys-save-{model.__name__}")
-            post_delete.connect(forget, sender=model, dispatch_uid=f"forget-keys-delete-{model.__name__}")
+            post_delete.connect(forget, sender=model, dispatch_uid=f"forget-keys-{model.__name__}-deleted")

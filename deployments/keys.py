@@ -91,10 +91,10 @@ def keyed_call(slug: str, name: str, raw: str, count) -> tuple[Deployment, str, 
     digest = hash_token(raw)
     known = known_keys.known.get((digest, slug, name))
     calls = None
-    if known is not None and time.monotonic() < known[0]:
-        calls, generation = count(known[3], known_keys.GENERATION)
-        if generation == known[1]:
-            return known[2], known[3], calls
+    if known is not None and time.monotonic() < known.until:
+        calls, generation = count(known.who, known_keys.GENERATION)
+        if generation == known.generation:
+            return known.deployment, known.who, calls
         known_keys.known.clear()
     else:
         generation = cache.get(known_keys.GENERATION)
@@ -103,24 +103,17 @@ def keyed_call(slug: str, name: str, raw: str, count) -> tuple[Deployment, str, 
         return None
     if len(known_keys.known) >= known_keys.MOST:
         known_keys.known.clear()
-    known_keys.known[(digest, slug, name)] = (time.monotonic() + known_keys.SECONDS, generation, *found)
+    known_keys.known[(digest, slug, name)] = known_keys.Known(
+        time.monotonic() + known_keys.SECONDS, generation, *found
+    )
     if calls is None:  # a call is counted once
         calls, _generation = count(found[1], known_keys.GENERATION)
     return *found, calls
 
 
 def caller(deployment: Deployment, raw: str) -> str | None:
-    """Who calls with ``raw``: a name for the rate limit (``key:<id>`` or ``user:<id>``), or None
-    if the credential does not open this deployment."""
-    if raw.startswith(KEY_PREFIX):
-        key = (
-            DeploymentKey.objects.filter(
-                key_hash=hash_token(raw), deployment=deployment, revoked_at__isnull=True
-            )
-            .only("pk")
-            .first()
-        )
-        return f"key:{key.pk}" if key is not None else None
+    """Who calls with the portal token ``raw`` (``user:<id>``), or None if it does not open this
+    deployment. A deployment key is ``keyed_call``'s."""
     token = authenticate_token(raw)
     if token is None or token.is_workload_token():
         return None

@@ -10,6 +10,7 @@ reads the generation in the round trip to the cache that counts a key's call any
 """
 
 import secrets
+from typing import Any, NamedTuple
 
 from django.core.cache import cache
 from django.db import transaction
@@ -18,8 +19,16 @@ GENERATION = "serve-keys-generation"
 SECONDS = 300  # a key's answer is looked up again after this long whatever happens
 MOST = 10_000  # keys remembered; past it, the memory starts again
 
-# (key hash, project slug, deployment name) -> (good until, generation, deployment, who)
-known: dict[tuple[str, str, str], tuple] = {}
+
+class Known(NamedTuple):
+    until: float  # time.monotonic()
+    generation: Any  # GENERATION's value read before the lookup
+    deployment: Any  # a bare Deployment with the served fields, shared: read, never changed
+    who: str  # key:<id>
+
+
+# (key hash, project slug, deployment name) -> what was found
+known: dict[tuple[str, str, str], Known] = {}
 
 
 def forget(**_signal) -> None:

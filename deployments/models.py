@@ -27,6 +27,9 @@ class DeploymentStatus(models.TextChoices):
 HELD_FIELDS = frozenset({"status", "replicas", "cpu", "memory_mib", "gpus"})
 # The fields the serving path reads of a deployment, in this order (``keys.keyed_deployment``).
 SERVED_FIELDS = ("pk", "project_id", "status", "address", "sample_fraction")
+# A save or an UPDATE of these has the serving processes look their keys up again (``known_keys``);
+# a deployment keeps its project.
+SERVED_CHANGES = frozenset(SERVED_FIELDS) - {"pk", "project_id"}
 # Deployments whose replicas hold (or are about to hold) the project's quota.
 LIVE = frozenset({DeploymentStatus.STARTING, DeploymentStatus.RUNNING, DeploymentStatus.UPDATING})
 
@@ -47,7 +50,7 @@ class DeploymentQuerySet(models.QuerySet):
         """Every UPDATE that may change what deployments hold also brings their record of use in
         line (``record_use``), in the same transaction, whichever code path made it; one that may
         change what the serving path reads has it look its keys up again."""
-        if {"status", "address", "sample_fraction"} & fields.keys():
+        if SERVED_CHANGES & fields.keys():
             known_keys.forget()
         if not HELD_FIELDS & fields.keys():
             return super().update(**fields)
@@ -107,12 +110,15 @@ class Deployment(models.Model):
         return f"{self.project.slug}/{self.name}"
 
     def save(self, *args, **kwargs) -> None:
-        """Saved with what it holds recorded for the usage figures (``record_use``)."""
+        """Saved with what it holds recorded for the usage figures (``record_use``), and the
+        serving processes told when what they read of it may have changed."""
         fields = kwargs.get("update_fields")
         with transaction.atomic():
             super().save(*args, **kwargs)
             if fields is None or HELD_FIELDS & set(fields):
                 record_use([self.pk])
+            if fields is None or SERVED_CHANGES & set(fields):
+                known_keys.forget()
 
     def get_absolute_url(self) -> str:
         return reverse("deployments:detail", args=[self.project.slug, self.name])

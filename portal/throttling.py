@@ -35,18 +35,13 @@ class UserRateThrottle(throttling.UserRateThrottle):
 
 
 # One round trip, atomic, and no redis-py pipeline (whose every construction copies a dict of some
-# 170 response callbacks): the first count of a window starts its expiry.
+# 170 response callbacks): the first count of a window starts its expiry. A second key, when given,
+# is read in the same round trip.
 _COUNT = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return count
-"""
-
-# The same, and the value of a second key read in the same round trip.
-_COUNT_AND_GET = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return {count, redis.call('GET', KEYS[2])}
+if KEYS[2] then return {count, redis.call('GET', KEYS[2])} end
+return {count}
 """
 
 
@@ -66,28 +61,19 @@ def _redis_client(backend: RedisCache):
 
 def count_in_window(key: str, seconds: int) -> int:
     """Add one to ``key``, which lives ``seconds`` from its first count; the count after it."""
-    backend = caches[DEFAULT_CACHE_ALIAS]
-    if isinstance(backend, RedisCache):
-        client = _redis_client(backend)
-        return client.eval(_COUNT, 1, backend.make_and_validate_key(key), seconds + 1)
-    return _count_elsewhere(backend, key, seconds)
+    return count_and_get(key, seconds)[0]
 
 
-def count_and_get(key: str, seconds: int, other: str):
-    """``count_in_window(key, seconds)`` and the cached value of ``other``, in one round trip on
-    Redis; the count and the value."""
+def count_and_get(key: str, seconds: int, other: str | None = None):
+    """``count_in_window(key, seconds)`` and the cached value of ``other`` (None without one), in
+    one round trip on Redis; the count and the value."""
     backend = caches[DEFAULT_CACHE_ALIAS]
     if isinstance(backend, RedisCache):
-        client = _redis_client(backend)
-        count, raw = client.eval(
-            _COUNT_AND_GET,
-            2,
-            backend.make_and_validate_key(key),
-            backend.make_and_validate_key(other),
-            seconds + 1,
-        )
+        keys = [backend.make_and_validate_key(name) for name in (key, other) if name is not None]
+        count, *read = _redis_client(backend).eval(_COUNT, len(keys), *keys, seconds + 1)
+        raw = read[0] if read else None
         return count, None if raw is None else backend._cache._serializer.loads(raw)
-    return _count_elsewhere(backend, key, seconds), backend.get(other)
+    return _count_elsewhere(backend, key, seconds), None if other is None else backend.get(other)
 
 
 def _count_elsewhere(backend, key: str, seconds: int) -> int:
