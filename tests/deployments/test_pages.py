@@ -52,6 +52,7 @@ def test_a_member_makes_a_key_sees_it_once_and_revokes_it(personas, deployment):
     page = client.get("/projects/genomics/deployments/digits/").content.decode()
     key = DeploymentKey.objects.get()
     assert 'id="new-key"' in page and f"<code>{key.prefix}" in page
+    assert "Authorization: Token &lt;key&gt;" in page  # shown, not read as a tag
     assert 'id="new-key"' not in client.get("/projects/genomics/deployments/digits/").content.decode()
     assert (
         personas.client("vera")
