@@ -210,6 +210,16 @@ def celery_worker(transactional_db):
 
 
 @pytest.fixture
+def still_clock():
+    """The wall clock stopped for the test, so that what is counted in fixed windows (the sign-in
+    limit, the API's and a key's rate) falls in one window however slow the machine is: otherwise
+    a minute's window may end between a test's fifth attempt and its sixth, and the sixth is let
+    in. ``time.monotonic`` and ``time.sleep`` go on as before."""
+    with time_machine.travel(timezone.now(), tick=False):
+        yield
+
+
+@pytest.fixture
 def mid_period():
     """Now, moved forward when need be to at least three days into its week, month, quarter and
     year, for tests that backdate use by hours and count it in the current budget period: in the

@@ -11,7 +11,8 @@ from django.urls import reverse
 
 from portal.accounts.throttle import client_ip
 
-pytestmark = pytest.mark.django_db
+# Every test here that counts attempts counts them in windows of a minute.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("still_clock")]
 
 
 @pytest.fixture(autouse=True)

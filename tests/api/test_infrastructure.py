@@ -56,7 +56,7 @@ def test_unknown_api_addresses_are_json_404(path):
         assert response.json() == {"detail": "No such API endpoint."}
 
 
-def test_throttled_requests_are_429_with_retry_after(api, monkeypatch):
+def test_throttled_requests_are_429_with_retry_after(api, monkeypatch, still_clock):
     cache.clear()  # the throttle's history lives in the cache, which outlives the test database
     monkeypatch.setitem(UserRateThrottle.THROTTLE_RATES, "user", "3/hour")
     bob = api("bob")

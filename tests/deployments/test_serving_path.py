@@ -129,7 +129,7 @@ def test_a_deployment_key_calls_until_revoked_and_only_its_deployment(personas, 
     assert call(raw).status_code == 404
 
 
-def test_keys_are_rate_limited(personas, deployment, settings):
+def test_keys_are_rate_limited(personas, deployment, settings, still_clock):
     settings.TALLER_SERVE_KEY_RATE = "2/h"
     cache.clear()  # the counts live in the shared cache, which outlives a test's database
     _key, raw = keys.create_key(personas.bob, deployment, "demo page")
@@ -149,7 +149,9 @@ def shared_cache(request, settings, tmp_path):
     return request.param
 
 
-def test_a_call_is_counted_once_when_the_key_is_looked_up_again(personas, deployment, settings, shared_cache):
+def test_a_call_is_counted_once_when_the_key_is_looked_up_again(
+    personas, deployment, settings, shared_cache, still_clock
+):
     settings.TALLER_SERVE_KEY_RATE = "3/h"
     cache.clear()
     _key, raw = keys.create_key(personas.bob, deployment, "demo page")
