@@ -144,6 +144,32 @@ def _post(address: str, body: bytes, content_type: str) -> urllib3.BaseHTTPRespo
     )
 
 
+# Seconds a caller is asked to wait when no model server takes the call: about what a replica
+# takes to start again (``mlflow models serve``, or a pod's restart).
+RETRY_AFTER_SECONDS = 5
+
+
+def _upstream_error(error: urllib3.exceptions.HTTPError) -> JsonResponse:
+    """What the caller is told when the call did not get an answer: a server that takes no
+    connection (restarting, or gone since the last deploy) is a 503 to try again after a few
+    seconds; one that took the call and sent nothing in time a 504; one that dropped it a 502,
+    since the model may have run: the caller decides whether to send it again."""
+    if isinstance(error, urllib3.exceptions.ConnectTimeoutError):  # NewConnectionError is one too
+        response = _error(
+            503, _("The model server is not taking calls now; try again shortly."), "TEMPORARILY_UNAVAILABLE"
+        )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    if isinstance(error, urllib3.exceptions.ReadTimeoutError):
+        seconds = settings.TALLER_SERVE_TIMEOUT_SECONDS
+        return _error(
+            504,
+            _("The model server did not answer within %(n)s seconds.") % {"n": seconds},
+            "DEADLINE_EXCEEDED",
+        )
+    return _error(502, _("The model server dropped the call without an answer."), "TEMPORARILY_UNAVAILABLE")
+
+
 def _forward(deployment: Deployment, body: bytes, content_type: str) -> urllib3.BaseHTTPResponse:
     try:
         return _post(deployment.address, body, content_type)
@@ -185,9 +211,9 @@ def invocations(request: HttpRequest, slug: str, name: str) -> HttpResponse:
     started = time.perf_counter()
     try:
         upstream = _forward(deployment, body, request.content_type)
-    except urllib3.exceptions.HTTPError:
+    except urllib3.exceptions.HTTPError as error:
         traffic.record(deployment.pk, ok=False, seconds=time.perf_counter() - started)
-        return _error(502, _("The model server did not answer."), "TEMPORARILY_UNAVAILABLE")
+        return _upstream_error(error)
     seconds = time.perf_counter() - started
     traffic.record(deployment.pk, ok=upstream.status < 500, seconds=seconds)
 

@@ -5,6 +5,7 @@ server in a thread (the real one is in test_local_serving.py)."""
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -252,7 +253,8 @@ def test_a_stopped_deployment_answers_503_and_calls_are_counted(personas, deploy
     minute = TrafficMinute.objects.get(deployment=deployment)
     assert (minute.requests, minute.errors, sum(minute.histogram())) == (3, 0, 3)
     Deployment.objects.filter(pk=deployment.pk).update(address="http://127.0.0.1:9")  # nothing listens
-    assert call(key).status_code == 502
+    answer = call(key)
+    assert (answer.status_code, answer["Retry-After"]) == (503, "5")  # restarting, or gone: try again
     flush()
     minute.refresh_from_db()
     assert (minute.requests, minute.errors) == (4, 1)
@@ -299,8 +301,49 @@ def test_a_deployment_that_moved_is_asked_at_its_new_address_once(personas, depl
         gone = f"http://127.0.0.1:{closed.getsockname()[1]}"
     _key, raw = keys.create_key(personas.bob, deployment, "demo page")
     Deployment.objects.filter(pk=deployment.pk).update(address=gone)
-    assert call(raw).status_code == 502  # no newer address: the caller is told
+    assert call(raw).status_code == 503  # no newer address: the caller is told to try again
     # The move, as another process made it: a plain UPDATE, which this process does not hear of.
     QuerySet.update(Deployment.objects.filter(pk=deployment.pk), address=upstream)
     answer = call(raw)
     assert answer.status_code == 200 and content(answer) == {"predictions": [2]}
+
+
+class Unanswering(BaseHTTPRequestHandler):
+    """A model server that takes the call and gives no answer: it hangs up, or waits past the
+    portal's timeout."""
+
+    def do_POST(self):  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path.startswith("/slow"):
+            time.sleep(3)
+        self.close_connection = True
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "message"),
+    [("/drop", 502, "dropped the call"), ("/slow", 504, "did not answer within 1 seconds")],
+)
+def test_a_call_the_model_server_took_and_did_not_answer(
+    personas, deployment, settings, path, status, message
+):
+    """Unlike a server that takes no connection (503, try again), the model may have run: the
+    caller is told which, and is not asked to retry."""
+    settings.TALLER_SERVE_TIMEOUT_SECONDS = 1
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Unanswering)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        Deployment.objects.filter(pk=deployment.pk).update(
+            address=f"http://127.0.0.1:{server.server_address[1]}{path}"
+        )
+        _token, key = create_token(personas.bob, "cli")
+        answer = call(key)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answer.status_code == status and "Retry-After" not in answer
+    assert message in content(answer)["message"]
+    flush()
+    assert TrafficMinute.objects.get(deployment=deployment).errors == 1
