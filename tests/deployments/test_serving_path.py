@@ -245,7 +245,8 @@ def test_json_is_read_as_the_model_server_reads_it(personas, deployment):
     assert answer.status_code == 200 and content(answer) == {"predictions": [2]}
 
 
-def test_a_stopped_deployment_answers_503_and_calls_are_counted(personas, deployment):
+def test_a_stopped_deployment_answers_503_and_calls_are_counted(personas, deployment, still_clock):
+    """Calls are counted per minute: with the clock stopped, all of them in one."""
     _token, key = create_token(personas.bob, "cli")
     for _ in range(3):
         assert call(key).status_code == 200
