@@ -19,8 +19,9 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from clusterjobs.forms import initial_from_job, initial_from_template, parse_env
+from clusterjobs.forms import initial, initial_from_job, initial_from_template, parse_env
 from clusterjobs.models import Job, JobTemplate
+from clusterjobs.request import JobRequest
 
 from . import definition
 
@@ -200,6 +201,80 @@ def row_from_job(job: Job, rows: list[dict]) -> tuple[dict, str]:
         "names": secret,
     }
     return row, (note if secret else "")
+
+
+# What a step's source may hold that the builder shows (a pinned commit, a snapshot and DVC
+# targets are edited in the definition's YAML).
+SHOWN_SOURCE = {"git", "ref"}
+
+
+def in_order(steps: list[dict]) -> list[dict]:
+    """The steps each after those it depends on (a definition may list them in any order; the
+    builder offers only earlier steps to wait for), otherwise in the order given."""
+    placed: set[str] = set()
+    ordered: list[dict] = []
+    waiting = list(steps)
+    while waiting:
+        step = next((s for s in waiting if placed.issuperset(s.get("depends_on", []))), waiting[0])
+        waiting.remove(step)
+        ordered.append(step)
+        placed.add(step["name"])
+    return ordered
+
+
+def without_secrets(data: dict) -> tuple[dict, list[str]]:
+    """A saved definition with every secret variable left out (never shown back), and a note per
+    step that had some, to enter them again."""
+    steps, notes = [], []
+    for step in data.get("steps", []):
+        secret = [name for name in step.get("secret_env") or [] if name in (step.get("env") or {})]
+        if secret:
+            step = {**step, "env": {k: v for k, v in step["env"].items() if k not in secret}}
+            notes.append(
+                _("The secret variables of step “%(step)s” were left out; enter them again: %(names)s.")
+                % {"step": step["name"], "names": ", ".join(secret)}
+            )
+        steps.append({key: value for key, value in step.items() if key != "secret_env"})
+    return {**data, "steps": steps}, notes
+
+
+def readable(data: dict) -> dict:
+    """A saved definition without what a step says only by default (no ``depends_on``, no
+    retries), as one would write it."""
+    steps = []
+    for step in data.get("steps", []):
+        step = {key: value for key, value in step.items() if key != "depends_on" or value}
+        if not step.get("retries"):
+            step = {
+                key: value for key, value in step.items() if key not in ("retries", "retry_delay_seconds")
+            }
+        steps.append(step)
+    return {**data, "steps": steps}
+
+
+def rows_from_definition(data: dict) -> list[dict] | None:
+    """The builder's steps for a saved definition (``definition.Definition.as_json``, secrets left
+    out), or None when a step holds what the builder does not show: that one is edited as YAML."""
+    rows: list[dict] = []
+    keys: dict[str, str] = {}
+    request_fields = {field.name for field in JobRequest.fields()}
+    for step in in_order(data.get("steps", [])):
+        spec = {key: value for key, value in step.items() if key not in definition.STEP_KEYS}
+        spec |= spec.pop("resources", None) or {}
+        if set(spec) - request_fields or set(spec.get("source") or {}) - SHOWN_SOURCE:
+            return None
+        values = initial(JobRequest(**{"image": None, **spec}))
+        row = _row(values, "", rows) | {
+            "name": step["name"],
+            "image": spec.get("image") or "",  # none: the site's default when it runs, as saved
+            "experiment": spec.get("experiment") or "",
+            "retries": step.get("retries", 0),
+            "retry_delay_seconds": step.get("retry_delay_seconds", 30),
+            "depends_on": [keys[name] for name in step.get("depends_on", []) if name in keys],
+        }
+        keys[step["name"]] = row["key"]
+        rows.append(row)
+    return rows
 
 
 def remove(rows: list[dict], key: str) -> list[dict]:

@@ -19,6 +19,7 @@ from portal.errors import ServiceUnavailable
 from portal.projects.access import Need, check, get_project_for_user
 
 from . import actions, builder, definition
+from .views import saved_pipeline
 
 PICKER_PAGE = 8
 REFUSAL = gettext_lazy("Only members and owners of the project run its pipelines.")
@@ -58,6 +59,8 @@ def build(request: HttpRequest, slug: str) -> HttpResponse:
     check(request.user, project, Need.CHANGE, REFUSAL)
     limit = builder.max_steps()
     if request.method != "POST":
+        if "pipeline" in request.GET:
+            return _saved(request, project, limit)
         pipeline = builder.PipelineForm(initial={"name": "", "experiment": "default"})
         return _render(request, project, pipeline, [], [], "", "")
     rows = builder.states(request.POST, limit)
@@ -93,6 +96,30 @@ def build(request: HttpRequest, slug: str) -> HttpResponse:
                 return done
             note = _("Valid: %(n)s step(s), as the API would accept it.") % {"n": len(rows)}
     return _render(request, project, pipeline, rows, forms_, note, text)
+
+
+def _saved(request: HttpRequest, project, limit: int) -> HttpResponse:
+    """The builder holding a saved pipeline of the project, to change and save again (under its
+    name) or run; one the builder cannot show whole goes to its YAML instead."""
+    pipeline = saved_pipeline(request, project)
+    data, notes = builder.without_secrets(pipeline.definition)
+    rows = builder.rows_from_definition(data)
+    if rows is None or len(rows) > limit:
+        messages.info(
+            request,
+            _(
+                "Pipeline “%(name)s” has what the builder does not show (a pinned commit, a code snapshot, DVC targets or more steps than it holds): change its definition here."
+            )
+            % {"name": pipeline.name},
+        )
+        return redirect(f"{reverse('pipelines:start', args=[project.slug])}?pipeline={pipeline.pk}")
+    form = builder.PipelineForm(
+        initial={"name": pipeline.name, "experiment": data.get("experiment", "default")}
+    )
+    said = _("Saved under its name, pipeline “%(name)s” is changed; under another, a new one is kept.") % {
+        "name": pipeline.name
+    }
+    return _render(request, project, form, rows, builder.step_forms(rows), " ".join([said, *notes]), "")
 
 
 def _change(request: HttpRequest, project, rows: list[dict], limit: int) -> tuple[list[dict], str]:

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -16,8 +16,8 @@ from portal.errors import ServiceUnavailable
 from portal.forms import apply_errors
 from portal.projects.access import Need, can, check, get_project_for_user
 
-from . import actions, definition, graph
-from .models import PipelineRun, StepRun
+from . import actions, builder, definition, graph
+from .models import Pipeline, PipelineRun, StepRun
 
 PAGE_SIZE = 25
 EXAMPLE = """name: train-and-evaluate
@@ -55,7 +55,7 @@ def project_runs(request: HttpRequest, slug: str) -> HttpResponse:
 def start(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
     check(request.user, project, Need.CHANGE, _("Only members and owners of the project run its pipelines."))
-    form = DefinitionForm(request.POST or None, initial={"definition": EXAMPLE})
+    form = DefinitionForm(request.POST or None, initial={"definition": _initial(request, project)})
     if request.method == "POST" and form.is_valid():
         try:
             data = definition.parse(form.cleaned_data["definition"])
@@ -67,6 +67,25 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
             messages.success(request, _("Pipeline run %(id)s started.") % {"id": run.pk})
             return redirect(run)
     return render(request, "pipelines/start.html", {"project": project, "form": form})
+
+
+def _initial(request: HttpRequest, project) -> str:
+    """The example, or with ``?pipeline=`` the saved pipeline's definition to change and run
+    (its secret variables left out, and said so)."""
+    if request.method == "POST" or "pipeline" not in request.GET:
+        return EXAMPLE
+    data, notes = builder.without_secrets(saved_pipeline(request, project).definition)
+    for note in notes:
+        messages.warning(request, note)
+    return builder.as_yaml(builder.readable(data))
+
+
+def saved_pipeline(request: HttpRequest, project) -> Pipeline:
+    """The project's saved pipeline that ``?pipeline=`` names (by id), or a 404."""
+    pk = request.GET.get("pipeline", "")
+    if not pk.isdigit():
+        raise Http404
+    return get_object_or_404(project.pipelines, pk=pk)
 
 
 def _errors_on_form(form: DefinitionForm, error: ValidationError | ServiceUnavailable) -> None:

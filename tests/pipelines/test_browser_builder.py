@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from clusterjobs.models import Job, JobTemplate
-from pipelines.models import PipelineRun
+from pipelines.models import Pipeline, PipelineRun
 from tests.experiments.test_browser import _log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -68,3 +68,19 @@ def test_assemble_a_pipeline_and_run_it(page, live_server, personas, mlflow_uri)
     assert wiring == {"prepare": [], "train-resnet": ["prepare"], "train-other": ["prepare"]}
     for name in wiring:
         expect(page.locator(f'#pipeline-graph [data-step="{name}"]')).to_have_count(1)
+
+    # From the run's page, back into the builder to change the pipeline: the same three steps,
+    # wired as built; one fewer, saved under its name.
+    page.locator("#edit-pipeline").click()
+    expect(page.locator("#builder-note")).to_contain_text("pipeline “diamond” is changed")
+    expect(page.locator("fieldset.builder-step")).to_have_count(3)
+    expect(page.locator("#step-3").get_by_label("prepare")).to_be_checked()
+    expect(page.locator("#step-3").get_by_label("train-resnet")).not_to_be_checked()
+    page.locator("#remove-2").click()
+    expect(page.locator("fieldset.builder-step")).to_have_count(2)
+    page.locator("#save-pipeline").click()
+    page.wait_for_url("**/schedules/")
+    saved = Pipeline.objects.get(name="diamond")
+    assert [step["name"] for step in saved.definition["steps"]] == ["prepare", "train-other"]
+    run.refresh_from_db()
+    assert [step["name"] for step in run.definition["steps"]] == list(wiring)  # the run keeps its own
