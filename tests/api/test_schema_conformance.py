@@ -102,7 +102,9 @@ def api_schema(live_server, api_world):
             },
         }
     )
-    schema = schemathesis.openapi.from_url(f"{live_server.url}/api/schema/", config=config)
+    # The schema is built on request (drf-spectacular walks every view): on a busy machine that
+    # took longer than schemathesis's default 10 s to load, and the test failed before it began.
+    schema = schemathesis.openapi.from_url(f"{live_server.url}/api/schema/", config=config, timeout=120)
     known = api_world["known"]
     known_under = api_world["known_under"]
     real_query = api_world["query"]
